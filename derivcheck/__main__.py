@@ -1,0 +1,5 @@
+"""Entry point for ``python -m derivcheck``."""
+
+from derivcheck.cli import main
+
+main()

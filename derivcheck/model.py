@@ -1,0 +1,147 @@
+"""The data shared by every part of derivcheck: positions, problems, verdicts and results."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+EXIT_OK = 0
+EXIT_FAIL = 1
+EXIT_ERROR = 2
+
+# Problem codes that mean a file could not be read at all: the run exits with EXIT_ERROR.
+FATAL_CODES = frozenset({"not-found", "unreadable"})
+
+
+@dataclass(frozen=True)
+class Span:
+    """A 1-based position in a file (line and column of the first character)."""
+
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong in a derivation file, at a position, with a kebab-case code."""
+
+    path: str
+    span: Span
+    code: str
+    message: str
+    severity: str = "error"  # "error" or "warning"
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.span.line}:{self.span.col}: {self.severity} [{self.code}] {self.message}"
+
+
+class Verdict(str, enum.Enum):
+    """How a step came out. The string values are part of the JSON schema."""
+
+    PROVED = "proved"
+    CHECKED = "checked"
+    REFUTED = "refuted"
+    UNDECIDED = "undecided"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Counterexample:
+    """Concrete values at which the two sides of a step differ.
+
+    Every value is a string, ready to show: exact rationals where they were chosen
+    exactly, decimals (verified at high precision) for the two sides.
+    """
+
+    sizes: tuple[tuple[str, str], ...]
+    indices: tuple[tuple[str, str], ...]
+    values: tuple[tuple[str, str], ...]
+    lhs: str
+    rhs: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "sizes": dict(self.sizes),
+            "indices": dict(self.indices),
+            "values": dict(self.values),
+            "lhs": self.lhs,
+            "rhs": self.rhs,
+        }
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """The verdict on one claimed equality (a claim, or one link of a chain)."""
+
+    number: str  # "3" for a claim, "3.2" for the second link of chain step 3
+    id: str | None
+    span: Span
+    written: str  # the claim as written in the file, "lhs = rhs"
+    verdict: Verdict
+    method: str  # how the verdict was reached, one line
+    message: str = ""
+    pretty_written: str = ""  # unicode pretty-print of the parsed claim
+    pretty_simplified: str = ""  # unicode pretty-print with definitions substituted
+    justification: str = ""  # the step's `by:`
+    assumptions_used: tuple[str, ...] = ()
+    counterexample: Counterexample | None = None
+    tried: tuple[str, ...] = ()  # what was attempted, for undecided steps
+    expect_refuted: bool = False
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """Whether this step holds the file: verified, or refuted when a refutation is expected."""
+        if self.expect_refuted:
+            return self.verdict is Verdict.REFUTED
+        return self.verdict in (Verdict.PROVED, Verdict.CHECKED)
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """Everything derivcheck found in one derivation file."""
+
+    path: str
+    title: str | None
+    steps: tuple[StepResult, ...] = ()
+    problems: tuple[Problem, ...] = ()  # file-level problems (YAML syntax, schema, definitions)
+    warnings: tuple[Problem, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and all(step.ok for step in self.steps)
+
+
+def summarize(files: tuple[FileResult, ...] | list[FileResult]) -> dict[str, int]:
+    """Counts of verdicts over all files, for summary lines and the JSON report."""
+    counts = {verdict.value: 0 for verdict in Verdict}
+    for result in files:
+        for step in result.steps:
+            counts[step.verdict.value] += 1
+    counts["files"] = len(files)
+    counts["files_failed"] = sum(1 for result in files if not result.ok)
+    counts["file_errors"] = sum(len(result.problems) for result in files)
+    counts["expected_refutations"] = sum(
+        1 for result in files for step in result.steps if step.expect_refuted
+    )
+    return counts
+
+
+def exit_code(files: tuple[FileResult, ...] | list[FileResult], *, strict: bool = False) -> int:
+    """EXIT_OK when every step holds (with --strict, `checked` does not hold).
+
+    EXIT_ERROR when a file could not be read at all (missing, unreadable, not UTF-8).
+    """
+    if any(problem.code in FATAL_CODES for result in files for problem in result.problems):
+        return EXIT_ERROR
+    for result in files:
+        if not result.ok:
+            return EXIT_FAIL
+        if strict and any(
+            step.verdict is Verdict.CHECKED and not step.expect_refuted for step in result.steps
+        ):
+            return EXIT_FAIL
+    return EXIT_OK
