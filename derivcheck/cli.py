@@ -1,0 +1,243 @@
+"""The `derivcheck` command line: verify derivation files and report on every step."""
+
+from __future__ import annotations
+
+import enum
+import math
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+
+from derivcheck import __version__
+from derivcheck.model import EXIT_ERROR, FileResult, exit_code
+from derivcheck.report import Reporter, make_reporter
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
+
+HELP = (
+    "Verify step-by-step math derivations written in YAML.\n\n"
+    "Every step of a derivation is an equality. derivcheck proves it symbolically where it can, "
+    "otherwise checks it numerically, and shows a concrete counterexample for a step that is "
+    "wrong.\n\n"
+    "Example:  derivcheck verify derivations/softmax.yaml\n\n"
+    "Exit codes: 0 every step holds; 1 a step does not hold or a file has problems; "
+    "2 usage error or a path that cannot be read."
+)
+
+VERIFY_HELP = (
+    "Check derivation files, or directories of *.yaml and *.yml files, and report on every "
+    "step.\n\n"
+    "Example:  derivcheck verify derivations/ --format json -o report.json"
+)
+
+
+class ReportFormat(str, enum.Enum):
+    """The --format choices: each value is a name in report.REPORTER_BY_NAME."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+app = typer.Typer(
+    name="derivcheck",
+    help=HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class CheckCrashed(Exception):
+    """The checker raised on a file instead of returning a result: a bug, not bad input."""
+
+    def __init__(self, path: Path, error: BaseException) -> None:
+        super().__init__(f"{path}: {_describe(error)}")
+        self.path = path
+        self.error = error
+
+
+def _check_paths(paths: Sequence[Path], *, timeout: float) -> Iterator[FileResult]:
+    """Results for every derivation file under `paths`, yielded one by one as they are checked.
+
+    Paths that do not exist come first, as results with a "not-found" problem.
+    Raises CheckCrashed if the checker fails on a file.
+    """
+    from derivcheck import checker  # imports SymPy: only when there is work to do
+
+    files, unreadable = checker.discover(paths)
+    yield from unreadable
+    for path in files:
+        try:
+            result = checker.check_file(path, timeout=timeout)
+        except Exception as error:
+            raise CheckCrashed(path, error) from error
+        yield result
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"derivcheck {__version__}")
+        raise typer.Exit()
+
+
+def _positive_seconds(value: float) -> float:
+    if not math.isfinite(value) or value <= 0:
+        raise typer.BadParameter("must be a positive number of seconds")
+    return value
+
+
+def _error(message: str) -> None:
+    """One line on stderr."""
+    typer.echo(f"derivcheck: {message}", err=True)
+
+
+def _describe(error: BaseException) -> str:
+    """An exception as one line: its type and its message."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Print the derivcheck version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Verify step-by-step math derivations written in YAML."""
+
+
+@app.command(help=VERIFY_HELP)
+def verify(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="PATH",
+            help="Derivation files, or directories to search for *.yaml and *.yml files.",
+            show_default=False,
+        ),
+    ],
+    report_format: Annotated[
+        ReportFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Report format: text for people, json for programs.",
+        ),
+    ] = ReportFormat.TEXT,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Fail on steps that were only checked numerically, not proved.",
+        ),
+    ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            callback=_positive_seconds,
+            help="Time limit for each step, in seconds.",
+        ),
+    ] = 10.0,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            dir_okay=False,
+            help="Write the report to FILE instead of standard output.",
+            show_default=False,
+        ),
+    ] = None,
+    no_color: Annotated[
+        bool,
+        typer.Option("--no-color", help="Do not color the text report."),
+    ] = False,
+    width: Annotated[
+        int | None,
+        typer.Option(
+            "--width",
+            metavar="N",
+            min=20,
+            help="Width of the text report in columns (default: the terminal's).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    with ExitStack() as stack:
+        stream: TextIO
+        if output is None:
+            stream = sys.stdout
+        else:
+            try:
+                stream = stack.enter_context(output.open("w", encoding="utf-8"))
+            except OSError as error:
+                _error(f"cannot write the report to {output}: {error.strerror or error}")
+                raise typer.Exit(EXIT_ERROR) from None
+        reporter = make_reporter(
+            report_format.value,
+            stream,
+            color=not no_color and output is None,
+            width=width,
+            strict=strict,
+        )
+        results = _report(reporter, paths, timeout=timeout)
+    raise typer.Exit(exit_code(results, strict=strict))
+
+
+def _report(reporter: Reporter, paths: Sequence[Path], *, timeout: float) -> list[FileResult]:
+    """Check every file, reporting each as it is done, then the summary; the results.
+
+    Ctrl-C reports what was finished and exits 130; a checker crash exits 2 with one line.
+    """
+    results: list[FileResult] = []
+    try:
+        for result in _check_paths(paths, timeout=timeout):
+            results.append(result)
+            reporter.file_done(result)
+        if not results:
+            _error("no derivation files found")
+        reporter.finish(results)
+    except KeyboardInterrupt:
+        reporter.finish(results)
+        _error(f"interrupted after {len(results)} file(s)")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except BrokenPipeError:
+        _silence_stdout()
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
+    except CheckCrashed as crash:
+        _error(f"internal error while checking {crash.path}: {_describe(crash.error)}")
+        raise typer.Exit(EXIT_ERROR) from None
+    except Exception as error:  # a bug in discovery, in loading the checker, or in a reporter
+        _error(f"internal error: {_describe(error)}")
+        raise typer.Exit(EXIT_ERROR) from None
+    return results
+
+
+def _silence_stdout() -> None:
+    """After the reader of stdout went away, stop Python complaining about it at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="derivcheck")

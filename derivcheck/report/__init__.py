@@ -1,0 +1,75 @@
+"""Reporters, found by name: each writes the results of a run to a text stream in one format."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import Protocol, TextIO, cast
+
+from derivcheck.model import FileResult, StepResult, Verdict
+
+# Name -> "module:Class". Modules are imported only when their reporter is asked for,
+# so the JSON reporter never imports rich.
+REPORTER_BY_NAME: dict[str, str] = {
+    "text": "derivcheck.report.terminal:TerminalReporter",
+    "json": "derivcheck.report.jsonreport:JsonReporter",
+}
+
+
+class Reporter(Protocol):
+    """What the CLI drives: one call per checked file, as it is checked, then one at the end."""
+
+    def file_done(self, result: FileResult) -> None: ...
+
+    def finish(self, results: Sequence[FileResult]) -> None: ...
+
+
+class ReporterFactory(Protocol):
+    """A reporter class: built with the stream to write to and a few display settings."""
+
+    def __call__(
+        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = False
+    ) -> Reporter: ...
+
+
+def reporter_names() -> list[str]:
+    """The names accepted by `load_reporter`, sorted."""
+    return sorted(REPORTER_BY_NAME)
+
+
+def load_reporter(name: str) -> ReporterFactory:
+    """The reporter class registered under `name`; ValueError for an unknown name."""
+    try:
+        target = REPORTER_BY_NAME[name]
+    except KeyError:
+        choices = ", ".join(reporter_names())
+        raise ValueError(f"unknown report format {name!r} (choose from {choices})") from None
+    module_name, _, class_name = target.partition(":")
+    module = importlib.import_module(module_name)
+    return cast(ReporterFactory, getattr(module, class_name))
+
+
+def make_reporter(
+    name: str, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = False
+) -> Reporter:
+    """Build the reporter registered under `name`, writing to `stream`."""
+    return load_reporter(name)(stream, color=color, width=width, strict=strict)
+
+
+def step_holds(step: StepResult, *, strict: bool = False) -> bool:
+    """Whether a step counts as holding; with `strict`, a `checked` step does not."""
+    if strict and step.verdict is Verdict.CHECKED and not step.expect_refuted:
+        return False
+    return step.ok
+
+
+def file_holds(result: FileResult, *, strict: bool = False) -> bool:
+    """Whether a file has no problems and every step in it holds."""
+    return not result.problems and all(step_holds(step, strict=strict) for step in result.steps)
+
+
+def failing_steps(results: Sequence[FileResult], *, strict: bool = False) -> int:
+    """How many steps, over all files, do not hold."""
+    return sum(
+        1 for result in results for step in result.steps if not step_holds(step, strict=strict)
+    )

@@ -1,0 +1,205 @@
+"""The text reporter: a readable, colored report for the terminal, printed file by file."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TextIO
+
+from rich import box
+from rich.console import Console
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+from derivcheck.model import Counterexample, FileResult, Problem, StepResult, Verdict, summarize
+from derivcheck.report import failing_steps, step_holds
+
+# Columns: step numbers are right-aligned in NUMBER_WIDTH, the step body is indented by BODY_INDENT.
+NUMBER_WIDTH = 4
+BODY_INDENT = NUMBER_WIDTH + 2
+
+BADGE_BY_VERDICT: dict[Verdict, tuple[str, str]] = {
+    Verdict.PROVED: ("✔ PROVED", "bold green"),
+    Verdict.CHECKED: ("✔ CHECKED", "bold cyan"),
+    Verdict.REFUTED: ("✘ REFUTED", "bold red"),
+    Verdict.UNDECIDED: ("? UNDECIDED", "bold yellow"),
+    Verdict.ERROR: ("! ERROR", "bold magenta"),
+}
+BADGE_WIDTH = max(len(text) for text, _ in BADGE_BY_VERDICT.values())
+EXPECTED_REFUTATION = ("✘ REFUTED (expected)", "bold green")
+MISSED_REFUTATION_STYLE = "bold red"
+MIN_WRAP_WIDTH = 20
+SEVERITY_STYLE: dict[str, str] = {"error": "red", "warning": "yellow"}
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else (plural or word + 's')}"
+
+
+def summary_line(results: Sequence[FileResult], *, strict: bool = False) -> str:
+    """One line of counts, ending in whether everything holds."""
+    counts = summarize(list(results))
+    steps = sum(len(result.steps) for result in results)
+    refuted = counts[Verdict.REFUTED.value]
+    expected = sum(
+        1
+        for result in results
+        for step in result.steps
+        if step.expect_refuted and step.verdict is Verdict.REFUTED
+    )
+    if refuted and expected == refuted:
+        refuted_text = f"{refuted} refuted (expected)"
+    elif expected:
+        refuted_text = f"{refuted} refuted ({expected} expected)"
+    else:
+        refuted_text = f"{refuted} refuted"
+    head = (
+        f"{_plural(len(results), 'file')}, {_plural(steps, 'step')}: "
+        f"{counts[Verdict.PROVED.value]} proved, {counts[Verdict.CHECKED.value]} checked, "
+        f"{refuted_text}, {counts[Verdict.UNDECIDED.value]} undecided, "
+        f"{_plural(counts[Verdict.ERROR.value], 'error')}"
+    )
+    failing = failing_steps(results, strict=strict)
+    problems = counts["file_errors"]
+    tail: list[str] = []
+    if failing:
+        tail.append(f"{_plural(failing, 'step')} {'does' if failing == 1 else 'do'} not hold")
+    if problems:
+        tail.append(_plural(problems, "file problem"))
+    return f"{head} — {', '.join(tail) if tail else 'all hold'}"
+
+
+class TerminalReporter:
+    """Prints each file's report as soon as it is checked, then a summary line."""
+
+    def __init__(
+        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = False
+    ) -> None:
+        self.strict = strict
+        self.console = Console(
+            file=stream,
+            width=width,
+            color_system="auto" if color else None,
+            no_color=not color or None,
+            markup=False,
+            emoji=False,
+            highlight=False,
+            legacy_windows=False,
+        )
+
+    # -- the Reporter interface ------------------------------------------------------------
+
+    def file_done(self, result: FileResult) -> None:
+        console = self.console
+        header = result.path if not result.title else f"{result.path} — {result.title}"
+        console.rule(Text(header, style="bold"), align="left")
+        for problem in (*result.problems, *result.warnings):
+            self._problem(problem, indent=0)
+        if not result.steps and not result.problems:
+            console.print(Text("no steps", style="dim"))
+        for step in result.steps:
+            self._step(step)
+        console.print()
+
+    def finish(self, results: Sequence[FileResult]) -> None:
+        holds = not failing_steps(results, strict=self.strict) and not any(
+            result.problems for result in results
+        )
+        line = summary_line(results, strict=self.strict)
+        self.console.print(Text(line, style="bold green" if holds else "bold red"), soft_wrap=True)
+
+    # -- pieces ------------------------------------------------------------------------------
+
+    def _badge(self, step: StepResult) -> Text:
+        text, style = BADGE_BY_VERDICT[step.verdict]
+        if step.expect_refuted:
+            if step.verdict is Verdict.REFUTED:
+                text, style = EXPECTED_REFUTATION
+            else:
+                text = f"✘ expected refuted, but was {step.verdict.value.upper()}"
+                style = MISSED_REFUTATION_STYLE
+        return Text(text.ljust(BADGE_WIDTH), style=style)
+
+    def _line(self, text: Text, *, indent: int = BODY_INDENT) -> None:
+        """A body line, wrapped to the width with the indent kept on every line."""
+        wrap_width = max(self.console.width - indent, MIN_WRAP_WIDTH)
+        for line in text.wrap(self.console, wrap_width):
+            line.rstrip()
+            self.console.print(Text(" " * indent).append_text(line), soft_wrap=True)
+
+    def _block(self, label: str, block: str, *, indent: int = BODY_INDENT) -> None:
+        """Pretty-printed math: lines kept aligned and never wrapped; the label leads the first."""
+        lines = block.splitlines()
+        prefix = f"{label}: " if label else ""
+        for index, line in enumerate(lines):
+            lead = " " * indent + (prefix if index == 0 else " " * len(prefix))
+            self.console.print(Text(lead + line.rstrip()), soft_wrap=True)
+
+    def _problem(self, problem: Problem, *, indent: int = BODY_INDENT) -> None:
+        style = SEVERITY_STYLE.get(problem.severity, "red")
+        self._line(Text(str(problem), style=style), indent=indent)
+
+    def _labelled(self, label: str, value: str, style: str = "") -> None:
+        self._line(Text.assemble((f"{label}: ", "dim"), (value, style)))
+
+    def _step(self, step: StepResult) -> None:
+        header = Text(f"{step.number:>{NUMBER_WIDTH}}  ")
+        header.append_text(self._badge(step))
+        if step.id:
+            header.append("  ")
+            header.append(step.id, style="bold")
+        header.append(f"  (line {step.span.line})", style="dim")
+        self.console.print(header)
+
+        self._line(Text(step.written))
+        pretty = step.pretty_written.strip("\n")
+        if pretty and pretty != step.written:
+            self._block("", pretty)
+        simplified = step.pretty_simplified.strip("\n")
+        if simplified and simplified != pretty:
+            self._block("simplified", simplified)
+        if step.justification:
+            self._labelled("by", step.justification)
+        if step.method:
+            self._labelled("method", step.method)
+        if step.assumptions_used:
+            self._labelled("assumptions used", ", ".join(step.assumptions_used))
+        if step.message:
+            self._line(Text(step.message, style="" if step_holds(step) else "red"))
+        if self.strict and step.verdict is Verdict.CHECKED and not step.expect_refuted:
+            self._line(Text("checked numerically only: does not count with --strict", style="red"))
+        for problem in step.problems:
+            self._problem(problem)
+        if step.counterexample is not None:
+            self._counterexample(step.counterexample)
+        if step.tried:
+            self._line(Text("tried:", style="dim"))
+            for attempt in step.tried:
+                self._line(Text(f"- {attempt}"), indent=BODY_INDENT + 2)
+
+    def _counterexample(self, counterexample: Counterexample) -> None:
+        self._line(Text("counterexample:", style="bold"))
+        table = Table(
+            box=box.SQUARE,
+            show_header=False,
+            pad_edge=True,
+        )
+        table.add_column("section", style="dim", no_wrap=True)
+        table.add_column("name", no_wrap=True)
+        table.add_column("value", overflow="fold")
+        sections: list[tuple[str, tuple[tuple[str, str], ...]]] = [
+            ("sizes", counterexample.sizes),
+            ("indices", counterexample.indices),
+            ("values", counterexample.values),
+            ("sides", (("lhs", counterexample.lhs), ("rhs", counterexample.rhs))),
+        ]
+        first = True
+        for section, pairs in sections:
+            if not pairs:
+                continue
+            if not first:
+                table.add_section()
+            first = False
+            for index, (name, value) in enumerate(pairs):
+                table.add_row(Text(section if index == 0 else ""), Text(name), Text(value))
+        self.console.print(Padding(table, (0, 0, 0, BODY_INDENT), expand=False))

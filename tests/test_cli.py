@@ -1,0 +1,502 @@
+"""Tests for the derivcheck command line, with the checker replaced by fakes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import types
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import pytest
+from typer.testing import CliRunner
+
+import derivcheck
+from derivcheck import __version__, cli, report
+from derivcheck.model import FileResult, Problem, Span, StepResult, Verdict
+from derivcheck.report import REPORTER_BY_NAME, Reporter
+
+REPO = Path(__file__).resolve().parents[1]
+
+runner = CliRunner()
+
+
+def step(number: str, verdict: Verdict, *, expect_refuted: bool = False) -> StepResult:
+    return StepResult(
+        number=number,
+        id=f"s{number}",
+        span=Span(int(number) * 2, 3),
+        written="a[k] = b[k]",
+        verdict=verdict,
+        method="fake",
+        expect_refuted=expect_refuted,
+    )
+
+
+def not_found(path: str) -> FileResult:
+    problem = Problem(path, Span(1, 1), "not-found", f"no such file or directory: {path}")
+    return FileResult(path=path, title=None, problems=(problem,))
+
+
+# What the fake checker returns for each file name given on the command line.
+FAKE_RESULTS: dict[str, FileResult] = {
+    "good.yaml": FileResult(
+        "good.yaml", "Good", (step("1", Verdict.PROVED), step("2", Verdict.PROVED))
+    ),
+    "checked.yaml": FileResult("checked.yaml", None, (step("1", Verdict.CHECKED),)),
+    "bad.yaml": FileResult(
+        "bad.yaml", "Bad", (step("1", Verdict.PROVED), step("2", Verdict.REFUTED))
+    ),
+    "expected.yaml": FileResult(
+        "expected.yaml", None, (step("1", Verdict.REFUTED, expect_refuted=True),)
+    ),
+    "broken.yaml": FileResult(
+        "broken.yaml",
+        None,
+        problems=(Problem("broken.yaml", Span(3, 1), "yaml-syntax", "bad indent"),),
+    ),
+}
+
+
+class FakeCheck:
+    """Stands in for cli._check_paths: records its arguments, yields canned results."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[Path], float]] = []
+
+    def __call__(self, paths: Sequence[Path], *, timeout: float) -> Iterator[FileResult]:
+        self.calls.append((list(paths), timeout))
+        for path in paths:
+            yield FAKE_RESULTS.get(path.name) or not_found(str(path))
+
+
+@pytest.fixture
+def fake_check(monkeypatch: pytest.MonkeyPatch) -> FakeCheck:
+    fake = FakeCheck()
+    monkeypatch.setattr(cli, "_check_paths", fake)
+    return fake
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(cli.app, list(args), prog_name="derivcheck")
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+# -- --version and --help -----------------------------------------------------------------------
+
+
+def test_version_prints_version() -> None:
+    code, out, _ = invoke("--version")
+    assert code == 0
+    assert out == f"derivcheck {__version__}\n"
+
+
+def test_version_is_not_a_verify_option() -> None:
+    code, _, err = invoke("verify", "--version")
+    assert code == 2
+    assert "--version" in err
+
+
+def test_help_describes_the_tool_with_an_example() -> None:
+    code, out, _ = invoke("--help")
+    assert code == 0
+    assert "Verify step-by-step math derivations" in out
+    assert "derivcheck verify derivations/softmax.yaml" in out
+    assert "verify" in out
+
+
+def test_verify_help_lists_every_option() -> None:
+    code, out, _ = invoke("verify", "--help")
+    assert code == 0
+    for option in ("--format", "--strict", "--timeout", "--output", "--no-color", "--width"):
+        assert option in out, option
+    assert "Example" in out
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    code, _, err = invoke("prove", "x.yaml")
+    assert code == 2
+    assert "prove" in err
+
+
+def _run_python(code: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_importing_cli_does_not_import_sympy() -> None:
+    completed = _run_python(
+        "import derivcheck.cli, sys\n"
+        "assert 'sympy' not in sys.modules, 'sympy imported'\n"
+        "assert 'derivcheck.checker' not in sys.modules, 'checker imported'\n"
+    )
+    assert completed.returncode == 0, completed.stderr
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["verify", "--help"]])
+def test_help_and_version_do_not_import_sympy(argv: list[str]) -> None:
+    completed = _run_python(
+        "import sys\n"
+        f"sys.argv = ['derivcheck', *{argv!r}]\n"
+        "from derivcheck.cli import main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exit:\n"
+        "    assert exit.code in (0, None), exit.code\n"
+        "assert 'sympy' not in sys.modules, 'sympy imported'\n"
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "derivcheck" in completed.stdout
+
+
+def test_the_sympy_probe_notices_sympy() -> None:
+    pytest.importorskip("sympy")
+    completed = _run_python(
+        "import derivcheck.cli, sympy, sys\nassert 'sympy' not in sys.modules\n"
+    )
+    assert completed.returncode != 0
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    completed = subprocess.run(
+        [sys.executable, "-m", "derivcheck", "--version"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout == f"derivcheck {__version__}\n"
+
+
+# -- verify: exit codes ---------------------------------------------------------------------------
+
+
+def test_verify_all_good_exits_0(fake_check: FakeCheck) -> None:
+    code, out, _ = invoke("verify", "good.yaml", "expected.yaml", "--width", "100")
+    assert code == 0
+    assert "good.yaml — Good" in out
+    assert "✔ PROVED" in out
+    assert "✘ REFUTED (expected)" in out
+    assert out.rstrip().endswith("— all hold")
+
+
+def test_verify_refuted_step_exits_1(fake_check: FakeCheck) -> None:
+    code, out, _ = invoke("verify", "good.yaml", "bad.yaml", "--width", "100")
+    assert code == 1
+    assert "✘ REFUTED" in out
+    assert out.rstrip().endswith("— 1 step does not hold")
+
+
+def test_verify_file_problem_exits_1(fake_check: FakeCheck) -> None:
+    code, out, _ = invoke("verify", "broken.yaml", "--width", "100")
+    assert code == 1
+    assert "broken.yaml:3:1: error [yaml-syntax] bad indent" in out
+
+
+def test_verify_missing_path_exits_2(fake_check: FakeCheck) -> None:
+    code, out, _ = invoke("verify", "good.yaml", "missing.yaml", "--width", "100")
+    assert code == 2
+    assert "missing.yaml:1:1: error [not-found]" in out
+
+
+def test_verify_without_paths_is_a_usage_error(fake_check: FakeCheck) -> None:
+    code, _, err = invoke("verify")
+    assert code == 2
+    assert "Missing argument" in err
+    assert fake_check.calls == []
+
+
+def test_verify_passes_paths_and_timeout(fake_check: FakeCheck) -> None:
+    code, _, _ = invoke("verify", "good.yaml", "dir", "--timeout", "2.5")
+    assert code == 2  # "dir" is unknown to the fake: not found
+    assert fake_check.calls == [([Path("good.yaml"), Path("dir")], 2.5)]
+
+
+def test_verify_default_timeout_is_10(fake_check: FakeCheck) -> None:
+    invoke("verify", "good.yaml")
+    assert fake_check.calls == [([Path("good.yaml")], 10.0)]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+def test_verify_rejects_bad_timeout(fake_check: FakeCheck, value: str) -> None:
+    code, _, err = invoke("verify", "good.yaml", "--timeout", value)
+    assert code == 2
+    assert "--timeout" in err
+    assert fake_check.calls == []
+
+
+def test_verify_strict_fails_checked_steps(fake_check: FakeCheck) -> None:
+    code, out, _ = invoke("verify", "checked.yaml", "--strict", "--width", "100")
+    assert code == 1
+    assert "does not count with --strict" in out
+
+
+def test_verify_without_strict_accepts_checked_steps(fake_check: FakeCheck) -> None:
+    code, out, _ = invoke("verify", "checked.yaml", "--width", "100")
+    assert code == 0
+    assert "✔ CHECKED" in out
+
+
+def test_verify_strict_keeps_expected_refutations(fake_check: FakeCheck) -> None:
+    code, _, _ = invoke("verify", "expected.yaml", "--strict")
+    assert code == 0
+
+
+# -- verify: formats and output -------------------------------------------------------------------
+
+
+def test_format_choices_are_the_reporter_table() -> None:
+    assert {choice.value for choice in cli.ReportFormat} == set(REPORTER_BY_NAME)
+
+
+def test_verify_json_matches_the_schema(fake_check: FakeCheck) -> None:
+    code, out, _ = invoke("verify", "good.yaml", "bad.yaml", "--format", "json")
+    assert code == 1
+    document = json.loads(out)
+    assert set(document) == {"version", "schema", "files", "summary"}
+    assert document["version"] == __version__
+    assert document["schema"] == 1
+    good, bad = document["files"]
+    assert {"path", "title", "ok", "problems", "steps"} <= set(good)
+    assert (good["path"], good["ok"], bad["ok"]) == ("good.yaml", True, False)
+    assert {
+        "number", "id", "line", "col", "written", "verdict", "method",
+        "assumptions_used", "counterexample", "message", "expect", "ok",
+    } <= set(bad["steps"][1])  # fmt: skip
+    assert bad["steps"][1]["verdict"] == "refuted"
+    assert document["summary"]["ok"] is False
+    assert document["summary"]["refuted"] == 1
+
+
+def test_verify_json_short_option_and_success(fake_check: FakeCheck) -> None:
+    code, out, _ = invoke("verify", "good.yaml", "-f", "json")
+    assert code == 0
+    assert json.loads(out)["summary"]["ok"] is True
+
+
+def test_verify_json_strict(fake_check: FakeCheck) -> None:
+    code, out, _ = invoke("verify", "checked.yaml", "-f", "json", "--strict")
+    assert code == 1
+    assert json.loads(out)["summary"]["ok"] is False
+
+
+def test_verify_rejects_unknown_format(fake_check: FakeCheck) -> None:
+    code, _, err = invoke("verify", "good.yaml", "--format", "xml")
+    assert code == 2
+    assert "--format" in err
+    assert fake_check.calls == []
+
+
+def test_verify_output_writes_the_file(fake_check: FakeCheck, tmp_path: Path) -> None:
+    target = tmp_path / "report.json"
+    code, out, _ = invoke("verify", "good.yaml", "-f", "json", "-o", str(target))
+    assert code == 0
+    assert out == ""
+    assert json.loads(target.read_text(encoding="utf-8"))["files"][0]["path"] == "good.yaml"
+
+
+def test_verify_output_text_has_no_color(fake_check: FakeCheck, tmp_path: Path) -> None:
+    target = tmp_path / "report.txt"
+    code, _, _ = invoke("verify", "bad.yaml", "--output", str(target))
+    assert code == 1
+    text = target.read_text(encoding="utf-8")
+    assert "✘ REFUTED" in text
+    assert "a[k] = b[k]" in text
+    assert "\x1b[" not in text
+
+
+def test_verify_output_into_missing_directory_exits_2(
+    fake_check: FakeCheck, tmp_path: Path
+) -> None:
+    target = tmp_path / "no" / "such" / "report.json"
+    code, out, err = invoke("verify", "good.yaml", "-o", str(target))
+    assert code == 2
+    assert "cannot write the report" in err
+    assert "Traceback" not in out + err
+    assert fake_check.calls == []
+
+
+def test_verify_output_to_a_directory_is_a_usage_error(
+    fake_check: FakeCheck, tmp_path: Path
+) -> None:
+    code, _, err = invoke("verify", "good.yaml", "-o", str(tmp_path))
+    assert code == 2
+    assert "--output" in err
+
+
+def test_verify_width_sets_the_text_width(fake_check: FakeCheck) -> None:
+    _, out, _ = invoke("verify", "good.yaml", "--width", "50")
+    assert out.splitlines()[0] == "good.yaml — Good " + "─" * (50 - 17)
+
+
+@pytest.mark.parametrize("value", ["5", "wide"])
+def test_verify_rejects_bad_width(fake_check: FakeCheck, value: str) -> None:
+    code, _, err = invoke("verify", "good.yaml", "--width", value)
+    assert code == 2
+    assert "--width" in err
+
+
+def test_verify_no_color_has_no_escape_codes(fake_check: FakeCheck) -> None:
+    result = runner.invoke(cli.app, ["verify", "bad.yaml", "--no-color"], color=True)
+    assert result.exit_code == 1
+    assert "\x1b[" not in result.stdout
+    assert "✘ REFUTED" in result.stdout
+
+
+def test_verify_color_when_forced(fake_check: FakeCheck, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    result = runner.invoke(cli.app, ["verify", "bad.yaml"])
+    assert result.exit_code == 1
+    assert "\x1b[" in result.stdout
+
+
+def test_verify_reports_each_file_before_checking_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[str] = []
+
+    def streaming(paths: Sequence[Path], *, timeout: float) -> Iterator[FileResult]:
+        yield FAKE_RESULTS["good.yaml"]
+        events.append("checking bad.yaml")
+        yield FAKE_RESULTS["bad.yaml"]
+
+    original = report.make_reporter
+
+    def spying_make_reporter(name: str, stream: TextIO, **options: Any) -> Reporter:
+        reporter = original(name, stream, **options)
+        file_done = reporter.file_done
+
+        def spy(result: FileResult) -> None:
+            file_done(result)
+            events.append(f"reported {result.path}")
+
+        reporter.file_done = spy  # type: ignore[method-assign]
+        return reporter
+
+    monkeypatch.setattr(cli, "_check_paths", streaming)
+    monkeypatch.setattr(cli, "make_reporter", spying_make_reporter)
+    code, out, _ = invoke("verify", "x", "--width", "100")
+    assert code == 1
+    assert events == ["reported good.yaml", "checking bad.yaml", "reported bad.yaml"]
+    assert out.index("good.yaml — Good") < out.index("bad.yaml — Bad") < out.index("2 files, ")
+
+
+# -- verify: crashes and interrupts ---------------------------------------------------------------
+
+
+def _failing_check(error: BaseException) -> Callable[..., Iterator[FileResult]]:
+    def check(paths: Sequence[Path], *, timeout: float) -> Iterator[FileResult]:
+        yield FAKE_RESULTS["good.yaml"]
+        raise error
+
+    return check
+
+
+def test_checker_crash_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    crash = cli.CheckCrashed(Path("weird.yaml"), ZeroDivisionError("division by zero"))
+    monkeypatch.setattr(cli, "_check_paths", _failing_check(crash))
+    code, out, err = invoke("verify", "x")
+    assert code == 2
+    assert err == (
+        "derivcheck: internal error while checking weird.yaml:"
+        " ZeroDivisionError: division by zero\n"
+    )
+    assert "Traceback" not in out + err
+
+
+def test_unexpected_error_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "_check_paths", _failing_check(RuntimeError("boom\nsecond line")))
+    code, out, err = invoke("verify", "x")
+    assert code == 2
+    assert err == "derivcheck: internal error: RuntimeError: boom second line\n"
+    assert "Traceback" not in out + err
+
+
+def test_ctrl_c_reports_finished_files_and_exits_130(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "_check_paths", _failing_check(KeyboardInterrupt()))
+    code, out, err = invoke("verify", "x", "--width", "100")
+    assert code == 130
+    assert "good.yaml — Good" in out
+    assert "1 file, 2 steps" in out
+    assert "interrupted after 1 file(s)" in err
+
+
+def test_ctrl_c_with_json_writes_finished_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "_check_paths", _failing_check(KeyboardInterrupt()))
+    code, out, _ = invoke("verify", "x", "-f", "json")
+    assert code == 130
+    assert [file["path"] for file in json.loads(out)["files"]] == ["good.yaml"]
+
+
+def test_no_files_found_warns_on_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "_check_paths", lambda paths, *, timeout: iter(()))
+    code, out, err = invoke("verify", "empty_dir", "--width", "100")
+    assert code == 0
+    assert "no derivation files found" in err
+    assert "0 files, 0 steps" in out
+
+
+# -- _check_paths, against a fake checker module --------------------------------------------------
+
+
+@pytest.fixture
+def fake_checker(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
+    """A stand-in for derivcheck.checker, whether or not the real module exists yet."""
+    calls: list[tuple[Path, float]] = []
+
+    def discover(paths: Sequence[Path]) -> tuple[list[Path], list[FileResult]]:
+        found = [path for path in paths if path.name != "missing.yaml"]
+        return found, [not_found(str(path)) for path in paths if path.name == "missing.yaml"]
+
+    def check_file(path: Path, *, timeout: float = 10.0) -> FileResult:
+        calls.append((path, timeout))
+        if path.name == "crash.yaml":
+            raise ValueError("engine bug")
+        return FAKE_RESULTS[path.name]
+
+    module = types.ModuleType("derivcheck.checker")
+    module.discover = discover  # type: ignore[attr-defined]
+    module.check_file = check_file  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "derivcheck.checker", module)
+    monkeypatch.setattr(derivcheck, "checker", module, raising=False)
+    return types.SimpleNamespace(calls=calls)
+
+
+def test_check_paths_yields_missing_then_checked(fake_checker: types.SimpleNamespace) -> None:
+    results = list(cli._check_paths([Path("good.yaml"), Path("missing.yaml")], timeout=3.0))
+    assert [result.path for result in results] == ["missing.yaml", "good.yaml"]
+    assert fake_checker.calls == [(Path("good.yaml"), 3.0)]
+
+
+def test_check_paths_wraps_checker_crashes(fake_checker: types.SimpleNamespace) -> None:
+    with pytest.raises(cli.CheckCrashed) as raised:
+        list(cli._check_paths([Path("crash.yaml")], timeout=1.0))
+    assert raised.value.path == Path("crash.yaml")
+    assert isinstance(raised.value.error, ValueError)
+
+
+def test_verify_end_to_end_with_fake_checker(fake_checker: types.SimpleNamespace) -> None:
+    code, out, _ = invoke("verify", "good.yaml", "--timeout", "4", "--width", "100")
+    assert code == 0
+    assert "good.yaml — Good" in out
+    assert fake_checker.calls == [(Path("good.yaml"), 4.0)]
+
+
+def test_verify_end_to_end_crash_names_the_file(fake_checker: types.SimpleNamespace) -> None:
+    code, out, err = invoke("verify", "good.yaml", "crash.yaml", "--width", "100")
+    assert code == 2
+    assert "good.yaml — Good" in out
+    assert err == "derivcheck: internal error while checking crash.yaml: ValueError: engine bug\n"

@@ -1,0 +1,613 @@
+"""Tests for the text and JSON reporters, on hand-built results."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from derivcheck import __version__
+from derivcheck.model import (
+    Counterexample,
+    FileResult,
+    Problem,
+    Span,
+    StepResult,
+    Verdict,
+    summarize,
+)
+from derivcheck.report import (
+    REPORTER_BY_NAME,
+    failing_steps,
+    file_holds,
+    load_reporter,
+    make_reporter,
+    reporter_names,
+    step_holds,
+)
+from derivcheck.report.jsonreport import JsonReporter, report_to_dict
+from derivcheck.report.terminal import TerminalReporter, summary_line
+
+REPO = Path(__file__).resolve().parents[1]
+WIDTH = 100
+
+
+def make_step(
+    number: str = "1",
+    verdict: Verdict = Verdict.PROVED,
+    *,
+    written: str = "x + x = 2*x",
+    method: str = "simplify",
+    **fields: Any,
+) -> StepResult:
+    return StepResult(
+        number=number,
+        id=fields.pop("id", None),
+        span=fields.pop("span", Span(10, 5)),
+        written=written,
+        verdict=verdict,
+        method=method,
+        **fields,
+    )
+
+
+def make_file(
+    *steps: StepResult, path: str = "d.yaml", title: str | None = None, **fields: Any
+) -> FileResult:
+    return FileResult(path=path, title=title, steps=steps, **fields)
+
+
+def render_text(results: Sequence[FileResult], *, strict: bool = False, width: int = WIDTH) -> str:
+    stream = io.StringIO()
+    reporter = TerminalReporter(stream, color=False, width=width, strict=strict)
+    for result in results:
+        reporter.file_done(result)
+    reporter.finish(results)
+    return stream.getvalue()
+
+
+def render_json(results: Sequence[FileResult], *, strict: bool = False) -> dict[str, Any]:
+    stream = io.StringIO()
+    reporter = JsonReporter(stream, strict=strict)
+    for result in results:
+        reporter.file_done(result)
+    reporter.finish(results)
+    document: dict[str, Any] = json.loads(stream.getvalue())
+    return document
+
+
+COUNTEREXAMPLE = Counterexample(
+    sizes=(("n", "2"),),
+    indices=(("k", "1"),),
+    values=(("x[1]", "3/2"),),
+    lhs="2.25",
+    rhs="1.5",
+)
+
+PROVED = make_step(
+    "3",
+    Verdict.PROVED,
+    id="dL_dz",
+    span=Span(42, 5),
+    written="dL/dz[j] = a[j] - y[j]",
+    method="simplify(lhs - rhs) == 0",
+    pretty_written="∂            \n──(L) = a - y \n∂z           \n  j     j   j",
+    pretty_simplified="a  - y  = a  - y \n j    j    j    j",
+    justification="chain rule through softmax",
+    assumptions_used=("y_one_hot",),
+)
+
+REFUTED = make_step(
+    "4",
+    Verdict.REFUTED,
+    id="wrong",
+    span=Span(50, 5),
+    written="x[k]**2 = x[k]",
+    method="random evaluation",
+    counterexample=COUNTEREXAMPLE,
+    message="the two sides differ",
+)
+
+
+# -- text: golden output ---------------------------------------------------------------------
+
+
+def test_text_golden_proved_step() -> None:
+    expected = "\n".join(
+        [
+            "proofs/softmax.yaml — Softmax gradient " + "─" * (WIDTH - 39),
+            "   3  ✔ PROVED     dL_dz  (line 42)",
+            "      dL/dz[j] = a[j] - y[j]",
+            "      ∂",
+            "      ──(L) = a - y",
+            "      ∂z",
+            "        j     j   j",
+            "      simplified: a  - y  = a  - y",
+            "                   j    j    j    j",
+            "      by: chain rule through softmax",
+            "      method: simplify(lhs - rhs) == 0",
+            "      assumptions used: y_one_hot",
+            "",
+            "1 file, 1 step: 1 proved, 0 checked, 0 refuted, 0 undecided, 0 errors — all hold",
+            "",
+        ]
+    )
+    assert (
+        render_text([make_file(PROVED, path="proofs/softmax.yaml", title="Softmax gradient")])
+        == expected
+    )
+
+
+def test_text_golden_refuted_step_with_counterexample() -> None:
+    expected = "\n".join(
+        [
+            "proofs/bad.yaml " + "─" * (WIDTH - 16),
+            "   4  ✘ REFUTED    wrong  (line 50)",
+            "      x[k]**2 = x[k]",
+            "      method: random evaluation",
+            "      the two sides differ",
+            "      counterexample:",
+            "      ┌─────────┬──────┬──────┐",
+            "      │ sizes   │ n    │ 2    │",
+            "      ├─────────┼──────┼──────┤",
+            "      │ indices │ k    │ 1    │",
+            "      ├─────────┼──────┼──────┤",
+            "      │ values  │ x[1] │ 3/2  │",
+            "      ├─────────┼──────┼──────┤",
+            "      │ sides   │ lhs  │ 2.25 │",
+            "      │         │ rhs  │ 1.5  │",
+            "      └─────────┴──────┴──────┘",
+            "",
+            "1 file, 1 step: 0 proved, 0 checked, 1 refuted, 0 undecided, 0 errors"
+            " — 1 step does not hold",
+            "",
+        ]
+    )
+    assert render_text([make_file(REFUTED, path="proofs/bad.yaml")]) == expected
+
+
+def test_text_counterexample_leaves_out_empty_sections() -> None:
+    bare = Counterexample(sizes=(), indices=(), values=(("x", "2"),), lhs="4", rhs="2")
+    out = render_text([make_file(make_step(verdict=Verdict.REFUTED, counterexample=bare))])
+    assert "values" in out
+    assert "sizes" not in out
+    assert "indices" not in out
+
+
+# -- text: escaping ---------------------------------------------------------------------------
+
+
+MARKUP = "a[k] + [bold]b[/bold] + [red]c + :smile:"
+
+
+def test_text_keeps_square_brackets_everywhere() -> None:
+    counterexample = Counterexample(
+        sizes=(("[n]", "[2]"),), indices=(), values=(("a[k]", "[1/2]"),), lhs="[lhs]", rhs="[rhs]"
+    )
+    step = make_step(
+        verdict=Verdict.REFUTED,
+        id="[id]",
+        written=MARKUP,
+        method="[method]",
+        message="[message]",
+        justification="[by]",
+        pretty_written="[pretty]",
+        pretty_simplified="[simplified]",
+        assumptions_used=("[assumption]",),
+        counterexample=counterexample,
+        problems=(Problem("[p].yaml", Span(1, 2), "[code]", "[problem]"),),
+    )
+    out = render_text([make_file(step, path="[dir]/x.yaml", title="[title]")], width=200)
+    for text in (
+        MARKUP,
+        "[id]",
+        "[method]",
+        "[message]",
+        "by: [by]",
+        "[pretty]",
+        "simplified: [simplified]",
+        "assumptions used: [assumption]",
+        "[n]",
+        "[2]",
+        "a[k]",
+        "[1/2]",
+        "[lhs]",
+        "[rhs]",
+        "[p].yaml:1:2: error [[code]] [problem]",
+        "[dir]/x.yaml — [title]",
+    ):
+        assert text in out, text
+
+
+def test_text_markup_is_not_interpreted() -> None:
+    out = render_text([make_file(make_step(written="[bold]x[/bold] = x"))])
+    assert "[bold]x[/bold] = x" in out
+    assert "\x1b[" not in out
+
+
+# -- text: badges and step details ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("verdict", "badge"),
+    [
+        (Verdict.PROVED, "✔ PROVED"),
+        (Verdict.CHECKED, "✔ CHECKED"),
+        (Verdict.REFUTED, "✘ REFUTED"),
+        (Verdict.UNDECIDED, "? UNDECIDED"),
+        (Verdict.ERROR, "! ERROR"),
+    ],
+)
+def test_text_badge_per_verdict(verdict: Verdict, badge: str) -> None:
+    out = render_text([make_file(make_step("7", verdict, id="s7"))])
+    header = next(line for line in out.splitlines() if line.lstrip().startswith("7 "))
+    assert badge in header
+    assert "s7" in header
+    assert "(line 10)" in header
+    others = [
+        other
+        for other in ("PROVED", "CHECKED", "REFUTED", "UNDECIDED", "ERROR")
+        if other not in badge
+    ]
+    assert not any(other in header for other in others)
+
+
+def test_text_expected_refutation_shows_as_expected() -> None:
+    out = render_text([make_file(make_step("2", Verdict.REFUTED, expect_refuted=True))])
+    assert "✘ REFUTED (expected)" in out
+    assert "1 refuted (expected)" in out
+    assert out.rstrip().endswith("— all hold")
+
+
+def test_text_missed_refutation_is_a_failure() -> None:
+    out = render_text([make_file(make_step("2", Verdict.PROVED, expect_refuted=True))])
+    assert "expected refuted, but was PROVED" in out
+    assert "(expected)" not in out
+    assert out.rstrip().endswith("— 1 step does not hold")
+
+
+def test_text_mixed_refutations_count_the_expected_ones() -> None:
+    out = render_text(
+        [
+            make_file(
+                make_step("1", Verdict.REFUTED, expect_refuted=True),
+                make_step("2", Verdict.REFUTED),
+            )
+        ]
+    )
+    assert "2 refuted (1 expected)" in out
+
+
+def test_text_simplified_shown_when_it_differs() -> None:
+    step = make_step(pretty_written="x + x = 2⋅x", pretty_simplified="2⋅x = 2⋅x")
+    assert "simplified: 2⋅x = 2⋅x" in render_text([make_file(step)])
+
+
+def test_text_simplified_hidden_when_same_or_empty() -> None:
+    same = make_step("1", pretty_written="x + x = 2⋅x", pretty_simplified="x + x = 2⋅x")
+    empty = make_step("2", pretty_written="x + x = 2⋅x")
+    assert "simplified" not in render_text([make_file(same, empty)])
+
+
+def test_text_pretty_lines_are_never_wrapped() -> None:
+    long_line = "x" * 60 + " = " + "y" * 60
+    out = render_text([make_file(make_step(written="x = y", pretty_written=long_line))], width=40)
+    assert "      " + long_line in out.splitlines()
+
+
+def test_text_long_prose_wraps_with_indent() -> None:
+    words = " ".join(["word"] * 30)
+    out = render_text([make_file(make_step(justification=words))], width=40)
+    lines = [line for line in out.splitlines() if "word" in line]
+    assert len(lines) > 1
+    assert all(line.startswith("      ") and len(line) <= 40 for line in lines)
+
+
+def test_text_undecided_lists_what_was_tried() -> None:
+    step = make_step(verdict=Verdict.UNDECIDED, tried=("simplify: no", "random evaluation: agree"))
+    out = render_text([make_file(step)])
+    assert "tried:" in out
+    assert "- simplify: no" in out
+    assert "- random evaluation: agree" in out
+
+
+def test_text_no_tried_section_without_attempts() -> None:
+    assert "tried:" not in render_text([make_file(make_step(verdict=Verdict.UNDECIDED))])
+
+
+def test_text_file_and_step_problems() -> None:
+    result = make_file(
+        make_step(
+            verdict=Verdict.ERROR,
+            problems=(Problem("d.yaml", Span(12, 9), "parse-error", "unexpected ')'"),),
+        ),
+        problems=(Problem("d.yaml", Span(1, 1), "unknown-key", "unknown key 'stesp'"),),
+        warnings=(Problem("d.yaml", Span(2, 3), "unused", "x is never used", "warning"),),
+    )
+    lines = render_text([result]).splitlines()
+    assert "d.yaml:1:1: error [unknown-key] unknown key 'stesp'" in lines
+    assert "d.yaml:2:3: warning [unused] x is never used" in lines
+    assert "      d.yaml:12:9: error [parse-error] unexpected ')'" in lines
+    assert lines[-1].endswith("— 1 step does not hold, 1 file problem")
+
+
+def test_text_file_without_steps_or_problems_says_so() -> None:
+    assert "no steps" in render_text([make_file()])
+
+
+def test_text_file_with_problems_does_not_say_no_steps() -> None:
+    result = make_file(problems=(Problem("d.yaml", Span(1, 1), "not-found", "no such file"),))
+    assert "no steps" not in render_text([result])
+
+
+def test_text_streams_each_file_before_finish() -> None:
+    stream = io.StringIO()
+    reporter = TerminalReporter(stream, color=False, width=WIDTH)
+    reporter.file_done(make_file(make_step(), path="first.yaml"))
+    assert "first.yaml" in stream.getvalue()
+    assert "all hold" not in stream.getvalue()
+    reporter.finish([make_file(make_step(), path="first.yaml")])
+    assert "all hold" in stream.getvalue()
+
+
+def test_text_strict_flags_checked_steps() -> None:
+    results = [make_file(make_step(verdict=Verdict.CHECKED))]
+    out = render_text(results, strict=True)
+    assert "does not count with --strict" in out
+    assert out.rstrip().endswith("— 1 step does not hold")
+
+
+def test_text_not_strict_accepts_checked_steps() -> None:
+    out = render_text([make_file(make_step(verdict=Verdict.CHECKED))])
+    assert "--strict" not in out
+    assert out.rstrip().endswith("— all hold")
+
+
+# -- summary line -----------------------------------------------------------------------------
+
+
+def test_summary_line_counts_everything() -> None:
+    results = [
+        make_file(
+            make_step("1", Verdict.PROVED),
+            make_step("2", Verdict.CHECKED),
+            make_step("3", Verdict.REFUTED, expect_refuted=True),
+        ),
+        make_file(make_step("1", Verdict.PROVED)),
+    ]
+    assert summary_line(results) == (
+        "2 files, 4 steps: 2 proved, 1 checked, 1 refuted (expected), 0 undecided, 0 errors"
+        " — all hold"
+    )
+
+
+def test_summary_line_reports_failures() -> None:
+    results = [
+        make_file(make_step("1", Verdict.UNDECIDED), make_step("2", Verdict.ERROR)),
+        make_file(problems=(Problem("e.yaml", Span(1, 1), "yaml", "bad"),)),
+    ]
+    assert summary_line(results) == (
+        "2 files, 2 steps: 0 proved, 0 checked, 0 refuted, 1 undecided, 1 error"
+        " — 2 steps do not hold, 1 file problem"
+    )
+
+
+# -- shared helpers ---------------------------------------------------------------------------
+
+
+def test_step_holds_accepts_checked_unless_strict() -> None:
+    step = make_step(verdict=Verdict.CHECKED)
+    assert step_holds(step)
+    assert not step_holds(step, strict=True)
+
+
+def test_step_holds_strict_keeps_expected_refutations() -> None:
+    step = make_step(verdict=Verdict.REFUTED, expect_refuted=True)
+    assert step_holds(step, strict=True)
+    assert not step_holds(make_step(verdict=Verdict.CHECKED, expect_refuted=True), strict=True)
+
+
+def test_file_holds_and_failing_steps() -> None:
+    good = make_file(make_step(verdict=Verdict.PROVED))
+    bad = make_file(make_step(verdict=Verdict.REFUTED), make_step(verdict=Verdict.UNDECIDED))
+    assert file_holds(good)
+    assert not file_holds(bad)
+    assert failing_steps([good, bad]) == 2
+
+
+# -- reporter table -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(REPORTER_BY_NAME))
+def test_load_reporter_finds_every_registered_name(name: str) -> None:
+    reporter = make_reporter(name, io.StringIO(), color=False, width=80)
+    assert callable(reporter.file_done)
+    assert callable(reporter.finish)
+
+
+def test_load_reporter_rejects_unknown_name() -> None:
+    with pytest.raises(ValueError, match="unknown report format 'xml'"):
+        load_reporter("xml")
+
+
+def test_reporter_names_are_the_table() -> None:
+    assert reporter_names() == ["json", "text"]
+    assert load_reporter("text") is TerminalReporter
+    assert load_reporter("json") is JsonReporter
+
+
+def _run_python(code: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_json_reporter_does_not_import_rich() -> None:
+    code = (
+        "import io, sys\n"
+        "from derivcheck.report import make_reporter\n"
+        "make_reporter('json', io.StringIO()).finish([])\n"
+        "assert 'rich' not in sys.modules, 'rich imported'\n"
+    )
+    completed = _run_python(code)
+    assert completed.returncode == 0, completed.stderr
+
+
+def test_text_reporter_does_import_rich() -> None:
+    code = (
+        "import io, sys\n"
+        "from derivcheck.report import make_reporter\n"
+        "make_reporter('text', io.StringIO()).finish([])\n"
+        "assert 'rich' in sys.modules\n"
+    )
+    completed = _run_python(code)
+    assert completed.returncode == 0, completed.stderr
+
+
+# -- JSON ---------------------------------------------------------------------------------------
+
+STEP_KEYS = {
+    "number",
+    "id",
+    "line",
+    "col",
+    "written",
+    "verdict",
+    "method",
+    "justification",
+    "assumptions_used",
+    "counterexample",
+    "tried",
+    "message",
+    "problems",
+    "expect",
+    "ok",
+}
+FILE_KEYS = {"path", "title", "ok", "problems", "warnings", "steps"}
+PROBLEM_KEYS = {"line", "col", "code", "message", "severity"}
+
+
+def test_json_document_schema() -> None:
+    results = [
+        make_file(PROVED, REFUTED, path="a.yaml", title="A"),
+        make_file(
+            problems=(Problem("b.yaml", Span(3, 4), "yaml-syntax", "bad indent"),), path="b.yaml"
+        ),
+    ]
+    document = render_json(results)
+    assert set(document) == {"version", "schema", "files", "summary"}
+    assert document["version"] == __version__
+    assert document["schema"] == 1
+    assert [file["path"] for file in document["files"]] == ["a.yaml", "b.yaml"]
+    for file in document["files"]:
+        assert set(file) == FILE_KEYS
+        for step in file["steps"]:
+            assert set(step) == STEP_KEYS
+    assert document["files"][1]["problems"] == [
+        {"line": 3, "col": 4, "code": "yaml-syntax", "message": "bad indent", "severity": "error"}
+    ]
+    assert set(document["files"][1]["problems"][0]) == PROBLEM_KEYS
+    assert document["summary"] == {**summarize(results), "steps": 2, "ok": False}
+
+
+def test_json_step_fields() -> None:
+    document = render_json([make_file(PROVED, REFUTED)])
+    proved, refuted = document["files"][0]["steps"]
+    assert proved == {
+        "number": "3",
+        "id": "dL_dz",
+        "line": 42,
+        "col": 5,
+        "written": "dL/dz[j] = a[j] - y[j]",
+        "verdict": "proved",
+        "method": "simplify(lhs - rhs) == 0",
+        "justification": "chain rule through softmax",
+        "assumptions_used": ["y_one_hot"],
+        "counterexample": None,
+        "tried": [],
+        "message": "",
+        "problems": [],
+        "expect": None,
+        "ok": True,
+    }
+    assert refuted["verdict"] == "refuted"
+    assert refuted["ok"] is False
+    assert refuted["counterexample"] == COUNTEREXAMPLE.to_dict()
+    assert document["files"][0]["ok"] is False
+    assert document["summary"]["ok"] is False
+
+
+def test_json_all_good_is_ok() -> None:
+    document = render_json([make_file(PROVED, make_step("5", Verdict.CHECKED))])
+    assert document["files"][0]["ok"] is True
+    assert document["summary"]["ok"] is True
+
+
+def test_json_expected_refutation_is_ok() -> None:
+    step = make_step(verdict=Verdict.REFUTED, expect_refuted=True, counterexample=COUNTEREXAMPLE)
+    document = render_json([make_file(step)])
+    (entry,) = document["files"][0]["steps"]
+    assert entry["expect"] == "refuted"
+    assert entry["ok"] is True
+    assert document["summary"]["ok"] is True
+    assert document["summary"]["expected_refutations"] == 1
+
+
+def test_json_missed_refutation_is_not_ok() -> None:
+    document = render_json([make_file(make_step(verdict=Verdict.PROVED, expect_refuted=True))])
+    (entry,) = document["files"][0]["steps"]
+    assert entry["expect"] == "refuted"
+    assert entry["ok"] is False
+    assert document["summary"]["ok"] is False
+
+
+def test_json_strict_fails_checked_steps() -> None:
+    document = render_json([make_file(make_step(verdict=Verdict.CHECKED))], strict=True)
+    assert document["files"][0]["steps"][0]["ok"] is False
+    assert document["files"][0]["ok"] is False
+    assert document["summary"]["ok"] is False
+
+
+def test_json_not_found_is_not_ok() -> None:
+    missing = make_file(problems=(Problem("gone.yaml", Span(1, 1), "not-found", "no such file"),))
+    document = render_json([missing])
+    assert document["summary"]["ok"] is False
+    assert document["files"][0]["problems"][0]["code"] == "not-found"
+
+
+def test_json_keeps_unicode_and_brackets() -> None:
+    stream = io.StringIO()
+    JsonReporter(stream).finish([make_file(make_step(written="∂L/∂z[j] = [bold]a[/bold]"))])
+    assert "∂L/∂z[j] = [bold]a[/bold]" in stream.getvalue()
+
+
+def test_json_written_once_at_finish() -> None:
+    stream = io.StringIO()
+    reporter = JsonReporter(stream)
+    reporter.file_done(make_file(PROVED))
+    assert stream.getvalue() == ""
+    reporter.finish([make_file(PROVED)])
+    assert stream.getvalue().endswith("}\n")
+    json.loads(stream.getvalue())
+
+
+def test_report_to_dict_empty_run() -> None:
+    document = report_to_dict([])
+    assert document["files"] == []
+    summary = document["summary"]
+    assert isinstance(summary, dict)
+    assert summary["ok"] is True
+    assert summary["steps"] == 0
