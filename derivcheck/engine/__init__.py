@@ -1,0 +1,1 @@
+"""The equivalence engine: symbolic proof, concrete checks, numeric refutation."""

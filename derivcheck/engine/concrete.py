@@ -1,0 +1,253 @@
+"""Concrete sizes: a claim made explicit (every sum unrolled, every derivative taken on
+explicit entries), then checked exactly or evaluated at admissible points.
+
+This path shares nothing with the symbolic proof (no Kronecker collapse, no sum rules):
+it is plain calculus on finite expressions, so it can stand as an independent check.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import sympy
+from sympy import Indexed, KroneckerDelta, Sum, Symbol
+
+from derivcheck.engine.context import Context, Fact
+from derivcheck.engine.symbolic import EngineError, nest_limits, variable_name
+from derivcheck.exprparse import Diff
+
+# An explicit expression is refused beyond this many terms from one unrolled sum.
+MAX_UNROLLED_TERMS = 400
+Env = Mapping[sympy.Symbol, int]
+
+
+class Explicit:
+    """Makes expressions explicit at one assignment of the sizes."""
+
+    def __init__(self, ctx: Context, sizes: Mapping[sympy.Symbol, int]) -> None:
+        self.ctx = ctx
+        self.sizes = dict(sizes)
+        self._memo: dict[tuple[str, tuple[int, ...], frozenset[str]], sympy.Expr] = {}
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        family = self.ctx.families[name]
+        return tuple(self._integer(dim, self.sizes) for dim in family.shape)
+
+    def make(self, expr: sympy.Basic, env: Env, keep: frozenset[str] = frozenset()) -> sympy.Expr:
+        return self._walk(expr, {**self.sizes, **env}, keep)
+
+    def _integer(self, expr: sympy.Basic, env: Env) -> int:
+        value = sympy.sympify(expr).xreplace({s: sympy.Integer(v) for s, v in env.items()})
+        if not value.is_Integer:
+            raise EngineError(f"{expr} does not have an integer value here")
+        return int(value)
+
+    def _walk(self, node: sympy.Basic, env: Env, keep: frozenset[str]) -> sympy.Expr:
+        if isinstance(node, Symbol):
+            if node in env:
+                return sympy.Integer(env[node])
+            definition = self.ctx.definitions.get(node.name)
+            if definition is not None and not definition.params and node.name not in keep:
+                return self._definition(node.name, (), keep)
+            return node
+        if isinstance(node, Indexed):
+            name = str(node.base.label)
+            indices = tuple(self._integer(self._walk(i, env, keep), env) for i in node.indices)
+            family = self.ctx.families.get(name)
+            if family is not None:
+                for position, (value, dim) in enumerate(zip(indices, self.shape(name))):
+                    if not 1 <= value <= dim:
+                        raise EngineError(
+                            f"index {position + 1} of {name} is {value} here, outside 1..{dim}"
+                        )
+            if name in self.ctx.definitions and name not in keep:
+                return self._definition(name, indices, keep)
+            return node.base[indices]
+        if isinstance(node, Sum):
+            if len(node.limits) > 1:
+                return self._walk(nest_limits(node), env, keep)
+            var, low, high = node.limits[0]
+            first = self._integer(self._walk(low, env, keep), env)
+            last = self._integer(self._walk(high, env, keep), env)
+            sign = 1
+            if last < first:  # Karr's convention, as SymPy: sum_{a}^{b} = -sum_{b+1}^{a-1}
+                first, last, sign = last + 1, first - 1, -1
+            if last - first + 1 > MAX_UNROLLED_TERMS:
+                raise EngineError(f"a sum of {last - first + 1} terms is too long to unroll")
+            terms = [self._walk(node.function, {**env, var: value}, keep) for value in range(first, last + 1)]
+            return sign * sympy.Add(*terms)
+        if isinstance(node, Diff):
+            independent = frozenset({variable_name(node.args[1])})
+            var = self._walk(node.args[1], env, independent)
+            function = self._walk(node.args[0], env, independent)
+            # The derivative still holds entries of the independent variable, kept as
+            # symbols to differentiate; now they take their definitions like the rest.
+            return self._walk(sympy.diff(function, var), env, keep)
+        if not node.args:
+            return node  # numbers and constants
+        return node.func(*(self._walk(arg, env, keep) for arg in node.args))
+
+    def _definition(self, name: str, indices: tuple[int, ...], keep: frozenset[str]) -> sympy.Expr:
+        key = (name, indices, keep)
+        if key not in self._memo:
+            definition = self.ctx.definitions[name]
+            env = {**self.sizes, **dict(zip(definition.params, indices))}
+            self._memo[key] = self._walk(definition.body, env, keep)
+        return self._memo[key]
+
+
+def size_assignments(ctx: Context, minimum: int) -> list[dict[sympy.Symbol, int]]:
+    """Three assignments of the sizes, each size different from the others in an
+    assignment (so a transpose or a swapped size cannot pass by accident)."""
+    start = max(2, minimum)
+    assignments = []
+    for base in range(start, start + 3):
+        assignments.append({size: base + offset for offset, size in enumerate(ctx.sizes)})
+    return assignments
+
+
+def index_patterns(
+    free: list[sympy.Symbol],
+    ctx: Context,
+    sizes: Mapping[sympy.Symbol, int],
+    unequal: list[tuple[sympy.Symbol, sympy.Symbol]],
+) -> Iterator[dict[sympy.Symbol, int]]:
+    """Every assignment of the free indices within their ranges (and the `where` conditions)."""
+    spans = []
+    for symbol in free:
+        low, high = ctx.ranges[symbol]
+        env = {s: sympy.Integer(v) for s, v in sizes.items()}
+        spans.append(range(int(low.xreplace(env)), int(high.xreplace(env)) + 1))
+    for values in itertools.product(*spans):
+        pattern = dict(zip(free, values))
+        if all(pattern.get(a) != pattern.get(b) for a, b in unequal):
+            yield pattern
+
+
+def variables_in(expr: sympy.Basic) -> set[sympy.Basic]:
+    """The entries of variables (z[2], W[1, 3]) and scalar variables an explicit expression holds."""
+    found: set[sympy.Basic] = set()
+    for atom in expr.atoms(Indexed, Symbol):
+        if isinstance(atom, Indexed):
+            found.add(atom)
+        elif not any(atom in entry.free_symbols for entry in found):
+            found.add(atom)
+    # Symbols that only occur as the label of an Indexed are not variables of their own.
+    labels = {entry.base.label for entry in found if isinstance(entry, Indexed)}
+    return {entry for entry in found if entry not in labels}
+
+
+def fact_cases(ctx: Context, facts: tuple[Fact, ...], explicit: Explicit) -> Iterator[dict[sympy.Basic, sympy.Expr]]:
+    """Exact substitutions that make the facts hold: each choice of the hot entry of a
+    one-hot family, and the last entry of a family with a known sum."""
+    choices: list[list[dict[sympy.Basic, sympy.Expr]]] = []
+    for fact in facts:
+        family = ctx.families[fact.family]
+        size = explicit.shape(fact.family)[0]
+        if fact.kind == "one_hot":
+            choices.append(
+                [
+                    {family.base[i]: sympy.Integer(1 if i == hot else 0) for i in range(1, size + 1)}
+                    for hot in range(1, size + 1)
+                ]
+            )
+        elif fact.kind == "sum":
+            low = explicit.make(fact.low, {})
+            high = explicit.make(fact.high, {})
+            value = explicit.make(fact.value, {})
+            entries = [family.base[i] for i in range(int(low), int(high) + 1)]
+            if entries:
+                choices.append([{entries[-1]: value - sympy.Add(*entries[:-1])}])
+    for combo in itertools.product(*choices):
+        merged: dict[sympy.Basic, sympy.Expr] = {}
+        for part in combo:
+            for key, value in part.items():
+                merged[key] = value.xreplace(merged) if merged else value
+        yield merged
+
+
+def exactly_zero(expr: sympy.Expr) -> bool:
+    """A conservative zero test for an explicit expression (False means 'not shown')."""
+    flat = sympy.expand(sympy.expand_log(expr, force=False))
+    if flat == 0:
+        return True
+    flat = sympy.cancel(sympy.together(flat))
+    return bool(flat == 0)
+
+
+@dataclass(frozen=True)
+class Point:
+    """An admissible point: exact values for every variable entry."""
+
+    values: dict[sympy.Basic, sympy.Rational]
+
+
+def sample_point(
+    ctx: Context,
+    facts: tuple[Fact, ...],
+    explicit: Explicit,
+    entries: set[sympy.Basic],
+    rng: random.Random,
+    *,
+    simple: bool,
+) -> Point:
+    """Random exact values respecting each variable's sign and every fact."""
+    values: dict[sympy.Basic, sympy.Rational] = {}
+
+    def draw(name: str) -> sympy.Rational:
+        if simple:
+            pool = [1, 2, 3] if name in ctx.positive else [0, 1, 2] if name in ctx.nonnegative else [-2, -1, 1, 2]
+            if name in ctx.negative:
+                pool = [-1, -2, -3]
+            return sympy.Rational(rng.choice(pool), rng.choice([1, 2]))
+        numerator = rng.randint(1, 40)
+        if name not in ctx.positive and name not in ctx.nonnegative and rng.random() < 0.5:
+            numerator = -numerator
+        if name in ctx.negative:
+            numerator = -abs(numerator)
+        return sympy.Rational(numerator, rng.randint(1, 16))
+
+    for entry in sorted(entries, key=sympy.default_sort_key):
+        name = entry.base.label.name if isinstance(entry, Indexed) else entry.name
+        values[entry] = draw(name)
+    for fact in facts:
+        family = ctx.families[fact.family]
+        size = explicit.shape(fact.family)[0]
+        if fact.kind == "one_hot":
+            hot = rng.randint(1, size)
+            for i in range(1, size + 1):
+                values[family.base[i]] = sympy.Integer(1 if i == hot else 0)
+        elif fact.kind == "sum":
+            low, high = int(explicit.make(fact.low, {})), int(explicit.make(fact.high, {}))
+            target = explicit.make(fact.value, {})
+            weights = [sympy.Rational(rng.randint(1, 9), 1) for _ in range(low, high + 1)]
+            total = sympy.Add(*weights)
+            for i, weight in zip(range(low, high + 1), weights):
+                values[family.base[i]] = weight * target / total
+    return Point(values)
+
+
+def evaluate(expr: sympy.Expr, point: Point, digits: int) -> sympy.Expr:
+    """expr at the point, to `digits` significant digits (SymPy's evalf is adaptive:
+    the digits it returns are right)."""
+    value = expr.xreplace(point.values)
+    return value.evalf(digits)
+
+
+def differ(lhs: sympy.Expr, rhs: sympy.Expr, point: Point) -> tuple[bool, sympy.Expr, sympy.Expr]:
+    """Whether the two sides differ at the point beyond doubt (checked at 30 and at 60 digits)."""
+    for digits in (30, 60):
+        left = evaluate(lhs, point, digits)
+        right = evaluate(rhs, point, digits)
+        if not (left.is_number and right.is_number):
+            raise EngineError("a side did not evaluate to a number: some symbol has no value")
+        if left.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo) or right.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+            return False, left, right  # undefined here: not a counterexample
+        gap = abs(sympy.N(left - right, digits))
+        scale = max(sympy.Integer(1), abs(left), abs(right))
+        if not gap > scale * sympy.Float(10) ** (-(digits // 2)):
+            return False, left, right
+    return True, left, right

@@ -1,0 +1,63 @@
+"""What the engine knows about a derivation: symbols, index ranges, definitions and facts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy
+
+
+@dataclass(frozen=True)
+class Family:
+    """An indexed quantity, `z[k]` or `W[i, d]`: a variable, or a defined quantity."""
+
+    name: str
+    base: sympy.IndexedBase
+    shape: tuple[sympy.Expr, ...]  # each index runs over 1..shape[i]
+
+
+@dataclass(frozen=True)
+class Definition:
+    """`a[k] := body`: `params` are the index symbols of the head, free in `body`."""
+
+    name: str
+    params: tuple[sympy.Symbol, ...]
+    body: sympy.Expr
+    target: sympy.Basic  # the Symbol (scalar) or IndexedBase (family) being defined
+
+
+@dataclass(frozen=True)
+class Fact:
+    """An assumption the engine can use.
+
+    kind "one_hot": `family` holds one 1 and zeros elsewhere (a vector).
+    kind "sum": Sum(family[v], (v, low, high)) = value.
+    """
+
+    name: str
+    kind: str
+    family: str
+    low: sympy.Expr = sympy.Integer(1)
+    high: sympy.Expr = sympy.Integer(1)
+    value: sympy.Expr = sympy.Integer(1)
+
+
+@dataclass(frozen=True)
+class Context:
+    sizes: tuple[sympy.Symbol, ...]
+    ranges: dict[sympy.Symbol, tuple[sympy.Expr, sympy.Expr]]  # declared index symbols
+    families: dict[str, Family]
+    scalars: dict[str, sympy.Symbol]  # variables without indices
+    definitions: dict[str, Definition]  # by name, every defined quantity
+    facts: tuple[Fact, ...] = ()
+    positive: frozenset[str] = field(default_factory=frozenset)  # variables assumed positive
+    nonnegative: frozenset[str] = field(default_factory=frozenset)
+    negative: frozenset[str] = field(default_factory=frozenset)
+
+    def family_of(self, atom: sympy.Basic) -> str | None:
+        """The name of the variable or definition an atom (z[k], L) stands for."""
+        if isinstance(atom, sympy.Indexed):
+            return str(atom.base.label)
+        if isinstance(atom, sympy.Symbol):
+            return atom.name
+        return None

@@ -1,0 +1,182 @@
+"""The verdict on one claimed equality: proved, checked, refuted or undecided.
+
+Order of work: a symbolic proof for general sizes (trying no fact, then each fact);
+then, always, a numeric search at concrete sizes and admissible points, which can
+overrule a proof (a disagreement is a refutation); then, if nothing was proved, an
+exact check at every concrete size and index pattern tried.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+import sympy
+
+from derivcheck.engine import concrete, symbolic
+from derivcheck.engine.context import Context, Fact
+from derivcheck.model import Counterexample, Verdict
+
+# Index patterns evaluated numerically at each size (all of them when there are fewer).
+NUMERIC_PATTERNS_PER_SIZE = 6
+POINTS_PER_PATTERN = 2
+
+
+@dataclass
+class Outcome:
+    verdict: Verdict
+    method: str
+    assumptions_used: tuple[str, ...] = ()
+    counterexample: Counterexample | None = None
+    message: str = ""
+    tried: list[str] = field(default_factory=list)
+    simplified: tuple[sympy.Expr, sympy.Expr] | None = None
+
+
+def free_indices(expr: sympy.Basic, ctx: Context) -> set[sympy.Symbol]:
+    return {symbol for symbol in expr.free_symbols if symbol in ctx.ranges}
+
+
+def _show(value: sympy.Expr) -> str:
+    if value.is_Rational:
+        return str(value)
+    return str(sympy.Float(value, 15))
+
+
+def _label(entry: sympy.Basic) -> str:
+    if isinstance(entry, sympy.Indexed):
+        return f"{entry.base.label}[{', '.join(str(i) for i in entry.indices)}]"
+    return str(entry)
+
+
+def decide(
+    lhs: sympy.Expr,
+    rhs: sympy.Expr,
+    ctx: Context,
+    *,
+    unequal: tuple[tuple[sympy.Symbol, sympy.Symbol], ...] = (),
+    seed: int = 0,
+) -> Outcome:
+    tried: list[str] = []
+    free = sorted(free_indices(lhs, ctx) | free_indices(rhs, ctx), key=lambda s: s.name)
+
+    proved_with: tuple[Fact, ...] | None = None
+    simplified_sides: tuple[sympy.Expr, sympy.Expr] | None = None
+    try:
+        prepared = symbolic.prepare(lhs, rhs, ctx)
+        simplified_sides = (
+            symbolic.simplified(prepared.lhs, ctx),
+            symbolic.simplified(prepared.rhs, ctx),
+        )
+        for subset in symbolic.fact_subsets(ctx.facts):
+            if symbolic.prove(prepared, ctx, subset, unequal):
+                proved_with = subset
+                break
+        if proved_with is None:
+            tried.append("symbolic proof for general sizes: a residual remained after normalisation")
+    except symbolic.EngineError as exc:
+        tried.append(f"symbolic proof for general sizes: {exc}")
+    except Exception as exc:  # SymPy can raise anything on hard input; that is not a verdict
+        tried.append(f"symbolic proof for general sizes: SymPy failed ({type(exc).__name__})")
+
+    rng = random.Random(seed)
+    minimum = max(2, len(free))
+    assignments = concrete.size_assignments(ctx, minimum)
+    explicit_cache: dict[int, tuple[concrete.Explicit, list[tuple[dict, sympy.Expr, sympy.Expr]]]] = {}
+    points = 0
+    try:
+        for position, sizes in enumerate(assignments):
+            explicit = concrete.Explicit(ctx, sizes)
+            patterns = list(concrete.index_patterns(free, ctx, sizes, list(unequal)))
+            made = []
+            for pattern in patterns:
+                made.append((pattern, explicit.make(lhs, pattern), explicit.make(rhs, pattern)))
+            explicit_cache[position] = (explicit, made)
+            chosen = made if len(made) <= NUMERIC_PATTERNS_PER_SIZE else rng.sample(made, NUMERIC_PATTERNS_PER_SIZE)
+            for pattern, left, right in chosen:
+                entries = concrete.variables_in(left) | concrete.variables_in(right)
+                for attempt in range(POINTS_PER_PATTERN):
+                    point = concrete.sample_point(ctx, ctx.facts, explicit, entries, rng, simple=attempt == 0)
+                    differs, left_value, right_value = concrete.differ(left, right, point)
+                    points += 1
+                    if differs:
+                        example = Counterexample(
+                            sizes=tuple((str(s), str(v)) for s, v in sizes.items()),
+                            indices=tuple((str(s), str(v)) for s, v in pattern.items()),
+                            values=tuple(
+                                (_label(entry), str(point.values[entry]))
+                                for entry in sorted(entries, key=sympy.default_sort_key)
+                                if entry in point.values
+                            ),
+                            lhs=_show(left_value),
+                            rhs=_show(right_value),
+                        )
+                        message = "the two sides differ at the values below"
+                        if proved_with is not None:
+                            message += " (this overrules a symbolic proof: please report it)"
+                        return Outcome(
+                            Verdict.REFUTED,
+                            f"counterexample at {_sizes_text(sizes)}, exact values, sides compared at 60 digits",
+                            counterexample=example,
+                            message=message,
+                            tried=tried,
+                            simplified=simplified_sides,
+                        )
+    except symbolic.EngineError as exc:
+        return Outcome(Verdict.ERROR, "could not evaluate at concrete sizes", message=str(exc), tried=tried)
+    except Exception as exc:
+        tried.append(f"numeric evaluation at concrete sizes: SymPy failed ({type(exc).__name__}: {exc})")
+        return Outcome(Verdict.UNDECIDED, "nothing decided", tried=tried, simplified=simplified_sides)
+
+    spot = f"numeric spot check agrees at {points} admissible points"
+    if proved_with is not None:
+        return Outcome(
+            Verdict.PROVED,
+            f"symbolic, for general sizes; {spot}",
+            assumptions_used=tuple(fact.name for fact in proved_with),
+            tried=tried,
+            simplified=simplified_sides,
+        )
+
+    for subset in _exact_subsets(ctx.facts):
+        try:
+            if _exact_everywhere(explicit_cache, ctx, subset):
+                names = ", ".join(_sizes_text(sizes) for sizes in assignments)
+                return Outcome(
+                    Verdict.CHECKED,
+                    f"exact at {names} for every index pattern; {spot}; not proved for general sizes",
+                    assumptions_used=tuple(fact.name for fact in subset),
+                    tried=tried,
+                    simplified=simplified_sides,
+                )
+        except Exception as exc:
+            tried.append(f"exact check at concrete sizes: SymPy failed ({type(exc).__name__})")
+            break
+    else:
+        tried.append("exact check at concrete sizes: a nonzero residual remained (not shown to be zero)")
+    tried.append(spot)
+    return Outcome(
+        Verdict.UNDECIDED,
+        "no proof, no exact check, no counterexample",
+        tried=tried,
+        simplified=simplified_sides,
+    )
+
+
+def _sizes_text(sizes: dict[sympy.Symbol, int]) -> str:
+    return ", ".join(f"{s}={v}" for s, v in sizes.items()) or "no sizes"
+
+
+def _exact_subsets(facts: tuple[Fact, ...]) -> list[tuple[Fact, ...]]:
+    return [()] + ([facts] if facts else [])
+
+
+def _exact_everywhere(cache: dict, ctx: Context, facts: tuple[Fact, ...]) -> bool:
+    for explicit, made in cache.values():
+        cases = list(concrete.fact_cases(ctx, facts, explicit))
+        for _pattern, left, right in made:
+            residual = left - right
+            for case in cases:
+                if not concrete.exactly_zero(residual.xreplace(case)):
+                    return False
+    return True

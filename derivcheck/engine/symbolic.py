@@ -1,0 +1,353 @@
+"""Proof for symbolic sizes: expand definitions, take derivatives, normalise sums, test for zero.
+
+Every rewrite here is an identity (for all sizes, under the facts in force), so a
+residual that normalises to 0 proves the step. SymPy's `simplify` and `doit` are not
+trusted with sums of Kronecker deltas: the sum rules below (split, pull out
+constants, collapse a delta within the declared ranges, apply facts) are our own.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import sympy
+from sympy import Add, Indexed, KroneckerDelta, Mul, Pow, Sum, Symbol
+
+from derivcheck.engine.context import Context, Fact
+from derivcheck.exprparse import Diff
+
+Ranges = dict[sympy.Symbol, tuple[sympy.Expr, sympy.Expr]]
+
+# Beyond this many free Kronecker deltas, case splitting (2**n cases) is not attempted.
+MAX_CASE_DELTAS = 6
+
+
+class EngineError(ValueError):
+    """The step cannot be checked as written (an index out of its range, an unsupported form)."""
+
+
+def rebuild(expr: sympy.Basic, visit: Callable[[sympy.Basic], sympy.Basic]) -> sympy.Basic:
+    """expr with `visit` applied to each argument (the identity on atoms)."""
+    if not expr.args:
+        return expr
+    new_args = tuple(visit(arg) for arg in expr.args)
+    if new_args == expr.args:
+        return expr
+    return expr.func(*new_args)
+
+
+def nest_limits(expr: Sum) -> sympy.Expr:
+    """Sum(f, (k, ..), (m, ..)) as Sum(Sum(f, (k, ..)), (m, ..)): the first limit is innermost."""
+    result: sympy.Expr = expr.function
+    for limit in expr.limits:
+        result = Sum(result, limit)
+    return result
+
+
+def freshen(expr: sympy.Basic) -> sympy.Basic:
+    """Rename the bound variable of every Sum to a fresh Dummy, so that no later
+    substitution can capture it; multi-limit Sums become nested single ones."""
+    if isinstance(expr, Sum):
+        if len(expr.limits) > 1:
+            return freshen(nest_limits(expr))
+        var, low, high = expr.limits[0]
+        fresh = sympy.Dummy(var.name, integer=True)
+        body = expr.function.xreplace({var: fresh})
+        return Sum(freshen(body), (fresh, freshen(low), freshen(high)))
+    return rebuild(expr, freshen)
+
+
+def expand_definitions(expr: sympy.Basic, ctx: Context, keep: frozenset[str] = frozenset()) -> sympy.Basic:
+    """Substitute every defined quantity (but those named in `keep`) by its definition."""
+
+    def walk(node: sympy.Basic) -> sympy.Basic:
+        if isinstance(node, Indexed):
+            indices = tuple(walk(i) for i in node.indices)
+            name = str(node.base.label)
+            definition = ctx.definitions.get(name)
+            if definition is None or name in keep:
+                return node.base[indices] if indices != node.indices else node
+            body = freshen(definition.body).xreplace(dict(zip(definition.params, indices)))
+            return walk(body)
+        if isinstance(node, Symbol) and not isinstance(node, sympy.Dummy):
+            definition = ctx.definitions.get(node.name)
+            if definition is not None and not definition.params and name_is(definition.target, node) and node.name not in keep:
+                return walk(freshen(definition.body))
+            return node
+        return rebuild(node, walk)
+
+    return walk(expr)
+
+
+def name_is(target: sympy.Basic, node: sympy.Symbol) -> bool:
+    return isinstance(target, Symbol) and target == node
+
+
+def variable_name(var: sympy.Basic) -> str:
+    if isinstance(var, Indexed):
+        return str(var.base.label)
+    if isinstance(var, Symbol):
+        return var.name
+    raise EngineError(f"cannot differentiate with respect to {var}")
+
+
+def resolve_derivatives(expr: sympy.Basic, ctx: Context) -> sympy.Basic:
+    """Replace each Derivative(F, v) (innermost first) by the derivative of F with every
+    definition but v's expanded: v is the independent variable."""
+
+    def walk(node: sympy.Basic) -> sympy.Basic:
+        if isinstance(node, Diff):
+            function = walk(node.args[0])
+            var = node.args[1]
+            expanded = freshen(expand_definitions(function, ctx, keep=frozenset({variable_name(var)})))
+            return sympy.diff(expanded, var)
+        return rebuild(node, walk)
+
+    return walk(expr)
+
+
+def _within(value: sympy.Expr, low: sympy.Expr, high: sympy.Expr, ranges: Ranges) -> bool:
+    """Whether every admissible value of `value` lies in [low, high]."""
+    offset, rest = value.as_coeff_Add()
+    if rest == 0:
+        value_low = value_high = value
+    elif isinstance(rest, Symbol) and rest in ranges:
+        value_low, value_high = (bound + offset for bound in ranges[rest])
+    else:
+        return False
+    return bool((value_low - low).is_nonnegative) and bool((high - value_high).is_nonnegative)
+
+
+@dataclass
+class Normaliser:
+    """Applies the sum rules bottom-up. `facts` are the ones in force for this attempt."""
+
+    ctx: Context
+    facts: tuple[Fact, ...]
+
+    def run(self, expr: sympy.Basic, ranges: Ranges) -> sympy.Basic:
+        return self._walk(expr, ranges)
+
+    def _walk(self, node: sympy.Basic, ranges: Ranges) -> sympy.Basic:
+        if isinstance(node, Sum):
+            if len(node.limits) > 1:
+                return self._walk(nest_limits(node), ranges)
+            var, low, high = node.limits[0]
+            low = self._walk(low, ranges)
+            high = self._walk(high, ranges)
+            inner = self._walk(node.function, {**ranges, var: (low, high)})
+            return self._sum(inner, var, low, high, ranges)
+        if isinstance(node, sympy.log):
+            return sympy.expand_log(sympy.log(self._walk(node.args[0], ranges)), force=False)
+        if isinstance(node, Pow) and isinstance(node.base, KroneckerDelta) and node.exp.is_positive:
+            return node.base  # a delta is 0 or 1
+        return rebuild(node, lambda arg: self._walk(arg, ranges))
+
+    def _sum(self, summand: sympy.Expr, var: Symbol, low: sympy.Expr, high: sympy.Expr, ranges: Ranges) -> sympy.Expr:
+        # power_exp stays off: SymPy would turn exp(Sum) into a Product on one side only.
+        summand = drop_delta_powers(sympy.expand(summand, power_exp=False))
+        results = []
+        for term in Add.make_args(summand):
+            constant, dependent = term.as_independent(var, as_Add=False)
+            if dependent == 1:
+                results.append(constant * (high - low + 1))
+                continue
+            collapsed = self._collapse(dependent, var, low, high, ranges)
+            if collapsed is not None:
+                results.append(constant * self._walk(collapsed, ranges))
+                continue
+            fact_value = self._fact(dependent, var, low, high)
+            if fact_value is not None:
+                results.append(constant * fact_value)
+                continue
+            results.append(constant * Sum(dependent, (var, low, high)))
+        return Add(*results)
+
+    def _collapse(self, dependent: sympy.Expr, var: Symbol, low: sympy.Expr, high: sympy.Expr, ranges: Ranges) -> sympy.Expr | None:
+        """Sum over var of g(var) * delta(var, q) is g(q) when q always lies in the sum's range."""
+        factors = Mul.make_args(dependent)
+        for position, factor in enumerate(factors):
+            if not isinstance(factor, KroneckerDelta):
+                continue
+            first, second = factor.args
+            if first == var and var not in second.free_symbols:
+                other = second
+            elif second == var and var not in first.free_symbols:
+                other = first
+            else:
+                continue
+            if not _within(other, low, high, ranges):
+                continue
+            rest = Mul(*(f for i, f in enumerate(factors) if i != position))
+            return rest.xreplace({var: other})
+        return None
+
+    def _fact(self, dependent: sympy.Expr, var: Symbol, low: sympy.Expr, high: sympy.Expr) -> sympy.Expr | None:
+        for fact in self.facts:
+            if fact.kind != "sum":
+                continue
+            family = self.ctx.families[fact.family]
+            if dependent == family.base[var] and low == fact.low and high == fact.high:
+                return fact.value
+        return None
+
+
+def drop_delta_powers(expr: sympy.Expr) -> sympy.Expr:
+    return expr.replace(
+        lambda e: isinstance(e, Pow) and isinstance(e.base, KroneckerDelta) and e.exp.is_positive,
+        lambda e: e.base,
+    )
+
+
+def apply_one_hot(expr: sympy.Basic, ctx: Context, facts: Iterable[Fact], ranges: Ranges) -> sympy.Basic:
+    """y one-hot: y[m] = delta(m, c) for a fresh index c in y's range (added to `ranges`)."""
+    for fact in facts:
+        if fact.kind != "one_hot":
+            continue
+        family = ctx.families[fact.family]
+        hot = sympy.Dummy(f"c_{fact.family}", integer=True)
+        ranges[hot] = (sympy.Integer(1), family.shape[0])
+        expr = expr.replace(
+            lambda e, base=family.base: isinstance(e, Indexed) and e.base == base,
+            lambda e, hot=hot: KroneckerDelta(e.indices[0], hot),
+        )
+    return expr
+
+
+def outer_deltas(expr: sympy.Basic, bound: frozenset[sympy.Symbol] = frozenset()) -> list[KroneckerDelta]:
+    """Deltas between free indices (not inside a Sum's bound variable)."""
+    found: list[KroneckerDelta] = []
+
+    def walk(node: sympy.Basic, bound: frozenset[sympy.Symbol]) -> None:
+        if isinstance(node, Sum):
+            inner = bound | {limit[0] for limit in node.limits}
+            walk(node.function, inner)
+            return
+        if isinstance(node, KroneckerDelta):
+            if not (node.free_symbols & bound) and node not in found:
+                found.append(node)
+            return
+        for arg in node.args:
+            walk(arg, bound)
+
+    walk(expr, bound)
+    return found
+
+
+def canonical(expr: sympy.Basic, depth: int = 0) -> sympy.Basic:
+    """Bound variables renamed by nesting depth, so that alpha-equivalent sums compare equal."""
+    if isinstance(expr, Sum):
+        var, low, high = expr.limits[0]
+        name = sympy.Symbol(f"_k{depth}", integer=True)
+        return Sum(canonical(expr.function.xreplace({var: name}), depth + 1), (name, canonical(low, depth), canonical(high, depth)))
+    return rebuild(expr, lambda arg: canonical(arg, depth))
+
+
+def replace_sums(expr: sympy.Basic, table: dict[sympy.Basic, sympy.Symbol]) -> sympy.Basic:
+    """Each outermost Sum replaced by a symbol (the same symbol for alpha-equivalent sums)."""
+    if isinstance(expr, Sum):
+        key = canonical(expr)
+        if key not in table:
+            table[key] = sympy.Symbol(
+                f"Σ{len(table) + 1}",
+                positive=bool(expr.is_positive) or None,
+                real=bool(expr.is_real) or None,
+            )
+        return table[key]
+    return rebuild(expr, lambda arg: replace_sums(arg, table))
+
+
+def is_zero(expr: sympy.Expr) -> bool:
+    """A residual free of sums and free deltas is zero: expand, then cancel."""
+    table: dict[sympy.Basic, sympy.Symbol] = {}
+    flat = replace_sums(expr, table)
+    flat = sympy.expand(sympy.expand_log(flat, force=False))
+    if flat == 0:
+        return True
+    flat = sympy.cancel(sympy.together(flat))
+    if flat == 0:
+        return True
+    if sympy.count_ops(flat) <= 120:
+        return bool(sympy.simplify(flat) == 0)
+    return False
+
+
+def split_cases(
+    residual: sympy.Expr,
+    normalise: Callable[[sympy.Expr], sympy.Expr],
+    depth: int = 0,
+) -> bool:
+    """Zero for every value of the free indices: split on each delta between free
+    indices (equal: substitute one for the other; different: the delta is 0)."""
+    residual = drop_delta_powers(residual)
+    deltas = outer_deltas(residual)
+    if not deltas:
+        return is_zero(residual)
+    if depth >= MAX_CASE_DELTAS:
+        return False
+    delta = deltas[0]
+    first, second = delta.args
+    if isinstance(second, Symbol) and not second.is_number:
+        equal = residual.xreplace({second: first})
+    elif isinstance(first, Symbol):
+        equal = residual.xreplace({first: second})
+    else:
+        return False
+    different = residual.xreplace({delta: sympy.Integer(0)})
+    return split_cases(normalise(different), normalise, depth + 1) and split_cases(
+        normalise(equal), normalise, depth + 1
+    )
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A side of a claim with derivatives taken and definitions substituted."""
+
+    lhs: sympy.Expr
+    rhs: sympy.Expr
+
+
+def prepare(lhs: sympy.Expr, rhs: sympy.Expr, ctx: Context) -> Prepared:
+    sides = []
+    for side in (lhs, rhs):
+        resolved = resolve_derivatives(freshen(side), ctx)
+        sides.append(freshen(expand_definitions(resolved, ctx)))
+    return Prepared(sides[0], sides[1])
+
+
+def prove(
+    prepared: Prepared,
+    ctx: Context,
+    facts: tuple[Fact, ...],
+    unequal: Iterable[tuple[sympy.Symbol, sympy.Symbol]] = (),
+) -> bool:
+    """Whether lhs - rhs normalises to zero for symbolic sizes under `facts`."""
+    ranges: Ranges = dict(ctx.ranges)
+    residual = apply_one_hot(prepared.lhs - prepared.rhs, ctx, facts, ranges)
+    normaliser = Normaliser(ctx, facts)
+    unequal_deltas = {KroneckerDelta(a, b): sympy.Integer(0) for a, b in unequal}
+
+    def normalise(expr: sympy.Expr) -> sympy.Expr:
+        return normaliser.run(expr.xreplace(unequal_deltas), ranges)
+
+    return split_cases(normalise(residual), normalise)
+
+
+def simplified(expr: sympy.Expr, ctx: Context) -> sympy.Expr:
+    """A side as the report shows it: definitions substituted, sums normalised (no facts)."""
+    ranges: Ranges = dict(ctx.ranges)
+    return Normaliser(ctx, ()).run(expr, ranges)
+
+
+def fact_subsets(facts: tuple[Fact, ...]) -> Iterable[tuple[Fact, ...]]:
+    """No fact, then each fact alone, then all: the first that proves a step names what it needed."""
+    yield ()
+    if not facts:
+        return
+    for fact in facts:
+        yield (fact,)
+    if len(facts) > 1:
+        for size in range(2, len(facts) + 1):
+            yield from itertools.combinations(facts, size)

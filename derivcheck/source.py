@@ -1,0 +1,513 @@
+"""Reading a derivation file: YAML text to a `Derivation` of strings with 1-based positions.
+
+Nothing here knows SymPy. The YAML is composed into nodes (never constructed into
+Python objects), aliases are refused (no billion-laughs expansion), and every value
+keeps the position it came from so later errors can point at it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import yaml
+
+from derivcheck.model import Problem, Span
+
+MAX_FILE_BYTES = 1_000_000
+FORMAT_VERSION = 1
+
+TOP_LEVEL_KEYS = (
+    "derivcheck",
+    "title",
+    "source",
+    "description",
+    "sizes",
+    "indices",
+    "variables",
+    "definitions",
+    "assumptions",
+    "steps",
+)
+STEP_KEYS = ("id", "claim", "chain", "by", "where", "expect", "note")
+CHAIN_ITEM_KEYS = ("expr", "by")
+VARIABLE_ASSUMPTIONS = ("real", "positive", "nonnegative", "negative")
+
+
+class SourceError(ValueError):
+    """A problem that stops the reading of a file (reported as a Problem)."""
+
+    def __init__(self, code: str, message: str, span: Span) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.span = span
+
+
+@dataclass(frozen=True)
+class Text:
+    """A string from the file and where it starts.
+
+    `exact` says whether the string sits on one line exactly as written (a plain or
+    simply-quoted scalar), so that an offset into it maps onto a column.
+    """
+
+    value: str
+    span: Span
+    exact: bool = False
+
+    def at(self, offset: int) -> Span:
+        """The position of the character at `offset` (the start of the text when unknown)."""
+        if self.exact and 0 <= offset <= len(self.value):
+            return Span(self.span.line, self.span.col + offset)
+        return self.span
+
+
+@dataclass(frozen=True)
+class VariableDecl:
+    name: Text
+    shape: tuple[Text, ...]  # sizes of each index; () for a scalar
+    assume: tuple[str, ...]  # real, positive, ...
+
+
+@dataclass(frozen=True)
+class IndexDecl:
+    name: Text
+    low: Text
+    high: Text
+
+
+@dataclass(frozen=True)
+class Definition:
+    head: Text  # "a[k]" or "L"
+    body: Text
+
+
+@dataclass(frozen=True)
+class Assumption:
+    name: Text
+    statement: Text  # "one_hot(y)" or "lhs = rhs"
+
+
+@dataclass(frozen=True)
+class Link:
+    expr: Text
+    by: Text | None
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    number: int
+    span: Span
+    id: Text | None
+    claim: Text | None  # "lhs = rhs"
+    chain: tuple[Link, ...]  # two or more expressions, each equal to the one before
+    by: Text | None  # words
+    by_ids: tuple[Text, ...]  # ids of earlier steps
+    where: tuple[Text, ...]  # conditions such as "k != j"
+    expect_refuted: bool
+
+
+@dataclass(frozen=True)
+class Derivation:
+    path: str
+    title: str | None
+    source: str | None
+    description: str | None
+    sizes: tuple[Text, ...]
+    indices: tuple[IndexDecl, ...]
+    variables: tuple[VariableDecl, ...]
+    definitions: tuple[Definition, ...]
+    assumptions: tuple[Assumption, ...]
+    steps: tuple[StepSpec, ...]
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """A YAML composer that refuses aliases: derivation files never need them, and they
+    are how a small file expands into a huge one."""
+
+    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise SourceError(
+                "yaml-alias",
+                "YAML aliases (*name) are not allowed in derivation files",
+                _span(event.start_mark),
+            )
+        return super().compose_node(parent, index)
+
+
+def _span(mark: yaml.Mark | None) -> Span:
+    # YAML marks are 0-based; positions everywhere else are 1-based.
+    if mark is None:
+        return Span(1, 1)
+    return Span(mark.line + 1, mark.column + 1)
+
+
+def read_text(path: Path) -> str:
+    """Read a derivation file as UTF-8, raising SourceError with a position when it can't be."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise SourceError(
+                "too-large",
+                f"the file is {size} bytes; derivation files are limited to {MAX_FILE_BYTES}",
+                Span(1, 1),
+            )
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SourceError("not-found", "no such file", Span(1, 1)) from None
+    except IsADirectoryError:
+        raise SourceError("unreadable", "is a directory", Span(1, 1)) from None
+    except OSError as exc:
+        raise SourceError("unreadable", f"cannot read the file: {exc.strerror or exc}", Span(1, 1)) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + 1
+        col = len(before) - (before.rfind(b"\n") + 1) + 1
+        raise SourceError(
+            "unreadable",
+            f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
+            Span(line, col),
+        ) from None
+
+
+def compose(text: str) -> yaml.Node | None:
+    """YAML text to a node tree, or SourceError('yaml-syntax') with the error's position."""
+    try:
+        loader = _NoAliasLoader(text)
+        try:
+            return loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or exc.context or "invalid YAML"
+        raise SourceError("yaml-syntax", f"YAML syntax error: {what}", _span(mark)) from None
+    except yaml.YAMLError as exc:
+        raise SourceError("yaml-syntax", f"YAML error: {exc}", Span(1, 1)) from None
+    except RecursionError:
+        raise SourceError("yaml-syntax", "the YAML is nested too deeply", Span(1, 1)) from None
+
+
+class _Reader:
+    """Walks the node tree, collecting problems instead of stopping at the first one."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.problems: list[Problem] = []
+
+    def problem(self, code: str, message: str, span: Span) -> None:
+        self.problems.append(Problem(self.path, span, code, message))
+
+    def text(self, node: yaml.Node, what: str) -> Text | None:
+        if not isinstance(node, yaml.ScalarNode):
+            self.problem("schema", f"{what} must be a string, not a {_kind(node)}", _span(node.start_mark))
+            return None
+        # A plain or quoted scalar on one line maps offsets onto columns; the opening
+        # quote moves the text one column right. Escapes in double quotes break the map.
+        single_line = node.start_mark.line == node.end_mark.line
+        exact = single_line and (
+            node.style is None or node.style == "'" and "''" not in _raw(node) or
+            node.style == '"' and "\\" not in _raw(node)
+        )
+        span = _span(node.start_mark)
+        if node.style in ("'", '"'):
+            span = Span(span.line, span.col + 1)
+        return Text(str(node.value), span, exact)
+
+    def mapping(self, node: yaml.Node, what: str, allowed: tuple[str, ...] | None = None) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+        if not isinstance(node, yaml.MappingNode):
+            self.problem("schema", f"{what} must be a mapping, not a {_kind(node)}", _span(node.start_mark))
+            return {}
+        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode):
+                self.problem("schema", f"keys of {what} must be strings", _span(key.start_mark))
+                continue
+            name = str(key.value)
+            if name in out:
+                self.problem("duplicate-key", f"'{name}' appears twice in {what}", _span(key.start_mark))
+                continue
+            if allowed is not None and name not in allowed:
+                self.problem(
+                    "schema",
+                    f"unknown key '{name}' in {what} (expected one of: {', '.join(allowed)})",
+                    _span(key.start_mark),
+                )
+                continue
+            out[name] = (key, value)
+        return out
+
+    def sequence(self, node: yaml.Node, what: str) -> list[yaml.Node]:
+        if not isinstance(node, yaml.SequenceNode):
+            self.problem("schema", f"{what} must be a list, not a {_kind(node)}", _span(node.start_mark))
+            return []
+        return list(node.value)
+
+    def texts(self, node: yaml.Node, what: str) -> list[Text]:
+        """A string or a list of strings."""
+        if isinstance(node, yaml.SequenceNode):
+            found = (self.text(item, f"each entry of {what}") for item in node.value)
+            return [t for t in found if t is not None]
+        single = self.text(node, what)
+        return [single] if single is not None else []
+
+
+def _raw(node: yaml.ScalarNode) -> str:
+    mark = node.start_mark
+    if mark.buffer is None:
+        return ""
+    return str(mark.buffer[mark.pointer : node.end_mark.pointer])
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "list"
+    return "string"
+
+
+def _split_names(text: Text) -> Iterator[Text]:
+    """'i j k' or 'i, j, k' -> one Text per name, each at its own column."""
+    value = text.value
+    start = None
+    for pos, char in enumerate(value + " "):
+        if char in " ,\t":
+            if start is not None:
+                yield Text(value[start:pos], text.at(start), text.exact)
+                start = None
+        elif start is None:
+            start = pos
+
+
+def load_derivation(path: Path) -> tuple[Derivation | None, list[Problem]]:
+    """Read and check the shape of a derivation file. Returns (None, problems) when the
+    file cannot be read at all; otherwise the Derivation and any schema problems."""
+    shown = str(path)
+    try:
+        text = read_text(path)
+        root = compose(text)
+    except SourceError as exc:
+        return None, [Problem(shown, exc.span, exc.code, exc.message)]
+    return parse_document(root, shown)
+
+
+def parse_document(root: yaml.Node | None, shown: str) -> tuple[Derivation | None, list[Problem]]:
+    reader = _Reader(shown)
+    if root is None:
+        reader.problem("schema", "the file is empty; a derivation needs at least `steps:`", Span(1, 1))
+        return None, reader.problems
+    top = reader.mapping(root, "the file", TOP_LEVEL_KEYS)
+    if not isinstance(root, yaml.MappingNode):
+        return None, reader.problems
+
+    def scalar(key: str) -> str | None:
+        if key not in top:
+            return None
+        found = reader.text(top[key][1], f"`{key}`")
+        return found.value if found else None
+
+    version = scalar("derivcheck")
+    if version is not None and version != str(FORMAT_VERSION):
+        reader.problem(
+            "schema",
+            f"this file asks for format version {version}; this derivcheck reads version {FORMAT_VERSION}",
+            _span(top["derivcheck"][1].start_mark),
+        )
+
+    sizes: list[Text] = []
+    if "sizes" in top:
+        for entry in reader.texts(top["sizes"][1], "`sizes`"):
+            sizes.extend(_split_names(entry))
+
+    indices: list[IndexDecl] = []
+    if "indices" in top:
+        for key, value in reader.mapping(top["indices"][1], "`indices`").values():
+            names = reader.text(key, "an index name")
+            rng = _range(reader, value)
+            if names is None or rng is None:
+                continue
+            for name in _split_names(names):
+                indices.append(IndexDecl(name, rng[0], rng[1]))
+
+    variables: list[VariableDecl] = []
+    if "variables" in top:
+        for key, value in reader.mapping(top["variables"][1], "`variables`").values():
+            decl = _variable(reader, key, value)
+            if decl is not None:
+                variables.append(decl)
+
+    definitions: list[Definition] = []
+    if "definitions" in top:
+        for key, value in reader.mapping(top["definitions"][1], "`definitions`").values():
+            head = reader.text(key, "a definition's name")
+            body = reader.text(value, f"the definition of {key.value}")
+            if head is not None and body is not None:
+                definitions.append(Definition(head, body))
+
+    assumptions: list[Assumption] = []
+    if "assumptions" in top:
+        for key, value in reader.mapping(top["assumptions"][1], "`assumptions`").values():
+            name = reader.text(key, "an assumption's name")
+            statement = reader.text(value, f"the assumption {key.value}")
+            if name is not None and statement is not None:
+                assumptions.append(Assumption(name, statement))
+
+    steps: list[StepSpec] = []
+    if "steps" not in top:
+        reader.problem("schema", "the file has no `steps:`", Span(1, 1))
+    else:
+        seen_ids: dict[str, Span] = {}
+        for number, node in enumerate(reader.sequence(top["steps"][1], "`steps`"), start=1):
+            step = _step(reader, node, number, seen_ids)
+            if step is not None:
+                steps.append(step)
+                if step.id is not None:
+                    seen_ids[step.id.value] = step.id.span
+
+    derivation = Derivation(
+        path=shown,
+        title=scalar("title"),
+        source=scalar("source"),
+        description=scalar("description"),
+        sizes=tuple(sizes),
+        indices=tuple(indices),
+        variables=tuple(variables),
+        definitions=tuple(definitions),
+        assumptions=tuple(assumptions),
+        steps=tuple(steps),
+    )
+    return derivation, reader.problems
+
+
+def _range(reader: _Reader, node: yaml.Node) -> tuple[Text, Text] | None:
+    """'1..N' or [1, N]."""
+    if isinstance(node, yaml.SequenceNode):
+        parts = [reader.text(item, "a range bound") for item in node.value]
+        if len(parts) != 2 or None in parts:
+            reader.problem("schema", "a range is written `1..N` or `[1, N]`", _span(node.start_mark))
+            return None
+        return parts[0], parts[1]  # type: ignore[return-value]
+    text = reader.text(node, "an index range")
+    if text is None:
+        return None
+    low, sep, high = text.value.partition("..")
+    if not sep or not low.strip() or not high.strip():
+        reader.problem("schema", f"an index range is written like `1..N`, not `{text.value}`", text.span)
+        return None
+    low_at = len(low) - len(low.lstrip())
+    high_at = len(low) + 2 + (len(high) - len(high.lstrip()))
+    return (
+        Text(low.strip(), text.at(low_at), text.exact),
+        Text(high.strip(), text.at(high_at), text.exact),
+    )
+
+
+def _variable(reader: _Reader, key: yaml.Node, value: yaml.Node) -> VariableDecl | None:
+    name = reader.text(key, "a variable name")
+    if name is None:
+        return None
+    shape: list[Text] = []
+    assume: list[str] = []
+    if isinstance(value, yaml.SequenceNode):
+        shape = [t for t in (reader.text(v, "a size in a shape") for v in value.value) if t]
+    elif isinstance(value, yaml.MappingNode):
+        fields = reader.mapping(value, f"the variable {name.value}", ("shape", "assume"))
+        if "shape" in fields:
+            node = fields["shape"][1]
+            items = reader.sequence(node, f"the shape of {name.value}")
+            shape = [t for t in (reader.text(v, "a size in a shape") for v in items) if t]
+        if "assume" in fields:
+            for t in reader.texts(fields["assume"][1], f"the assumptions of {name.value}"):
+                assume.extend(part.value for part in _split_names(t))
+    else:
+        text = reader.text(value, f"the variable {name.value}")
+        if text is not None:
+            assume.extend(part.value for part in _split_names(text))
+    for word in assume:
+        if word not in VARIABLE_ASSUMPTIONS:
+            reader.problem(
+                "schema",
+                f"unknown assumption '{word}' for {name.value} (expected: {', '.join(VARIABLE_ASSUMPTIONS)})",
+                _span(value.start_mark),
+            )
+            return None
+    return VariableDecl(name, tuple(shape), tuple(assume))
+
+
+def _step(reader: _Reader, node: yaml.Node, number: int, seen_ids: dict[str, Span]) -> StepSpec | None:
+    fields = reader.mapping(node, f"step {number}", STEP_KEYS)
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    span = _span(node.start_mark)
+    step_id = reader.text(fields["id"][1], "a step id") if "id" in fields else None
+    if step_id is not None:
+        if not step_id.value.replace("_", "a").replace("-", "a").isalnum():
+            reader.problem("schema", f"a step id is letters, digits, _ and -, not '{step_id.value}'", step_id.span)
+        elif step_id.value in seen_ids:
+            first = seen_ids[step_id.value]
+            reader.problem("duplicate-id", f"step id '{step_id.value}' is already used at line {first.line}", step_id.span)
+            step_id = None
+    claim = reader.text(fields["claim"][1], "a claim") if "claim" in fields else None
+    chain: list[Link] = []
+    if "chain" in fields:
+        for item in reader.sequence(fields["chain"][1], "a chain"):
+            if isinstance(item, yaml.MappingNode):
+                parts = reader.mapping(item, "a chain entry", CHAIN_ITEM_KEYS)
+                if "expr" not in parts:
+                    reader.problem("schema", "a chain entry written as a mapping needs `expr:`", _span(item.start_mark))
+                    continue
+                expr = reader.text(parts["expr"][1], "a chain expression")
+                by = reader.text(parts["by"][1], "`by`") if "by" in parts else None
+                if expr is not None:
+                    chain.append(Link(expr, by))
+            else:
+                expr = reader.text(item, "a chain expression")
+                if expr is not None:
+                    chain.append(Link(expr, None))
+    if (claim is None) == ("chain" not in fields):
+        reader.problem("schema", f"step {number} needs exactly one of `claim:` or `chain:`", span)
+        return None
+    if "chain" in fields and len(chain) < 2:
+        reader.problem("schema", f"the chain of step {number} needs at least two expressions", span)
+        return None
+    by: Text | None = None
+    by_ids: list[Text] = []
+    if "by" in fields:
+        by_node = fields["by"][1]
+        if isinstance(by_node, yaml.SequenceNode):
+            for ref in reader.texts(by_node, "`by`"):
+                if ref.value not in seen_ids:
+                    reader.problem(
+                        "unknown-reference",
+                        f"`by` names '{ref.value}', which is not the id of an earlier step",
+                        ref.span,
+                    )
+                by_ids.append(ref)
+        else:
+            by = reader.text(by_node, "`by`")
+    where = reader.texts(fields["where"][1], "`where`") if "where" in fields else []
+    expect_refuted = False
+    if "expect" in fields:
+        expect = reader.text(fields["expect"][1], "`expect`")
+        if expect is not None:
+            if expect.value != "refuted":
+                reader.problem("schema", f"`expect` can only be `refuted`, not '{expect.value}'", expect.span)
+            else:
+                expect_refuted = True
+    return StepSpec(
+        number=number,
+        span=span,
+        id=step_id,
+        claim=claim,
+        chain=tuple(chain),
+        by=by,
+        by_ids=tuple(by_ids),
+        where=tuple(where),
+        expect_refuted=expect_refuted,
+    )
