@@ -1,0 +1,716 @@
+"""Tests for derivcheck.exprparse: text to SymPy without evaluation, limits, offsets and hostile input."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import pickle
+from pathlib import Path
+
+import pytest
+import sympy
+
+from derivcheck import exprparse
+from derivcheck.exprparse import (
+    Diff,
+    ParseError,
+    Scope,
+    parse_condition,
+    parse_equation,
+    parse_expression,
+    parse_head,
+)
+
+N = sympy.Symbol("N", integer=True, positive=True)
+D = sympy.Symbol("D", integer=True, positive=True)
+i, j, k, n, d = (sympy.Symbol(name, integer=True) for name in "ijknd")
+t = sympy.Symbol("t", real=True)
+L = sympy.Symbol("L")
+z = sympy.IndexedBase("z", real=True)
+y = sympy.IndexedBase("y", real=True)
+a = sympy.IndexedBase("a", real=True)
+W = sympy.IndexedBase("W", real=True)
+
+
+def make_scope(**extra: sympy.Symbol) -> Scope:
+    names = {
+        "N": N,
+        "D": D,
+        "i": i,
+        "j": j,
+        "k": k,
+        "n": n,
+        "d": d,
+        "t": t,
+        "L": L,
+        **extra,
+    }
+    families = {"z": (z, 1), "y": (y, 1), "a": (a, 1), "W": (W, 2)}
+    return Scope(names=names, families=families, indices=frozenset("ijknd"))
+
+
+@pytest.fixture
+def scope() -> Scope:
+    return make_scope()
+
+
+def rejects(
+    text: str, scope: Scope, code: str, offset: int | None = None
+) -> ParseError:
+    with pytest.raises(ParseError) as info:
+        parse_expression(text, scope)
+    assert info.value.code == code, info.value.message
+    if offset is not None:
+        assert info.value.offset == offset, info.value.message
+    return info.value
+
+
+# -- numbers --------------------------------------------------------------------------------------
+
+
+def test_integer_literal(scope: Scope) -> None:
+    assert parse_expression("12", scope) == sympy.Integer(12)
+    assert parse_expression("9" * 50, scope) == sympy.Integer(int("9" * 50))
+
+
+def test_integer_literal_over_50_digits_rejected(scope: Scope) -> None:
+    rejects("1" * 51, scope, "too-large", 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("0.5", sympy.Rational(1, 2)),
+        (
+            "0.1",
+            sympy.Rational(1, 10),
+        ),  # exact, not the binary float 0.1000000000000000055...
+        ("1e-3", sympy.Rational(1, 1000)),
+        ("2.5E2", sympy.Integer(250)),
+        ("1_000.5", sympy.Rational(2001, 2)),
+        (".25", sympy.Rational(1, 4)),
+    ],
+)
+def test_decimal_literal_is_exact_rational(
+    scope: Scope, text: str, value: sympy.Rational
+) -> None:
+    result = parse_expression(text, scope)
+    assert result == value
+    assert isinstance(result, sympy.Rational)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("1j", "unsafe-expression"),
+        ("True", "unsafe-expression"),
+        ("None", "unsafe-expression"),
+        ("1e100000", "too-large"),
+        ("0." + "1" * 60, "too-large"),
+    ],
+    ids=["complex", "bool", "none", "huge-exponent", "too-many-digits"],
+)
+def test_decimal_and_other_literals_rejected(
+    scope: Scope, text: str, code: str
+) -> None:
+    rejects(text, scope, code, 0)
+
+
+def test_division_is_a_true_quotient(scope: Scope) -> None:
+    assert parse_expression("7/2", scope) == sympy.Rational(7, 2)
+    assert parse_expression("t/2", scope) == t / 2
+    assert parse_expression("1/(1 + t)", scope) == 1 / (1 + t)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["7 // 2", "7 % 2", "t @ t", "1 << 2", "1 | 2", "1 ^ 2", "1 & 2", "~t", "not t"],
+)
+def test_other_operators_rejected(scope: Scope, text: str) -> None:
+    rejects(text, scope, "unsafe-expression", 0)
+
+
+def test_powers(scope: Scope) -> None:
+    assert parse_expression("2**10", scope) == 1024
+    assert parse_expression("2**-3", scope) == sympy.Rational(1, 8)
+    assert parse_expression("t**1000", scope) == t**1000
+    assert parse_expression("t**N", scope) == t**N
+    assert parse_expression("(-t)**2", scope) == t**2
+    assert parse_expression("-t**2", scope) == -(t**2)
+
+
+@pytest.mark.parametrize(
+    ("text", "offset"),
+    [
+        ("t**1001", 0),
+        ("t**100000", 0),
+        ("2**2**2**30", 3),
+        ("10**10**10", 0),
+        ("9**1000**1000", 0),
+        ("(10**100)**101", 0),
+        ("1 + 10**5000", 4),
+    ],
+)
+def test_powers_too_large_rejected(scope: Scope, text: str, offset: int) -> None:
+    rejects(text, scope, "too-large", offset)
+
+
+def test_numbers_combined_by_sympy_are_bounded(scope: Scope) -> None:
+    assert parse_expression("10**1000 * 10**1000", scope) == sympy.Integer(10) ** 2000
+    rejects(" * ".join(["10**1000"] * 5), scope, "too-large")
+    assert parse_expression("sqrt(2)*sqrt(3)", scope) == sympy.sqrt(6)
+    # Each root is fine alone; SymPy would merge them into the root of an 80-digit number.
+    first, second = (
+        10**39 + 3,
+        2 * 10**39 + 11,
+    )  # primes, so nothing can be taken out of the root
+    assert parse_expression(f"sqrt({first})", scope) == sympy.sqrt(first)
+    rejects(f"sqrt({first})*sqrt({second})", scope, "too-large", 0)
+
+
+def test_roots_and_function_arguments_of_long_numbers_rejected(scope: Scope) -> None:
+    assert parse_expression("sqrt(10**40 + 1)", scope) == sympy.sqrt(
+        sympy.Integer(10) ** 40 + 1
+    )
+    rejects("sqrt(10**49 * 10**49 + 1)", scope, "too-large", 5)
+    rejects("exp(log(10**60 + 1)/2)", scope, "too-large", 8)
+
+
+# -- names and constants -------------------------------------------------------------------------
+
+
+def test_names_and_constants(scope: Scope) -> None:
+    assert parse_expression("t + L*N", scope) == t + L * N
+    assert parse_expression("pi", scope) is sympy.pi
+    assert parse_expression("E**t", scope) == sympy.exp(t)
+
+
+def test_scope_wins_over_constants() -> None:
+    energy = sympy.Symbol("E", real=True)
+    assert parse_expression("E + pi", make_scope(E=energy)) == energy + sympy.pi
+
+
+def test_undeclared_name_rejected(scope: Scope) -> None:
+    error = rejects("t + foo", scope, "undeclared-symbol", 4)
+    assert "foo" in error.message
+
+
+def test_function_name_without_call_rejected(scope: Scope) -> None:
+    rejects("exp + 1", scope, "syntax", 0)
+
+
+# -- families and indices ------------------------------------------------------------------------
+
+
+def test_family_entries(scope: Scope) -> None:
+    assert parse_expression("z[k]", scope) == z[k]
+    assert parse_expression("W[i, d]", scope) == W[i, d]
+    assert (
+        parse_expression("z[k + 1] - z[2*k - 1] + a[N - k]", scope)
+        == z[k + 1] - z[2 * k - 1] + a[N - k]
+    )
+
+
+def test_family_without_index_rejected(scope: Scope) -> None:
+    error = rejects("z + 1", scope, "arity", 0)
+    assert error.message == "z is indexed: write z[k]"
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "offset"),
+    [
+        ("W[i]", "arity", 0),
+        ("z[i, j]", "arity", 0),
+        ("z[t]", "syntax", 2),
+        ("z[k*j]", "syntax", 2),
+        ("z[k/2]", "syntax", 2),
+        ("z[q]", "undeclared-symbol", 2),
+        ("t[k]", "unsafe-expression", 0),
+        ("z[k][j]", "unsafe-expression", 0),
+        ("z[1:2]", "unsafe-expression", 2),
+        ("foo[k]", "undeclared-symbol", 0),
+    ],
+)
+def test_bad_subscripts_rejected(
+    scope: Scope, text: str, code: str, offset: int
+) -> None:
+    rejects(text, scope, code, offset)
+
+
+# -- functions -----------------------------------------------------------------------------------
+
+
+def test_whitelisted_functions(scope: Scope) -> None:
+    text = "exp(t) + log(t) + sqrt(t) + tanh(t) + sin(t) + cos(t) + Abs(t)"
+    expected = (
+        sympy.exp(t)
+        + sympy.log(t)
+        + sympy.sqrt(t)
+        + sympy.tanh(t)
+        + sympy.sin(t)
+        + sympy.cos(t)
+        + sympy.Abs(t)
+    )
+    assert parse_expression(text, scope) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "log(t, 2)",
+        "exp()",
+        "sqrt(t, t)",
+        "KroneckerDelta(k)",
+        "Derivative(L)",
+        "Sum(z[k])",
+    ],
+)
+def test_wrong_argument_count_rejected(scope: Scope, text: str) -> None:
+    rejects(text, scope, "arity", 0)
+
+
+def test_sigmoid_expands(scope: Scope) -> None:
+    assert parse_expression("sigmoid(t)", scope) == 1 / (1 + sympy.exp(-t))
+    assert parse_expression("sigmoid(z[k])", scope) == 1 / (1 + sympy.exp(-z[k]))
+
+
+def test_sigmoid_rejects_two_arguments(scope: Scope) -> None:
+    rejects("sigmoid(t, t)", scope, "arity", 0)
+
+
+def test_kronecker_delta(scope: Scope) -> None:
+    assert parse_expression("KroneckerDelta(k, j)", scope) == sympy.KroneckerDelta(k, j)
+    assert parse_expression("KroneckerDelta(k, k + 1)", scope) == 0
+
+
+def test_kronecker_delta_needs_integer_arguments(scope: Scope) -> None:
+    rejects("KroneckerDelta(k, t)", scope, "syntax", 18)
+
+
+def test_sum_one_limit(scope: Scope) -> None:
+    result = parse_expression("Sum(z[k]**2, (k, 1, N))", scope)
+    assert result == sympy.Sum(z[k] ** 2, (k, 1, N))
+    assert result.subs(N, 3).doit() == z[1] ** 2 + z[2] ** 2 + z[3] ** 2
+
+
+def test_sum_bound_variable_must_be_an_index(scope: Scope) -> None:
+    error = rejects("Sum(z[k], (q, 1, N))", scope, "undeclared-symbol", 11)
+    assert "bound variable of a Sum must be a declared index" in error.message
+    rejects("Sum(z[k], (t, 1, N))", scope, "syntax", 11)
+    rejects("Sum(z[k], (N, 1, N))", scope, "syntax", 11)
+    rejects("Sum(z[k], (z[k], 1, N))", scope, "syntax", 11)
+
+
+def test_sum_two_limits(scope: Scope) -> None:
+    result = parse_expression("Sum(W[i, d]*z[d], (i, 1, N), (d, 1, D))", scope)
+    assert result == sympy.Sum(W[i, d] * z[d], (i, 1, N), (d, 1, D))
+    assert result.subs({N: 1, D: 2}).doit() == W[1, 1] * z[1] + W[1, 2] * z[2]
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "offset"),
+    [
+        ("Sum(z[k], k)", "syntax", 10),
+        ("Sum(z[k], (k, 1))", "arity", 10),
+        ("Sum(z[k], (k, 1, N), (j, 1, N), (i, 1, N))", "arity", 0),
+        ("Sum(z[k], (k, 1, t))", "syntax", 17),
+        ("Sum(z[k], (k, 1, N), d=1)", "unsafe-expression", 21),
+    ],
+    ids=[
+        "limit-not-tuple",
+        "limit-of-two",
+        "three-limits",
+        "non-integer-bound",
+        "keyword",
+    ],
+)
+def test_bad_sums_rejected(scope: Scope, text: str, code: str, offset: int) -> None:
+    rejects(text, scope, code, offset)
+
+
+def test_derivative_becomes_diff(scope: Scope) -> None:
+    result = parse_expression("Derivative(L, z[k])", scope)
+    assert isinstance(result, Diff)
+    assert result.args == (L, z[k])
+    assert parse_expression("Derivative(sigmoid(t), t)", scope) == Diff(
+        1 / (1 + sympy.exp(-t)), t
+    )
+    assert parse_expression("Derivative(L, W[i, d])", scope) == Diff(L, W[i, d])
+
+
+@pytest.mark.parametrize(
+    ("text", "offset"),
+    [
+        ("Derivative(L, k)", 14),
+        ("Derivative(L, N)", 14),
+        ("Derivative(L, 2*t)", 14),
+        ("Derivative(L, pi)", 14),
+        ("Derivative(L, z[k] + 1)", 14),
+    ],
+    ids=["index", "size", "product", "constant", "sum"],
+)
+def test_derivative_needs_a_variable(scope: Scope, text: str, offset: int) -> None:
+    error = rejects(text, scope, "syntax", offset)
+    assert (
+        error.message == "Derivative takes a variable like z[k] as its second argument"
+    )
+
+
+def test_diff_survives_doit_and_subs(scope: Scope) -> None:
+    result = parse_expression("Derivative(L, z[k])", scope)
+    assert result.doit() == result
+    assert result.subs(k, 2) == Diff(L, z[2])
+    assert isinstance(result.subs(L, t * z[k]), Diff)
+
+
+def test_sum_of_diff_substitutes_and_expands(scope: Scope) -> None:
+    result = parse_expression("Sum(Derivative(L, z[k]) * y[k], (k, 1, N))", scope)
+    expanded = result.subs(N, 3).doit()
+    assert expanded == sum(Diff(L, z[m]) * y[m] for m in (1, 2, 3))
+
+
+def test_diff_has_two_arguments() -> None:
+    with pytest.raises(TypeError):
+        Diff(L)
+
+
+# -- structure limits ----------------------------------------------------------------------------
+
+
+def test_depth_sixty_is_accepted(scope: Scope) -> None:
+    assert parse_expression("+".join(["t"] * 60), scope) == 60 * t
+    assert parse_expression("(" * 60 + "t" + ")" * 60, scope) == t
+
+
+def test_depth_over_sixty_rejected(scope: Scope) -> None:
+    rejects("+".join(["t"] * 61), scope, "too-large")
+    rejects("(" * 61 + "t" + ")" * 61, scope, "too-large", 60)
+    rejects("-" * 5000 + "t", scope, "too-large")
+
+
+def test_text_length_limit(scope: Scope) -> None:
+    assert parse_expression("t" + " " * 9_999, scope) == t
+    rejects("t" + " " * 10_000, scope, "too-large")
+
+
+# -- offsets -------------------------------------------------------------------------------------
+
+
+def test_offsets_count_characters_not_bytes(scope: Scope) -> None:
+    unicode_scope = make_scope(é=sympy.Symbol("é"))
+    error = rejects("é + ü + foo", unicode_scope, "undeclared-symbol", 4)
+    assert "ü" in error.message
+
+
+def test_offsets_in_multi_line_text(scope: Scope) -> None:
+    assert parse_expression("t +\n  L", scope) == t + L
+    rejects("t +\n foo", scope, "undeclared-symbol", 5)
+    rejects("t +\r\n foo", scope, "undeclared-symbol", 6)
+    rejects("(t +\n $)", scope, "syntax", 6)
+
+
+def test_leading_space_and_syntax_error_offsets(scope: Scope) -> None:
+    assert parse_expression("   t", scope) == t
+    rejects("   foo", scope, "undeclared-symbol", 3)
+    rejects("t + (1", scope, "syntax", 4)
+    rejects("", scope, "syntax", 0)
+    rejects("   ", scope, "syntax")
+
+
+def test_comments_rejected(scope: Scope) -> None:
+    rejects("t # + 1", scope, "syntax", 2)
+
+
+# -- parse_equation ------------------------------------------------------------------------------
+
+
+def test_equation_splits_at_single_equals(scope: Scope) -> None:
+    assert parse_equation("L = Sum(z[k], (k, 1, N))", scope) == (
+        L,
+        sympy.Sum(z[k], (k, 1, N)),
+    )
+    assert parse_equation("W[i, j]=1", scope) == (W[i, j], 1)
+    assert parse_equation("  t  =\n  2*t/2", scope) == (t, t)
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "offset"),
+    [
+        ("t == 1", "syntax", 0),
+        ("t != 1", "syntax", 0),
+        ("t <= 1", "syntax", 0),
+        ("t >= 1", "syntax", 0),
+        ("t", "syntax", 0),
+        ("t = 1 = 2", "syntax", 6),
+        ("t = (t == 1)", "unsafe-expression", 5),
+        ("t = (y := 1)", "unsafe-expression", 5),
+        (
+            "exp(t=1)",
+            "syntax",
+            0,
+        ),  # the '=' is inside brackets, so there is no top-level '='
+    ],
+)
+def test_equation_needs_exactly_one_top_level_equals(
+    scope: Scope, text: str, code: str, offset: int
+) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_equation(text, scope)
+    assert (info.value.code, info.value.offset) == (code, offset), info.value.message
+    if code == "syntax":
+        assert info.value.message == "expected one '=' between two sides"
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "offset"),
+    [
+        ("t = 1 + foo", "undeclared-symbol", 8),
+        ("W[i, j] = z + 1", "arity", 10),
+        ("foo = t", "undeclared-symbol", 0),
+        ("t =\n  foo", "undeclared-symbol", 6),
+        ("t = (1 +", "syntax", 4),
+        ("t = ", "syntax", 4),
+    ],
+)
+def test_equation_offsets_are_into_the_whole_text(
+    scope: Scope, text: str, code: str, offset: int
+) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_equation(text, scope)
+    assert (info.value.code, info.value.offset) == (code, offset), info.value.message
+
+
+# -- parse_condition -----------------------------------------------------------------------------
+
+
+def test_condition(scope: Scope) -> None:
+    assert parse_condition("k != j", scope) == (k, j)
+    assert parse_condition(" d!=i ", scope) == (d, i)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("k == j", "syntax"),
+        ("k < j", "syntax"),
+        ("k != j != i", "syntax"),
+        ("k", "syntax"),
+        ("k != t", "syntax"),
+        ("k != N", "syntax"),
+        ("k != q", "undeclared-symbol"),
+        ("k + 1 != j", "syntax"),
+        ("k != j and j != i", "unsafe-expression"),
+        ("__import__('os') != k", "unsafe-expression"),
+    ],
+)
+def test_condition_rejects(scope: Scope, text: str, code: str) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_condition(text, scope)
+    assert info.value.code == code, info.value.message
+
+
+# -- parse_head ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("L", ("L", ())),
+        ("a[k]", ("a", ("k",))),
+        ("W[i, d]", ("W", ("i", "d"))),
+        (" W [ i ,d ] ", ("W", ("i", "d"))),
+        ("α[k]", ("α", ("k",))),
+    ],
+)
+def test_head(text: str, expected: tuple[str, tuple[str, ...]]) -> None:
+    assert parse_head(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "offset"),
+    [
+        ("", 0),
+        ("1a", 0),
+        ("_x", 0),
+        ("__class__", 0),
+        ("a[_k]", 2),
+        ("W[i, i]", 5),
+        ("a[]", 2),
+        ("a[k,]", 4),
+        ("a[k", 3),
+        ("a[k] + 1", 5),
+        ("a.b", 1),
+        ("lambda", 0),
+        ("a[k+1]", 3),
+        ("a[a]", 2),
+        ("ｚ", 0),
+    ],
+)
+def test_head_rejects(text: str, offset: int) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_head(text)
+    assert (info.value.code, info.value.offset) == ("syntax", offset), (
+        info.value.message
+    )
+
+
+def test_head_length_limit() -> None:
+    with pytest.raises(ParseError) as info:
+        parse_head("a" * 20_000)
+    assert info.value.code == "too-large"
+
+
+# -- hostile input -------------------------------------------------------------------------------
+
+HOSTILE = [
+    pytest.param(
+        "__import__('os').system('touch /tmp/derivcheck-pwned')",
+        "unsafe-expression",
+        0,
+        id="import-os-system",
+    ),
+    pytest.param("x.__class__.__mro__", "unsafe-expression", 0, id="dunder-mro"),
+    pytest.param("z.__class__", "unsafe-expression", 0, id="family-dunder"),
+    pytest.param(
+        "().__class__.__bases__[0].__subclasses__()",
+        "unsafe-expression",
+        0,
+        id="subclasses-walk",
+    ),
+    pytest.param("(lambda: 1)()", "unsafe-expression", 0, id="lambda-call"),
+    pytest.param("lambda: 1", "unsafe-expression", 0, id="lambda"),
+    pytest.param("[x for x in ()]", "unsafe-expression", 0, id="list-comprehension"),
+    pytest.param("(x for x in ())", "unsafe-expression", 0, id="generator"),
+    pytest.param('"abc"', "unsafe-expression", 0, id="string"),
+    pytest.param("b'abc'", "unsafe-expression", 0, id="bytes"),
+    pytest.param(r'"\d"', "unsafe-expression", 0, id="string-with-invalid-escape"),
+    pytest.param('f"{1}"', "unsafe-expression", 0, id="f-string"),
+    pytest.param("exp(x=1)", "unsafe-expression", 4, id="keyword-argument"),
+    pytest.param("exp(*z)", "unsafe-expression", 4, id="starred-argument"),
+    pytest.param("exp(**{})", "unsafe-expression", 4, id="double-starred-argument"),
+    pytest.param('eval("1")', "unsafe-expression", 0, id="eval"),
+    pytest.param('exec("1")', "unsafe-expression", 0, id="exec"),
+    pytest.param('getattr(z, "x")', "unsafe-expression", 0, id="getattr"),
+    pytest.param('Symbol("x")', "unsafe-expression", 0, id="Symbol-string"),
+    pytest.param('sympify("x")', "unsafe-expression", 0, id="sympify"),
+    pytest.param('S("1")', "unsafe-expression", 0, id="S-string"),
+    pytest.param('Rational("1/2")', "unsafe-expression", 0, id="Rational-string"),
+    pytest.param("t(1)", "unsafe-expression", 0, id="call-of-a-symbol"),
+    pytest.param("sympy.exp(t)", "unsafe-expression", 0, id="attribute-call"),
+    pytest.param("(y := 1)", "unsafe-expression", 1, id="walrus"),
+    pytest.param("1 if 1 else 2", "unsafe-expression", 0, id="conditional"),
+    pytest.param("z[k].func", "unsafe-expression", 0, id="indexed-attribute"),
+    pytest.param("t < 1", "unsafe-expression", 0, id="comparison"),
+    pytest.param("t and 1", "unsafe-expression", 0, id="boolean"),
+    pytest.param("[1, 2]", "unsafe-expression", 0, id="list"),
+    pytest.param("{1: 2}", "unsafe-expression", 0, id="dict"),
+    pytest.param("2**2**2**30", "too-large", 3, id="power-tower"),
+    pytest.param("10**100000", "too-large", 0, id="huge-power"),
+    pytest.param("10**10**10", "too-large", 0, id="power-10-10-10"),
+    pytest.param("9**1000**1000", "too-large", 0, id="power-9-1000-1000"),
+    pytest.param("factorial(10**9)", "unsafe-expression", 0, id="factorial"),
+    pytest.param("1" * 5000, "too-large", 0, id="int-literal-5000-digits"),
+    pytest.param("(" * 500 + "1" + ")" * 500, "too-large", 60, id="parentheses-500"),
+    pytest.param("+".join(["t"] * 10_000), "too-large", None, id="text-20000-chars"),
+    pytest.param("2**" * 3000 + "2", "too-large", None, id="deep-power-chain"),
+    pytest.param("foo + 1", "undeclared-symbol", 0, id="undeclared"),
+    pytest.param("__builtins__", "undeclared-symbol", 0, id="builtins-name"),
+    pytest.param("z + 1", "arity", 0, id="family-without-index"),
+    pytest.param("W[i]", "arity", 0, id="arity"),
+    pytest.param(
+        "Sum(z[k], (q, 1, N))", "undeclared-symbol", 11, id="sum-undeclared-bound"
+    ),
+    pytest.param("Sum(z[k], k)", "syntax", 10, id="sum-limit-not-tuple"),
+    pytest.param("t = 1", "syntax", 2, id="equals-in-expression"),
+]
+
+
+@pytest.mark.parametrize(("text", "code", "offset"), HOSTILE)
+def test_hostile_input_rejected(
+    scope: Scope, text: str, code: str, offset: int | None
+) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_expression(text, scope)
+    error = info.value
+    assert error.code == code, error.message
+    assert 0 <= error.offset <= len(text)
+    if offset is not None:
+        assert error.offset == offset, error.message
+
+
+SENTINEL_TEMPLATES = [
+    "__import__('os').system('touch {p}')",
+    '__import__("subprocess").call(["touch", "{p}"])',
+    "open('{p}', 'w')",
+    "exec(\"open('{p}', 'w')\")",
+    "eval(\"__import__('os').system('touch {p}')\")",
+    "getattr(__import__('os'), 'system')('touch {p}')",
+    "[__import__('os').system('touch {p}') for _ in (1,)]",
+    "(lambda: __import__('os').system('touch {p}'))()",
+    "z[__import__('os').system('touch {p}')]",
+    "Sum(__import__('os').system('touch {p}'), (k, 1, N))",
+    "Derivative(L, __import__('os').system('touch {p}'))",
+    "t + __import__('os').system('touch {p}')",
+]
+
+
+@pytest.mark.parametrize("template", SENTINEL_TEMPLATES)
+def test_nothing_is_executed(scope: Scope, tmp_path: Path, template: str) -> None:
+    sentinel = tmp_path / "pwned"
+    payload = template.format(p=sentinel)
+    attempts = [
+        lambda: parse_expression(payload, scope),
+        lambda: parse_equation(f"L = {payload}", scope),
+        lambda: parse_equation(f"{payload} = L", scope),
+        lambda: parse_condition(f"{payload} != k", scope),
+        lambda: parse_head(payload),
+    ]
+    for attempt in attempts:
+        with pytest.raises(ParseError):
+            attempt()
+    assert not sentinel.exists()
+
+
+def test_module_never_evaluates_strings() -> None:
+    # A static guard: the parser's own source calls none of the string-evaluating entry points
+    # (re.compile is the one harmless "compile").
+    forbidden = {"eval", "exec", "compile", "sympify", "parse_expr", "S", "__import__"}
+    tree = ast.parse(inspect.getsource(exprparse))
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name):
+            assert func.id not in forbidden, (
+                f"exprparse calls {func.id} at line {node.lineno}"
+            )
+        elif isinstance(func, ast.Attribute):
+            is_regex = (
+                func.attr == "compile"
+                and isinstance(func.value, ast.Name)
+                and func.value.id == "re"
+            )
+            assert is_regex or func.attr not in forbidden, (
+                f"exprparse calls .{func.attr} at line {node.lineno}"
+            )
+
+
+# -- the error type ------------------------------------------------------------------------------
+
+
+def test_parse_error_carries_message_offset_and_code() -> None:
+    error = ParseError("bad", 3, "arity")
+    assert isinstance(error, ValueError)
+    assert (error.message, error.offset, error.code, str(error)) == (
+        "bad",
+        3,
+        "arity",
+        "bad",
+    )
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.message, copy.offset, copy.code) == ("bad", 3, "arity")
+
+
+def test_parse_error_defaults() -> None:
+    error = ParseError("bad")
+    assert (error.offset, error.code) == (0, "syntax")
