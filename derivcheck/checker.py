@@ -9,7 +9,7 @@ from pathlib import Path
 
 import sympy
 
-from derivcheck import exprparse, source
+from derivcheck import exprparse, source, worker
 from derivcheck.engine import decide as deciding
 from derivcheck.engine.context import Context, Definition, Fact, Family
 from derivcheck.exprparse import Diff, ParseError, Scope
@@ -291,16 +291,30 @@ def _fact(assumption: source.Assumption, scope: Scope, families: dict[str, Famil
     return None
 
 
-def _pretty(expr: sympy.Basic) -> str:
-    shown = expr.replace(lambda e: isinstance(e, Diff), lambda e: sympy.Derivative(e.args[0], e.args[1], evaluate=False))
-    try:
-        return sympy.pretty(shown, use_unicode=True, wrap_line=False)
-    except Exception:
-        return str(shown)
+# Pretty math taller or wider than this is shown on one line instead (and cut short).
+PRETTY_MAX_LINES = 12
+PRETTY_MAX_WIDTH = 100
+COMPACT_MAX_CHARS = 400
+
+
+def _shown(expr: sympy.Basic) -> sympy.Basic:
+    return expr.replace(lambda e: isinstance(e, Diff), lambda e: sympy.Derivative(e.args[0], e.args[1], evaluate=False))
 
 
 def _pretty_equation(lhs: sympy.Basic, rhs: sympy.Basic) -> str:
-    return _pretty(sympy.Eq(lhs, rhs, evaluate=False))
+    """Unicode math for `lhs = rhs`; one line of text when the math would be too big."""
+    left, right = _shown(lhs), _shown(rhs)
+    try:
+        text = sympy.pretty(sympy.Eq(left, right, evaluate=False), use_unicode=True, wrap_line=False)
+    except Exception:
+        text = ""
+    lines = text.splitlines()
+    if text and len(lines) <= PRETTY_MAX_LINES and max(len(line) for line in lines) <= PRETTY_MAX_WIDTH:
+        return "\n".join(line.rstrip() for line in lines)
+    compact = f"{left} = {right}"
+    if len(compact) > COMPACT_MAX_CHARS:
+        compact = compact[: COMPACT_MAX_CHARS - 1] + "…"
+    return compact
 
 
 @dataclass(frozen=True)
@@ -380,6 +394,8 @@ def check_claim(claim: Claim, workspace: Workspace, unequal: tuple[tuple[sympy.S
     simplified = ""
     if outcome.simplified is not None:
         simplified = _pretty_equation(*outcome.simplified)
+        if simplified == base["pretty_written"]:
+            simplified = ""
     return StepResult(
         verdict=outcome.verdict,
         method=outcome.method,
@@ -392,7 +408,39 @@ def check_claim(claim: Claim, workspace: Workspace, unequal: tuple[tuple[sympy.S
     )
 
 
-def check_derivation(derivation: Derivation) -> FileResult:
+def _check_limited(
+    claim: Claim,
+    workspace: Workspace,
+    unequal: tuple[tuple[sympy.Symbol, sympy.Symbol], ...],
+    timeout: float | None,
+) -> StepResult:
+    """check_claim in a killable child process; a time-out or a crash is `undecided`."""
+    if timeout is None:
+        return check_claim(claim, workspace, unequal)
+    outcome = worker.run_limited(lambda: check_claim(claim, workspace, unequal), seconds=timeout)
+    if isinstance(outcome, worker.Finished):
+        return outcome.value
+    step = claim.step
+    if isinstance(outcome, worker.TimedOut):
+        method = f"time-out: not finished within {timeout:g} s"
+        tried = (f"the check was stopped after {timeout:g} s (raise the limit with --timeout)",)
+    else:
+        method = "the check crashed"
+        tried = (outcome.reason.splitlines()[0],)
+    return StepResult(
+        number=claim.number,
+        id=step.id.value if step.id else None,
+        span=claim.text.span,
+        written=claim.written,
+        verdict=Verdict.UNDECIDED,
+        method=method,
+        justification=claim.justification,
+        tried=tried,
+        expect_refuted=step.expect_refuted,
+    )
+
+
+def check_derivation(derivation: Derivation, *, timeout: float | None = 10.0) -> FileResult:
     path = derivation.path
     try:
         workspace = build(derivation)
@@ -414,18 +462,19 @@ def check_derivation(derivation: Derivation) -> FileResult:
         claims, errors = claims_of(step, workspace.scope, path)
         results.extend(errors)
         for claim in claims:
-            results.append(check_claim(claim, workspace, tuple(unequal)))
+            results.append(_check_limited(claim, workspace, tuple(unequal), timeout))
     results.sort(key=lambda r: [int(part) for part in r.number.split(".")])
     return FileResult(path, derivation.title, steps=tuple(results))
 
 
-def check_file(path: Path, *, timeout: float = 10.0) -> FileResult:
-    """Check one derivation file. Never raises for bad input."""
+def check_file(path: Path, *, timeout: float | None = 10.0) -> FileResult:
+    """Check one derivation file. Never raises for bad input. Each claim runs in a child
+    process stopped after `timeout` seconds (None: in this process, without a limit)."""
     derivation, problems = source.load_derivation(path)
     if derivation is None or problems:
         title = derivation.title if derivation is not None else None
         return FileResult(str(path), title, problems=tuple(problems))
-    return check_derivation(derivation)
+    return check_derivation(derivation, timeout=timeout)
 
 
 __all__ = ["discover", "check_file", "check_derivation", "SourceError"]

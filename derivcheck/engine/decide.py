@@ -64,10 +64,7 @@ def decide(
     simplified_sides: tuple[sympy.Expr, sympy.Expr] | None = None
     try:
         prepared = symbolic.prepare(lhs, rhs, ctx)
-        simplified_sides = (
-            symbolic.simplified(prepared.lhs, ctx),
-            symbolic.simplified(prepared.rhs, ctx),
-        )
+        simplified_sides = (symbolic.simplified(lhs, ctx), symbolic.simplified(rhs, ctx))
         for subset in symbolic.fact_subsets(ctx.facts):
             if symbolic.prove(prepared, ctx, subset, unequal):
                 proved_with = subset

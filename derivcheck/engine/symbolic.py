@@ -336,9 +336,10 @@ def prove(
 
 
 def simplified(expr: sympy.Expr, ctx: Context) -> sympy.Expr:
-    """A side as the report shows it: definitions substituted, sums normalised (no facts)."""
+    """A side as the report shows it: derivatives taken (with the definitions they
+    need substituted), sums normalised, no facts; other definitions kept by name."""
     ranges: Ranges = dict(ctx.ranges)
-    return Normaliser(ctx, ()).run(expr, ranges)
+    return Normaliser(ctx, ()).run(resolve_derivatives(freshen(expr), ctx), ranges)
 
 
 def fact_subsets(facts: tuple[Fact, ...]) -> Iterable[tuple[Fact, ...]]:
