@@ -16,7 +16,7 @@ import sympy
 from sympy import Indexed, KroneckerDelta, Sum, Symbol
 
 from derivcheck.engine.context import Context, Fact
-from derivcheck.engine.symbolic import EngineError, nest_limits, variable_name
+from derivcheck.engine.symbolic import EngineError, variable_name
 from derivcheck.exprparse import Diff
 
 # An explicit expression is refused beyond this many terms from one unrolled sum.
@@ -67,18 +67,7 @@ class Explicit:
                 return self._definition(name, indices, keep)
             return node.base[indices]
         if isinstance(node, Sum):
-            if len(node.limits) > 1:
-                return self._walk(nest_limits(node), env, keep)
-            var, low, high = node.limits[0]
-            first = self._integer(self._walk(low, env, keep), env)
-            last = self._integer(self._walk(high, env, keep), env)
-            sign = 1
-            if last < first:  # Karr's convention, as SymPy: sum_{a}^{b} = -sum_{b+1}^{a-1}
-                first, last, sign = last + 1, first - 1, -1
-            if last - first + 1 > MAX_UNROLLED_TERMS:
-                raise EngineError(f"a sum of {last - first + 1} terms is too long to unroll")
-            terms = [self._walk(node.function, {**env, var: value}, keep) for value in range(first, last + 1)]
-            return sign * sympy.Add(*terms)
+            return self._unroll(node.function, node.limits, env, keep)
         if isinstance(node, Diff):
             independent = frozenset({variable_name(node.args[1])})
             var = self._walk(node.args[1], env, independent)
@@ -89,6 +78,21 @@ class Explicit:
         if not node.args:
             return node  # numbers and constants
         return node.func(*(self._walk(arg, env, keep) for arg in node.args))
+
+    def _unroll(self, function: sympy.Basic, limits: tuple, env: Env, keep: frozenset[str]) -> sympy.Expr:
+        """A Sum as the Add of its terms; the last limit is the outermost."""
+        if not limits:
+            return self._walk(function, env, keep)
+        var, low, high = limits[-1]
+        first = self._integer(self._walk(low, env, keep), env)
+        last = self._integer(self._walk(high, env, keep), env)
+        sign = 1
+        if last < first:  # Karr's convention, as SymPy: sum_{a}^{b} = -sum_{b+1}^{a-1}
+            first, last, sign = last + 1, first - 1, -1
+        if last - first + 1 > MAX_UNROLLED_TERMS:
+            raise EngineError(f"a sum of {last - first + 1} terms is too long to unroll")
+        terms = [self._unroll(function, limits[:-1], {**env, var: value}, keep) for value in range(first, last + 1)]
+        return sign * sympy.Add(*terms)
 
     def _definition(self, name: str, indices: tuple[int, ...], keep: frozenset[str]) -> sympy.Expr:
         key = (name, indices, keep)

@@ -113,7 +113,9 @@ def decide(
                             message += " (this overrules a symbolic proof: please report it)"
                         return Outcome(
                             Verdict.REFUTED,
-                            f"counterexample at {_sizes_text(sizes)}, exact values, sides compared at 60 digits",
+                            "counterexample"
+                            + (f" at {_sizes_text(sizes)}" if sizes else "")
+                            + ": exact values, sides compared at 60 digits",
                             counterexample=example,
                             message=message,
                             tried=tried,

@@ -38,24 +38,16 @@ def rebuild(expr: sympy.Basic, visit: Callable[[sympy.Basic], sympy.Basic]) -> s
     return expr.func(*new_args)
 
 
-def nest_limits(expr: Sum) -> sympy.Expr:
-    """Sum(f, (k, ..), (m, ..)) as Sum(Sum(f, (k, ..)), (m, ..)): the first limit is innermost."""
-    result: sympy.Expr = expr.function
-    for limit in expr.limits:
-        result = Sum(result, limit)
-    return result
-
-
 def freshen(expr: sympy.Basic) -> sympy.Basic:
-    """Rename the bound variable of every Sum to a fresh Dummy, so that no later
-    substitution can capture it; multi-limit Sums become nested single ones."""
+    """Rename the bound variables of every Sum to fresh Dummies, so that no later
+    substitution can capture them."""
     if isinstance(expr, Sum):
-        if len(expr.limits) > 1:
-            return freshen(nest_limits(expr))
-        var, low, high = expr.limits[0]
-        fresh = sympy.Dummy(var.name, integer=True)
-        body = expr.function.xreplace({var: fresh})
-        return Sum(freshen(body), (fresh, freshen(low), freshen(high)))
+        mapping = {limit[0]: sympy.Dummy(limit[0].name, integer=True) for limit in expr.limits}
+        limits = [
+            (mapping[var], freshen(low.xreplace(mapping)), freshen(high.xreplace(mapping)))
+            for var, low, high in expr.limits
+        ]
+        return Sum(freshen(expr.function.xreplace(mapping)), *limits)
     return rebuild(expr, freshen)
 
 
@@ -132,13 +124,14 @@ class Normaliser:
 
     def _walk(self, node: sympy.Basic, ranges: Ranges) -> sympy.Basic:
         if isinstance(node, Sum):
-            if len(node.limits) > 1:
-                return self._walk(nest_limits(node), ranges)
-            var, low, high = node.limits[0]
-            low = self._walk(low, ranges)
-            high = self._walk(high, ranges)
-            inner = self._walk(node.function, {**ranges, var: (low, high)})
-            return self._sum(inner, var, low, high, ranges)
+            # Limits go innermost first (SymPy merges nested Sums into one with several).
+            limits = [(var, self._walk(low, ranges), self._walk(high, ranges)) for var, low, high in node.limits]
+            inside = {**ranges, **{var: (low, high) for var, low, high in limits}}
+            result = self._walk(node.function, inside)
+            for position, (var, low, high) in enumerate(limits):
+                outside = {**ranges, **{v: (lo, hi) for v, lo, hi in limits[position + 1 :]}}
+                result = self._sum(result, var, low, high, outside)
+            return result
         if isinstance(node, sympy.log):
             return sympy.expand_log(sympy.log(self._walk(node.args[0], ranges)), force=False)
         if isinstance(node, Pow) and isinstance(node.base, KroneckerDelta) and node.exp.is_positive:
@@ -239,9 +232,17 @@ def outer_deltas(expr: sympy.Basic, bound: frozenset[sympy.Symbol] = frozenset()
 def canonical(expr: sympy.Basic, depth: int = 0) -> sympy.Basic:
     """Bound variables renamed by nesting depth, so that alpha-equivalent sums compare equal."""
     if isinstance(expr, Sum):
-        var, low, high = expr.limits[0]
-        name = sympy.Symbol(f"_k{depth}", integer=True)
-        return Sum(canonical(expr.function.xreplace({var: name}), depth + 1), (name, canonical(low, depth), canonical(high, depth)))
+        count = len(expr.limits)
+        # The outermost limit (the last) gets the smallest depth.
+        names = {
+            var: sympy.Symbol(f"_k{depth + count - 1 - position}", integer=True)
+            for position, (var, _, _) in enumerate(expr.limits)
+        }
+        limits = [
+            (names[var], canonical(low.xreplace(names), depth), canonical(high.xreplace(names), depth))
+            for var, low, high in expr.limits
+        ]
+        return Sum(canonical(expr.function.xreplace(names), depth + count), *limits)
     return rebuild(expr, lambda arg: canonical(arg, depth))
 
 

@@ -1,0 +1,45 @@
+"""Data-driven cases: each file in tests/cases/ says on its first line the verdicts it expects.
+
+Run one with `pytest -k sums`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from derivcheck.checker import check_file
+from derivcheck.model import Verdict
+
+CASES = Path(__file__).parent / "cases"
+DERIVATIONS = Path(__file__).parent.parent / "derivations"
+
+
+def expected_verdicts(path: Path) -> list[str]:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first.startswith("# expect:"), f"{path.name} must start with '# expect: <verdicts>'"
+    return first.removeprefix("# expect:").split()
+
+
+@pytest.mark.parametrize("path", sorted(CASES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_case_verdicts(path: Path) -> None:
+    result = check_file(path, timeout=60)
+    assert not result.problems, result.problems
+    got = [step.verdict.value for step in result.steps]
+    assert got == expected_verdicts(path)
+    for step in result.steps:
+        if step.verdict is Verdict.REFUTED:
+            # A refutation always shows the values that make the sides differ.
+            assert step.counterexample is not None
+            assert step.counterexample.lhs != step.counterexample.rhs
+        if step.verdict is Verdict.UNDECIDED:
+            assert step.tried, "an undecided step says what was tried"
+
+
+@pytest.mark.parametrize("path", sorted(DERIVATIONS.rglob("*.yaml")), ids=lambda p: p.stem)
+def test_every_derivation_holds(path: Path) -> None:
+    result = check_file(path, timeout=60)
+    assert not result.problems, result.problems
+    not_holding = [(s.number, s.verdict.value, s.message) for s in result.steps if not s.ok]
+    assert not not_holding
