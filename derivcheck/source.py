@@ -7,6 +7,10 @@ keeps the position it came from so later errors can point at it.
 
 from __future__ import annotations
 
+import os
+import select
+import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -16,6 +20,8 @@ import yaml
 from derivcheck.model import Problem, Span
 
 MAX_FILE_BYTES = 1_000_000
+# How long a pipe or FIFO named as a derivation file may take to deliver all of it.
+PIPE_WAIT_SECONDS = 5.0
 FORMAT_VERSION = 1
 
 TOP_LEVEL_KEYS = (
@@ -148,14 +154,7 @@ def _span(mark: yaml.Mark | None) -> Span:
 def read_text(path: Path) -> str:
     """Read a derivation file as UTF-8, raising SourceError with a position when it can't be."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise SourceError(
-                "too-large",
-                f"the file is {size} bytes; derivation files are limited to {MAX_FILE_BYTES}",
-                Span(1, 1),
-            )
-        data = path.read_bytes()
+        data = _read_bytes(path)
     except FileNotFoundError:
         raise SourceError("not-found", "no such file", Span(1, 1)) from None
     except IsADirectoryError:
@@ -173,6 +172,62 @@ def read_text(path: Path) -> str:
             f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
             Span(line, col),
         ) from None
+
+
+def _too_large(size: str) -> SourceError:
+    return SourceError(
+        "too-large",
+        f"the file is {size} bytes; derivation files are limited to {MAX_FILE_BYTES}",
+        Span(1, 1),
+    )
+
+
+def _read_bytes(path: Path) -> bytes:
+    """At most MAX_FILE_BYTES of the file, never blocking for long.
+
+    A path need not be a regular file: a FIFO with no writer would block `open` forever,
+    and /dev/zero never ends. So the file is opened without blocking, a regular file is
+    read up to the limit, and anything else (a pipe, a FIFO, a device) is read as data
+    arrives until end of file, the size limit, or PIPE_WAIT_SECONDS without an end.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(path)
+        if stat.S_ISREG(info.st_mode):
+            if info.st_size > MAX_FILE_BYTES:
+                raise _too_large(str(info.st_size))
+            os.set_blocking(fd, True)
+            with os.fdopen(fd, "rb", closefd=False) as stream:
+                data = stream.read(MAX_FILE_BYTES + 1)  # the file may grow after fstat
+            if len(data) > MAX_FILE_BYTES:
+                raise _too_large(f"more than {MAX_FILE_BYTES}")
+            return data
+        chunks: list[bytes] = []
+        total = 0
+        deadline = time.monotonic() + PIPE_WAIT_SECONDS
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                raise SourceError(
+                    "unreadable",
+                    f"not a regular file, and it did not reach its end within {PIPE_WAIT_SECONDS:g} s "
+                    "(a FIFO with no writer?)",
+                    Span(1, 1),
+                )
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            total += len(chunk)
+            if total > MAX_FILE_BYTES:
+                raise _too_large(f"more than {MAX_FILE_BYTES}")
+    finally:
+        os.close(fd)
 
 
 def compose(text: str) -> yaml.Node | None:
