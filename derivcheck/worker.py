@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import resource
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -60,6 +61,17 @@ def _child(conn: "multiprocessing.connection.Connection", task: Callable[[], obj
         os._exit(0)  # skip atexit handlers and buffers inherited from the parent
 
 
+def _exit_status(code: int | None) -> str:
+    if code is None:
+        return "exit status unknown"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
 def run_limited(task: Callable[[], T], *, seconds: float, memory: int = MEMORY_LIMIT) -> Finished[T] | TimedOut | Crashed:
     """Run `task` in a forked child; its result, or why there is none."""
     context = multiprocessing.get_context("fork")
@@ -72,7 +84,8 @@ def run_limited(task: Callable[[], T], *, seconds: float, memory: int = MEMORY_L
             try:
                 outcome = receive.recv()
             except EOFError:
-                outcome = Crashed(f"the worker died (exit code {process.exitcode})")
+                process.join(timeout=5)  # the exit code is only known once the child is reaped
+                outcome = Crashed(f"the worker died ({_exit_status(process.exitcode)})")
         else:
             outcome = TimedOut(seconds)
     finally:

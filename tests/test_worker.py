@@ -1,0 +1,174 @@
+"""Tests for derivcheck.worker: a task in a killable child, with a time limit and a memory cap."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from derivcheck import worker
+from derivcheck.worker import Crashed, Finished, TimedOut, run_limited
+
+GIB = 1024**3
+
+
+def _no_children_left() -> bool:
+    return not multiprocessing.active_children()
+
+
+def test_a_task_that_finishes_gives_its_value() -> None:
+    outcome = run_limited(lambda: {"answer": 42}, seconds=10)
+    assert outcome == Finished({"answer": 42})
+    assert _no_children_left()
+
+
+def test_a_task_that_finishes_late_is_not_finished() -> None:
+    # The rejects twin of the test above: the same shape of task, made to overrun.
+    outcome = run_limited(lambda: time.sleep(5) or 42, seconds=0.5)
+    assert outcome == TimedOut(0.5)
+
+
+def test_a_large_result_comes_back_whole() -> None:
+    outcome = run_limited(lambda: "x" * 5_000_000, seconds=20)
+    assert isinstance(outcome, Finished)
+    assert len(outcome.value) == 5_000_000
+
+
+def test_a_task_that_sleeps_forever_is_killed_within_the_limit() -> None:
+    start = time.monotonic()
+    outcome = run_limited(lambda: time.sleep(3600), seconds=1.0)
+    elapsed = time.monotonic() - start
+    assert outcome == TimedOut(1.0)
+    assert elapsed < 3.0
+    assert _no_children_left()
+
+
+def test_a_task_that_ignores_sigterm_and_sigint_is_still_killed() -> None:
+    def stubborn() -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        while True:
+            time.sleep(0.01)
+
+    start = time.monotonic()
+    outcome = run_limited(stubborn, seconds=0.5)
+    assert isinstance(outcome, TimedOut)
+    assert time.monotonic() - start < 3.0
+    assert _no_children_left()
+
+
+def test_a_long_big_integer_operation_is_stopped() -> None:
+    # One C call that never returns to the interpreter: signal.alarm could not stop it,
+    # killing the child does.
+    start = time.monotonic()
+    outcome = run_limited(lambda: 3 ** (10**9), seconds=1.0)
+    assert isinstance(outcome, TimedOut)
+    assert time.monotonic() - start < 4.0
+
+
+def test_a_task_that_raises_is_crashed_with_the_reason() -> None:
+    def fails() -> None:
+        raise ValueError("no such thing")
+
+    outcome = run_limited(fails, seconds=10)
+    assert isinstance(outcome, Crashed)
+    assert outcome.reason.splitlines()[0] == "ValueError: no such thing"
+    assert "Traceback" in outcome.reason  # kept for the curious, after the first line
+
+
+def test_keyboard_interrupt_and_system_exit_in_the_task_are_crashes() -> None:
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    def exits() -> None:
+        raise SystemExit(3)
+
+    assert run_limited(interrupted, seconds=10).reason.startswith("KeyboardInterrupt")  # type: ignore[union-attr]
+    assert run_limited(exits, seconds=10).reason.startswith("SystemExit: 3")  # type: ignore[union-attr]
+
+
+def test_deep_recursion_is_a_crash_not_a_dead_worker() -> None:
+    def deep(n: int) -> int:
+        return deep(n + 1) + 1
+
+    outcome = run_limited(lambda: deep(0), seconds=10)
+    assert outcome == Crashed("the expression is nested too deeply to check")
+
+
+def test_a_huge_allocation_is_a_memory_error_under_the_cap() -> None:
+    outcome = run_limited(lambda: bytearray(3 * GIB), seconds=20, memory=1 * GIB)
+    assert outcome == Crashed("ran out of memory (the cap is 1 GiB)")
+    assert _no_children_left()
+
+
+def test_a_growing_allocation_stops_at_the_cap() -> None:
+    def grow() -> int:
+        blocks = []
+        while True:
+            blocks.append(bytearray(64 * 1024**2))
+
+    start = time.monotonic()
+    outcome = run_limited(grow, seconds=30, memory=1 * GIB)
+    assert outcome == Crashed("ran out of memory (the cap is 1 GiB)")
+    assert time.monotonic() - start < 20
+
+
+def test_the_default_cap_stops_a_runaway_allocation() -> None:
+    outcome = run_limited(lambda: bytearray(64 * GIB), seconds=20)
+    assert isinstance(outcome, Crashed)
+    assert "out of memory" in outcome.reason
+    assert worker.MEMORY_LIMIT <= 8 * GIB
+
+
+def test_the_cap_does_not_apply_to_the_parent() -> None:
+    before = __import__("resource").getrlimit(__import__("resource").RLIMIT_AS)
+    run_limited(lambda: None, seconds=10, memory=1 * GIB)
+    assert __import__("resource").getrlimit(__import__("resource").RLIMIT_AS) == before
+
+
+def test_a_child_that_exits_without_answering_is_crashed() -> None:
+    outcome = run_limited(lambda: os._exit(7), seconds=10)
+    assert outcome == Crashed("the worker died (exit code 7)")
+
+
+def test_a_child_killed_by_a_signal_is_crashed() -> None:
+    outcome = run_limited(lambda: os.kill(os.getpid(), signal.SIGKILL), seconds=10)
+    assert isinstance(outcome, Crashed)
+    assert outcome.reason == "the worker died (killed by SIGKILL)"
+
+
+def test_an_unpicklable_result_is_a_crash_not_a_hang() -> None:
+    start = time.monotonic()
+    outcome = run_limited(lambda: (lambda: None), seconds=10)
+    assert isinstance(outcome, Crashed)
+    assert outcome.reason.startswith("could not send the result back")
+    assert time.monotonic() - start < 5
+
+
+def test_the_task_runs_in_another_process(tmp_path: Path) -> None:
+    marker = tmp_path / "pid"
+    outcome = run_limited(lambda: marker.write_text(str(os.getpid())) and os.getpid(), seconds=10)
+    assert isinstance(outcome, Finished)
+    assert outcome.value != os.getpid()
+    assert marker.read_text() == str(outcome.value)
+
+
+def test_many_runs_leave_no_processes_or_descriptors_behind() -> None:
+    fds_before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else 0
+    for _ in range(20):
+        assert run_limited(lambda: 1, seconds=10) == Finished(1)
+    run_limited(lambda: time.sleep(60), seconds=0.2)
+    assert _no_children_left()
+    if fds_before:
+        assert len(os.listdir("/proc/self/fd")) <= fds_before + 1
+
+
+@pytest.mark.parametrize("seconds", [0.05, 0.3])
+def test_the_limit_is_wall_clock_and_close(seconds: float) -> None:
+    start = time.monotonic()
+    assert run_limited(lambda: time.sleep(30), seconds=seconds) == TimedOut(seconds)
+    assert seconds <= time.monotonic() - start < seconds + 2.5
