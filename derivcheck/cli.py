@@ -6,7 +6,7 @@ import enum
 import math
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, TextIO
@@ -42,6 +42,28 @@ class ReportFormat(str, enum.Enum):
 
     TEXT = "text"
     JSON = "json"
+    GITHUB = "github"
+    JUNIT = "junit"
+    SARIF = "sarif"
+    MARKDOWN = "markdown"
+
+
+FORMAT_HELP = (
+    "Report format: text for people, json for programs, github for GitHub Actions annotations, "
+    "junit for CI test views, sarif for code scanning, markdown for pull-request comments. "
+    "Default: github when GITHUB_ACTIONS=true and the report goes to standard output, else text."
+)
+
+
+def default_format(environ: Mapping[str, str], *, to_stdout: bool) -> ReportFormat:
+    """The format when --format is not given: GitHub annotations inside GitHub Actions.
+
+    Workflow commands only work on the job's output, so a report written to a file
+    (-o) stays text.
+    """
+    if to_stdout and environ.get("GITHUB_ACTIONS") == "true":
+        return ReportFormat.GITHUB
+    return ReportFormat.TEXT
 
 
 app = typer.Typer(
@@ -130,13 +152,14 @@ def verify(
         ),
     ],
     report_format: Annotated[
-        ReportFormat,
+        ReportFormat | None,
         typer.Option(
             "--format",
             "-f",
-            help="Report format: text for people, json for programs.",
+            help=FORMAT_HELP,
+            show_default=False,
         ),
-    ] = ReportFormat.TEXT,
+    ] = None,
     strict: Annotated[
         bool,
         typer.Option(
@@ -189,6 +212,8 @@ def verify(
             except OSError as error:
                 _error(f"cannot write the report to {output}: {error.strerror or error}")
                 raise typer.Exit(EXIT_ERROR) from None
+        if report_format is None:
+            report_format = default_format(os.environ, to_stdout=output is None)
         reporter = make_reporter(
             report_format.value,
             stream,

@@ -73,6 +73,12 @@ class FakeCheck:
             yield FAKE_RESULTS.get(path.name) or not_found(str(path))
 
 
+@pytest.fixture(autouse=True)
+def _outside_github_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The text report is the default here, even when the tests run inside GitHub Actions."""
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+
+
 @pytest.fixture
 def fake_check(monkeypatch: pytest.MonkeyPatch) -> FakeCheck:
     fake = FakeCheck()

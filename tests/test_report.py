@@ -438,7 +438,7 @@ def test_load_reporter_rejects_unknown_name() -> None:
 
 
 def test_reporter_names_are_the_table() -> None:
-    assert reporter_names() == ["json", "text"]
+    assert reporter_names() == ["github", "json", "junit", "markdown", "sarif", "text"]
     assert load_reporter("text") is TerminalReporter
     assert load_reporter("json") is JsonReporter
 

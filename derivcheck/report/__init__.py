@@ -6,13 +6,17 @@ import importlib
 from collections.abc import Sequence
 from typing import Protocol, TextIO, cast
 
-from derivcheck.model import FileResult, StepResult, Verdict
+from derivcheck.model import FileResult, StepResult, Verdict, summarize
 
 # Name -> "module:Class". Modules are imported only when their reporter is asked for,
 # so the JSON reporter never imports rich.
 REPORTER_BY_NAME: dict[str, str] = {
     "text": "derivcheck.report.terminal:TerminalReporter",
     "json": "derivcheck.report.jsonreport:JsonReporter",
+    "github": "derivcheck.report.github:GithubReporter",
+    "junit": "derivcheck.report.junit:JunitReporter",
+    "sarif": "derivcheck.report.sarif:SarifReporter",
+    "markdown": "derivcheck.report.markdown:MarkdownReporter",
 }
 
 
@@ -73,3 +77,45 @@ def failing_steps(results: Sequence[FileResult], *, strict: bool = False) -> int
     return sum(
         1 for result in results for step in result.steps if not step_holds(step, strict=strict)
     )
+
+
+def _plural(count: int, word: str, plural: str | None = None) -> str:
+    return f"{count} {word if count == 1 else (plural or word + 's')}"
+
+
+def summary_line(results: Sequence[FileResult], *, strict: bool = False) -> str:
+    """One line of counts, ending in whether everything holds."""
+    counts = summarize(list(results))
+    steps = sum(len(result.steps) for result in results)
+    refuted = counts[Verdict.REFUTED.value]
+    expected = sum(
+        1
+        for result in results
+        for step in result.steps
+        if step.expect_refuted and step.verdict is Verdict.REFUTED
+    )
+    if refuted and expected == refuted:
+        refuted_text = f"{refuted} refuted (expected)"
+    elif expected:
+        refuted_text = f"{refuted} refuted ({expected} expected)"
+    else:
+        refuted_text = f"{refuted} refuted"
+    head = (
+        f"{_plural(len(results), 'file')}, {_plural(steps, 'step')}: "
+        f"{counts[Verdict.PROVED.value]} proved, {counts[Verdict.CHECKED.value]} checked, "
+        f"{refuted_text}, {counts[Verdict.UNDECIDED.value]} undecided, "
+        f"{_plural(counts[Verdict.ERROR.value], 'error')}"
+    )
+    failing = failing_steps(results, strict=strict)
+    problems = counts["file_errors"]
+    tail: list[str] = []
+    if failing:
+        tail.append(f"{_plural(failing, 'step')} {'does' if failing == 1 else 'do'} not hold")
+    if problems:
+        tail.append(_plural(problems, "file problem"))
+    return f"{head} — {', '.join(tail) if tail else 'all hold'}"
+
+
+def run_holds(results: Sequence[FileResult], *, strict: bool = False) -> bool:
+    """Whether every step of every file holds and no file has a problem."""
+    return all(file_holds(result, strict=strict) for result in results)

@@ -11,8 +11,10 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from derivcheck.model import Counterexample, FileResult, Problem, StepResult, Verdict, summarize
-from derivcheck.report import failing_steps, step_holds
+from derivcheck.model import Counterexample, FileResult, Problem, StepResult, Verdict
+from derivcheck.report import failing_steps, step_holds, summary_line
+
+__all__ = ["TerminalReporter", "summary_line"]
 
 # Columns: step numbers are right-aligned in NUMBER_WIDTH, the step body is indented by BODY_INDENT.
 NUMBER_WIDTH = 4
@@ -30,43 +32,6 @@ EXPECTED_REFUTATION = ("✘ REFUTED (expected)", "bold green")
 MISSED_REFUTATION_STYLE = "bold red"
 MIN_WRAP_WIDTH = 20
 SEVERITY_STYLE: dict[str, str] = {"error": "red", "warning": "yellow"}
-
-
-def _plural(count: int, word: str, plural: str | None = None) -> str:
-    return f"{count} {word if count == 1 else (plural or word + 's')}"
-
-
-def summary_line(results: Sequence[FileResult], *, strict: bool = False) -> str:
-    """One line of counts, ending in whether everything holds."""
-    counts = summarize(list(results))
-    steps = sum(len(result.steps) for result in results)
-    refuted = counts[Verdict.REFUTED.value]
-    expected = sum(
-        1
-        for result in results
-        for step in result.steps
-        if step.expect_refuted and step.verdict is Verdict.REFUTED
-    )
-    if refuted and expected == refuted:
-        refuted_text = f"{refuted} refuted (expected)"
-    elif expected:
-        refuted_text = f"{refuted} refuted ({expected} expected)"
-    else:
-        refuted_text = f"{refuted} refuted"
-    head = (
-        f"{_plural(len(results), 'file')}, {_plural(steps, 'step')}: "
-        f"{counts[Verdict.PROVED.value]} proved, {counts[Verdict.CHECKED.value]} checked, "
-        f"{refuted_text}, {counts[Verdict.UNDECIDED.value]} undecided, "
-        f"{_plural(counts[Verdict.ERROR.value], 'error')}"
-    )
-    failing = failing_steps(results, strict=strict)
-    problems = counts["file_errors"]
-    tail: list[str] = []
-    if failing:
-        tail.append(f"{_plural(failing, 'step')} {'does' if failing == 1 else 'do'} not hold")
-    if problems:
-        tail.append(_plural(problems, "file problem"))
-    return f"{head} — {', '.join(tail) if tail else 'all hold'}"
 
 
 class TerminalReporter:

@@ -1,0 +1,139 @@
+"""The Markdown reporter: a summary and a table of steps per file, for pull-request comments."""
+
+# The document is written at the end, so that the verdict of the whole run comes first:
+#
+#   ## derivcheck: ✅ all hold
+#   1 file, 9 steps: ... (the summary line)
+#   ### `derivations/softmax_ce.yaml` — Softmax + cross-entropy
+#   | step | id | claim | verdict | method |
+#   then the file's problems and the details of each step that does not hold.
+#
+# GitHub-flavoured Markdown. User text goes into code spans (claims, ids, paths), or is
+# escaped (titles, methods, messages), so `a[k]`, `*`, `|` and `<tag>` show as written.
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TextIO
+
+from derivcheck.model import FileResult, Problem, StepResult, Verdict
+from derivcheck.report import run_holds, step_holds, summary_line
+from derivcheck.report.diagnostics import (
+    counterexample_summary,
+    failure_rule,
+    one_line,
+    step_headline,
+)
+
+ICON_BY_VERDICT: dict[Verdict, str] = {
+    Verdict.PROVED: "✅",
+    Verdict.CHECKED: "☑️",
+    Verdict.REFUTED: "❌",
+    Verdict.UNDECIDED: "❓",
+    Verdict.ERROR: "⚠️",
+}
+
+# Characters that mean something inside a line of GitHub Markdown ($ starts math there).
+# Escaped text never starts a line, so the block markers (#, -, +, 1.) need no escape.
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&$])")
+
+
+def escape(text: str) -> str:
+    """Plain text for a Markdown paragraph or table cell: punctuation backslash-escaped."""
+    return _SPECIAL.sub(r"\\\1", one_line(text))
+
+
+def code(text: str) -> str:
+    """`text` as a code span that is safe in a table cell (pipes escaped, backticks fenced)."""
+    text = one_line(text).replace("|", "\\|")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def verdict_cell(step: StepResult, *, strict: bool = False) -> str:
+    """The icon and the verdict, with how it counts when that is not plain."""
+    icon = ICON_BY_VERDICT[step.verdict]
+    word = step.verdict.value
+    rule = failure_rule(step, strict=strict)
+    if step.expect_refuted:
+        if step.verdict is Verdict.REFUTED:
+            return f"✅ {word} (expected)"
+        return f"❌ {word} (expected refuted)"
+    if rule == "not-proved":
+        return f"❌ {word} (--strict)"
+    return f"{icon} {word}"
+
+
+def _problem(problem: Problem) -> str:
+    """`path:line:col` `code`: message."""
+    return (
+        f"{code(f'{problem.path}:{problem.span}')} {code(problem.code)}: {escape(problem.message)}"
+    )
+
+
+def _file_section(result: FileResult, *, strict: bool) -> list[str]:
+    heading = f"### {code(result.path)}"
+    if result.title:
+        heading += f" — {escape(result.title)}"
+    lines = [heading, ""]
+    problems = (*result.problems, *result.warnings)
+    if problems:
+        lines.extend(f"- **{problem.severity}** {_problem(problem)}" for problem in problems)
+        lines.append("")
+    if not result.steps:
+        if not problems:
+            lines.extend(["No steps.", ""])
+        return lines
+    lines.append("| step | id | claim | verdict | method |")
+    lines.append("| ---: | --- | --- | --- | --- |")
+    for step in result.steps:
+        lines.append(
+            f"| {step.number} | {code(step.id) if step.id else ''} | {code(step.written)} "
+            f"| {verdict_cell(step, strict=strict)} | {escape(step.method)} |"
+        )
+    lines.append("")
+    failing = [step for step in result.steps if not step_holds(step, strict=strict)]
+    for step in failing:
+        lines.append(f"- **{escape(step_headline(step, strict=strict))}** (line {step.span.line})")
+        if step.message and step.message not in {problem.message for problem in step.problems}:
+            lines.append(f"  - {escape(step.message)}")
+        for problem in step.problems:
+            lines.append(f"  - {_problem(problem)}")
+        if step.counterexample is not None:
+            summary = counterexample_summary(step.counterexample, max_values=None)
+            lines.append(f"  - counterexample: {code(summary)}")
+        for attempt in step.tried:
+            lines.append(f"  - tried: {escape(attempt)}")
+    if failing:
+        lines.append("")
+    return lines
+
+
+def render(results: Sequence[FileResult], *, strict: bool = False) -> str:
+    """The whole Markdown document for a run."""
+    holds = run_holds(results, strict=strict)
+    verdict = "✅ all hold" if holds else "❌ does not hold"
+    lines = [f"## derivcheck: {verdict}", "", escape(summary_line(results, strict=strict)), ""]
+    for result in results:
+        lines.extend(_file_section(result, strict=strict))
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+class MarkdownReporter:
+    """Writes the Markdown document once, at the end of the run."""
+
+    def __init__(
+        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = False
+    ) -> None:
+        self.stream = stream
+        self.strict = strict
+
+    def file_done(self, result: FileResult) -> None:
+        """Nothing to stream: the summary comes first, so the document is written by `finish`."""
+
+    def finish(self, results: Sequence[FileResult]) -> None:
+        self.stream.write(render(results, strict=self.strict))
+        self.stream.flush()

@@ -1,0 +1,133 @@
+"""The SARIF 2.1.0 reporter: results for code-scanning tools (GitHub code scanning, IDE viewers)."""
+
+# One run, with tool.driver naming derivcheck and listing one rule per reason a step fails
+# (FAILURE_RULES, always all of them) and per problem code seen in the run. Each diagnostic
+# (see report.diagnostics) is one result: ruleId and ruleIndex, level, message, and a
+# physicalLocation whose region has 1-based startLine and startColumn, columns counted in
+# Unicode code points. Steps that hold are not results: SARIF results are things to look at.
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import PurePath, PurePosixPath
+from typing import TextIO
+from urllib.parse import quote
+
+from derivcheck import __version__
+from derivcheck.model import EXIT_OK, FileResult, exit_code
+from derivcheck.report.diagnostics import (
+    FAILURE_RULES,
+    Diagnostic,
+    file_diagnostics,
+    rule_description,
+)
+
+SARIF_VERSION = "2.1.0"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def artifact_uri(path: str) -> str:
+    """A path as a SARIF URI: relative paths stay relative (to the repository root), with `/`."""
+    pure = PurePath(path)
+    if pure.is_absolute():
+        return pure.as_uri()
+    return quote(str(PurePosixPath(*pure.parts)), safe="/")
+
+
+def _rule_name(rule: str) -> str:
+    return "".join(part.capitalize() for part in rule.replace("_", "-").split("-") if part)
+
+
+def _rule(rule: str) -> dict[str, object]:
+    description = rule_description(rule)
+    return {
+        "id": rule,
+        "name": _rule_name(rule),
+        "shortDescription": {"text": description},
+        "fullDescription": {"text": description},
+        "defaultConfiguration": {"level": "error"},
+        "properties": {"tags": ["derivcheck", "step" if rule in FAILURE_RULES else "problem"]},
+    }
+
+
+def _result(diagnostic: Diagnostic, rule_index: int) -> dict[str, object]:
+    result: dict[str, object] = {
+        "ruleId": diagnostic.rule,
+        "ruleIndex": rule_index,
+        "level": "warning" if diagnostic.severity == "warning" else "error",
+        "message": {"text": diagnostic.full_text},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": artifact_uri(diagnostic.path)},
+                    "region": {
+                        "startLine": max(diagnostic.span.line, 1),
+                        "startColumn": max(diagnostic.span.col, 1),
+                    },
+                }
+            }
+        ],
+    }
+    step = diagnostic.step
+    if step is not None:
+        properties: dict[str, object] = {
+            "step": step.number,
+            "verdict": step.verdict.value,
+            "method": step.method,
+            "claim": step.written,
+        }
+        if step.id:
+            properties["stepId"] = step.id
+        if step.expect_refuted:
+            properties["expect"] = "refuted"
+        if step.counterexample is not None:
+            properties["counterexample"] = step.counterexample.to_dict()
+        result["properties"] = properties
+    return result
+
+
+def report_to_sarif(results: Sequence[FileResult], *, strict: bool = False) -> dict[str, object]:
+    """The whole SARIF log for a run, as a dict."""
+    diagnostics = [d for result in results for d in file_diagnostics(result, strict=strict)]
+    rule_ids = list(FAILURE_RULES)
+    for diagnostic in diagnostics:
+        if diagnostic.rule not in rule_ids:
+            rule_ids.append(diagnostic.rule)
+    index = {rule: position for position, rule in enumerate(rule_ids)}
+    code = exit_code(list(results), strict=strict)
+    run: dict[str, object] = {
+        "tool": {
+            "driver": {
+                "name": "derivcheck",
+                "version": __version__,
+                "semanticVersion": __version__,
+                "rules": [_rule(rule) for rule in rule_ids],
+            }
+        },
+        "invocations": [{"executionSuccessful": True, "exitCode": code}],
+        "columnKind": "unicodeCodePoints",
+        "results": [_result(d, index[d.rule]) for d in diagnostics],
+        "properties": {"ok": code == EXIT_OK},
+    }
+    return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
+
+
+class SarifReporter:
+    """Writes the SARIF log once, at the end of the run."""
+
+    def __init__(
+        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = False
+    ) -> None:
+        self.stream = stream
+        self.strict = strict
+
+    def file_done(self, result: FileResult) -> None:
+        """Nothing to stream: the log is written whole by `finish`."""
+
+    def finish(self, results: Sequence[FileResult]) -> None:
+        json.dump(
+            report_to_sarif(results, strict=self.strict), self.stream, indent=2, ensure_ascii=False
+        )
+        self.stream.write("\n")
+        self.stream.flush()
