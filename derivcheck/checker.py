@@ -9,10 +9,10 @@ from pathlib import Path
 
 import sympy
 
-from derivcheck import exprparse, source, worker
+from derivcheck import exprparse, matrices, source, worker
 from derivcheck.engine import decide as deciding
 from derivcheck.engine.context import Context, Definition, Fact, Family
-from derivcheck.exprparse import Diff, ParseError, Scope
+from derivcheck.exprparse import Diff, MatrixValue, ParseError, Scope
 from derivcheck.model import FileResult, Problem, Span, StepResult, Verdict
 from derivcheck.source import Derivation, SourceError, Text
 
@@ -130,8 +130,10 @@ def build(derivation: Derivation) -> Workspace:
             names[var.name.value] = symbol
             scalars[var.name.value] = symbol
 
-    # Heads first, so that definitions may use each other in any order.
-    heads: dict[str, tuple[tuple[sympy.Symbol, ...], sympy.Basic]] = {}
+    # Definitions may come in any order: read the heads, order them by what each body
+    # uses (a cycle is an error), then parse each body once what it uses is known, so a
+    # matrix-valued body (Z: theta @ X) makes its name a family with a shape.
+    heads: dict[str, tuple[source.Definition, tuple[str, ...]]] = {}
     for definition in derivation.definitions:
         try:
             name, params = exprparse.parse_head(definition.head.value)
@@ -146,35 +148,48 @@ def build(derivation: Derivation) -> Workspace:
                 Problem(path, definition.head.span, "undeclared-symbol", f"'{bad[0]}' in {definition.head.value} is not a declared index")
             )
             continue
-        symbols = tuple(names[p] for p in params)
-        if params:
-            base = sympy.IndexedBase(name, real=True)
-            families[name] = (base, len(params))
-            shape = tuple(ranges[s][1] for s in symbols)
-            ctx_families[name] = Family(name, base, shape)
-            heads[name] = (symbols, base)
-        else:
-            symbol = sympy.Symbol(name, real=True)
-            names[name] = symbol
-            heads[name] = ((), symbol)
+        heads[name] = (definition, params)
+    uses = {
+        name: {word for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", definition.body.value) if word in heads}
+        for name, (definition, _) in heads.items()
+    }
+    cycle = _find_cycle(uses)
+    if cycle:
+        first = heads[cycle[0]][0]
+        problems.append(
+            Problem(path, first.head.span, "cyclic-definition", "definitions form a cycle: " + " -> ".join(cycle + [cycle[0]]))
+        )
+        raise FileProblems(problems)
 
-    scope = Scope(names=names, families=families, indices=frozenset(index_names))
+    shapes: dict[str, tuple[sympy.Expr, ...]] = {name: family.shape for name, family in ctx_families.items()}
     definitions: dict[str, Definition] = {}
-    uses: dict[str, set[str]] = {}
-    for definition in derivation.definitions:
-        try:
-            name, _ = exprparse.parse_head(definition.head.value)
-        except ParseError:
-            continue
-        if name not in heads:
-            continue
-        params, target = heads[name]
+    for name in _topological(uses):
+        definition, params = heads[name]
+        scope = Scope(names=names, families=families, indices=frozenset(index_names), shapes=shapes, layout=derivation.layout)
         try:
             body = exprparse.parse_expression(definition.body.value, scope)
         except ParseError as exc:
             problems.append(_problem(path, definition.body, exc))
             continue
-        stray = sorted(s.name for s in body.free_symbols if s in ranges and s not in params)
+        symbols = tuple(names[p] for p in params)
+        if isinstance(body, MatrixValue):
+            if params:
+                problems.append(
+                    Problem(path, definition.body.span, "shape-mismatch", f"{definition.head.value} is one entry, but its body is a {body.shape} matrix")
+                )
+                continue
+            # A matrix (or column vector) definition: a family whose entries are the body's.
+            row, col = sympy.Dummy("r", integer=True), sympy.Dummy("c", integer=True)
+            column = body.is_column()
+            symbols = (row,) if column else (row, col)
+            shape = (body.rows,) if column else (body.rows, body.cols)
+            base = sympy.IndexedBase(name, real=True)
+            families[name] = (base, len(shape))
+            shapes[name] = shape
+            ctx_families[name] = Family(name, base, shape)
+            definitions[name] = Definition(name, symbols, body.at(row, col), base)
+            continue
+        stray = sorted(s.name for s in body.free_symbols if s in ranges and s not in symbols)
         if stray:
             problems.append(
                 Problem(
@@ -188,16 +203,19 @@ def build(derivation: Derivation) -> Workspace:
         if body.has(Diff):
             problems.append(Problem(path, definition.body.span, "schema", "a definition cannot contain a Derivative"))
             continue
-        definitions[name] = Definition(name, params, body, target)
-        uses[name] = {n for n in _names_in(body) if n in heads}
+        if params:
+            base = sympy.IndexedBase(name, real=True)
+            families[name] = (base, len(params))
+            shape = tuple(ranges[s][1] for s in symbols)
+            shapes[name] = shape
+            ctx_families[name] = Family(name, base, shape)
+            definitions[name] = Definition(name, symbols, body, base)
+        else:
+            symbol = sympy.Symbol(name, real=True)
+            names[name] = symbol
+            definitions[name] = Definition(name, (), body, symbol)
 
-    cycle = _find_cycle(uses)
-    if cycle:
-        first = next(d for d in derivation.definitions if exprparse_head_name(d.head.value) == cycle[0])
-        problems.append(
-            Problem(path, first.head.span, "cyclic-definition", "definitions form a cycle: " + " -> ".join(cycle + [cycle[0]]))
-        )
-
+    scope = Scope(names=names, families=families, indices=frozenset(index_names), shapes=shapes, layout=derivation.layout)
     facts: list[Fact] = []
     for assumption in derivation.assumptions:
         fact = _fact(assumption, scope, ctx_families, path, problems)
@@ -220,17 +238,22 @@ def build(derivation: Derivation) -> Workspace:
     return Workspace(derivation, scope, context)
 
 
-def exprparse_head_name(text: str) -> str | None:
-    try:
-        return exprparse.parse_head(text)[0]
-    except ParseError:
-        return None
+def _topological(uses: dict[str, set[str]]) -> list[str]:
+    """Names in an order where each comes after the names it uses (no cycles here)."""
+    order: list[str] = []
+    done: set[str] = set()
 
+    def visit(node: str) -> None:
+        if node in done:
+            return
+        done.add(node)
+        for used in sorted(uses[node]):
+            visit(used)
+        order.append(node)
 
-def _names_in(expr: sympy.Basic) -> set[str]:
-    found = {s.name for s in expr.free_symbols if isinstance(s, sympy.Symbol)}
-    found |= {str(i.base.label) for i in expr.atoms(sympy.Indexed)}
-    return found
+    for node in sorted(uses):
+        visit(node)
+    return order
 
 
 def _find_cycle(uses: dict[str, set[str]]) -> list[str]:
@@ -265,8 +288,10 @@ def _fact(assumption: source.Assumption, scope: Scope, families: dict[str, Famil
     match = ONE_HOT.match(text.value)
     if match:
         family = match.group(1)
-        if family not in families or len(families[family].shape) != 1:
-            problems.append(Problem(path, text.span, "unsupported-assumption", f"one_hot needs a vector variable, and '{family}' is not one"))
+        if family not in families or len(families[family].shape) not in (1, 2):
+            problems.append(
+                Problem(path, text.span, "unsupported-assumption", f"one_hot needs a vector or matrix variable, and '{family}' is not one")
+            )
             return None
         return Fact(name, "one_hot", family)
     try:
@@ -274,18 +299,23 @@ def _fact(assumption: source.Assumption, scope: Scope, families: dict[str, Famil
     except ParseError as exc:
         problems.append(_problem(path, text, exc))
         return None
-    if isinstance(lhs, sympy.Sum) and len(lhs.limits) == 1:
+    if isinstance(lhs, sympy.Sum) and len(lhs.limits) == 1 and not isinstance(rhs, MatrixValue):
         var, low, high = lhs.limits[0]
         summand = lhs.function
-        if isinstance(summand, sympy.Indexed) and summand.indices == (var,) and str(summand.base.label) in families:
-            if not (rhs.free_symbols - set(scope.names.values())):
-                return Fact(name, "sum", str(summand.base.label), low, high, rhs)
+        if isinstance(summand, sympy.Indexed) and str(summand.base.label) in families and var in summand.indices:
+            position = summand.indices.index(var)
+            others = [index for i, index in enumerate(summand.indices) if i != position]
+            # The other index (of a matrix) is free: the fact holds for each of its values.
+            distinct = all(isinstance(o, sympy.Symbol) and o != var for o in others) and len(set(others)) == len(others)
+            if distinct and len(summand.indices) <= 2 and not (rhs.free_symbols - {s for s in scope.names.values() if s.name not in scope.indices}):
+                return Fact(name, "sum", str(summand.base.label), low, high, rhs, position=position)
     problems.append(
         Problem(
             path,
             text.span,
             "unsupported-assumption",
-            "derivcheck understands two kinds of assumption: one_hot(y), and Sum(y[k], (k, 1, N)) = value",
+            "derivcheck understands two kinds of assumption: one_hot(y) (a vector, or each column of a matrix), "
+            "and Sum(y[k], (k, 1, N)) = value (also Sum(Y[l, i], (l, 1, L)) = value for every column i)",
         )
     )
     return None
@@ -330,40 +360,66 @@ class Claim:
     justification: str
 
 
-def claims_of(step: source.StepSpec, scope: Scope, path: str) -> tuple[list[Claim], list[StepResult]]:
+def _entry_claim(before: exprparse.Value, after: exprparse.Value, ranges: dict) -> tuple[sympy.Expr, sympy.Expr] | str:
+    """Two sides as scalars: matrices of one shape are compared at a generic entry (row, col),
+    two fresh indices over the shape; a message when the shapes differ."""
+    if not isinstance(before, MatrixValue) and not isinstance(after, MatrixValue):
+        return before, after
+    if not (isinstance(before, MatrixValue) and isinstance(after, MatrixValue)):
+        matrix = before if isinstance(before, MatrixValue) else after
+        return f"a scalar and a {matrix.shape} matrix cannot be equal"  # type: ignore[union-attr]
+    if not (matrices.same_size(before.rows, after.rows) and matrices.same_size(before.cols, after.cols)):
+        return f"the two sides have different shapes: {before.shape} = {after.shape}"
+    row, col = sympy.Dummy("row", integer=True), sympy.Dummy("col", integer=True)
+    ranges[row] = (sympy.Integer(1), before.rows)
+    ranges[col] = (sympy.Integer(1), before.cols)
+    return before.at(row, col), after.at(row, col)
+
+
+def claims_of(step: source.StepSpec, workspace: Workspace) -> tuple[list[Claim], list[StepResult]]:
     """The equalities a step makes, or error results for parts that do not parse."""
+    scope = workspace.scope
+    path = workspace.derivation.path
+    ranges = workspace.context.ranges
     errors: list[StepResult] = []
     claims: list[Claim] = []
     step_id = step.id.value if step.id else None
     words = step.by.value if step.by else ", ".join(ref.value for ref in step.by_ids)
 
-    def error(number: str, text: Text, exc: ParseError) -> StepResult:
-        problem = _problem(path, text, exc)
-        return StepResult(number, step_id, problem.span, text.value, Verdict.ERROR, "could not parse", message=problem.message, problems=(problem,), justification=words, expect_refuted=step.expect_refuted)
+    def error(number: str, text: Text, problem: Problem) -> StepResult:
+        return StepResult(number, step_id, problem.span, text.value, Verdict.ERROR, "could not check", message=problem.message, problems=(problem,), justification=words, expect_refuted=step.expect_refuted)
 
     if step.claim is not None:
         number = str(step.number)
         try:
             lhs, rhs = exprparse.parse_equation(step.claim.value, scope)
         except ParseError as exc:
-            return [], [error(number, step.claim, exc)]
-        claims.append(Claim(number, step, step.claim.value, step.claim, lhs, rhs, words))
+            return [], [error(number, step.claim, _problem(path, step.claim, exc))]
+        sides = _entry_claim(lhs, rhs, ranges)
+        if isinstance(sides, str):
+            return [], [error(number, step.claim, Problem(path, step.claim.span, "shape-mismatch", sides))]
+        claims.append(Claim(number, step, step.claim.value, step.claim, sides[0], sides[1], words))
         return claims, errors
-    parsed: list[sympy.Expr | None] = []
-    for link in step.chain:
+    parsed: list[exprparse.Value | None] = []
+    for position, link in enumerate(step.chain):
         try:
             parsed.append(exprparse.parse_expression(link.expr.value, scope))
         except ParseError as exc:
             parsed.append(None)
-            errors.append(error(f"{step.number}.{len(parsed) - 1 or 1}", link.expr, exc))
+            errors.append(error(f"{step.number}.{max(position, 1)}", link.expr, _problem(path, link.expr, exc)))
     for position in range(1, len(step.chain)):
         before, after = parsed[position - 1], parsed[position]
         if before is None or after is None:
             continue
         link = step.chain[position]
+        number = f"{step.number}.{position}"
+        sides = _entry_claim(before, after, ranges)
+        if isinstance(sides, str):
+            errors.append(error(number, link.expr, Problem(path, link.expr.span, "shape-mismatch", sides)))
+            continue
         written = f"{step.chain[position - 1].expr.value} = {link.expr.value}"
         by = link.by.value if link.by else words
-        claims.append(Claim(f"{step.number}.{position}", step, written, link.expr, before, after, by))
+        claims.append(Claim(number, step, written, link.expr, sides[0], sides[1], by))
     return claims, errors
 
 
@@ -459,7 +515,7 @@ def check_derivation(derivation: Derivation, *, timeout: float | None = 10.0) ->
         if where_error is not None:
             results.append(where_error)
             continue
-        claims, errors = claims_of(step, workspace.scope, path)
+        claims, errors = claims_of(step, workspace)
         results.extend(errors)
         for claim in claims:
             results.append(_check_limited(claim, workspace, tuple(unequal), timeout))

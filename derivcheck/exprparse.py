@@ -9,13 +9,18 @@ import re
 import unicodedata
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Union
 
 import sympy
 
+from derivcheck import matrices
+from derivcheck.matrices import MatrixValue, ShapeError
+
 __all__ = [
     "Diff",
+    "MatrixValue",
     "ParseError",
     "Scope",
     "parse_condition",
@@ -57,11 +62,14 @@ _UNARY_FUNCTIONS: dict[str, Callable[[sympy.Expr], sympy.Expr]] = {
 _SPECIAL_FUNCTIONS = frozenset(
     {"sqrt", "sigmoid", "KroneckerDelta", "Sum", "Derivative"}
 )
-_CALLABLE = frozenset(_UNARY_FUNCTIONS) | _SPECIAL_FUNCTIONS
+# Functions of matrix notation (see derivcheck.matrices).
+_MATRIX_FUNCTIONS = frozenset(
+    {"softmax", "transpose", "sum", "ones", "eye", "diag", "broadcast", "hadamard", "jacobian"}
+)
+_CALLABLE = frozenset(_UNARY_FUNCTIONS) | _SPECIAL_FUNCTIONS | _MATRIX_FUNCTIONS
 _CALLABLE_LIST = ", ".join(sorted(_CALLABLE, key=str.lower))
 
 _OPERATOR_TEXT: dict[type, str] = {
-    ast.MatMult: "@",
     ast.FloorDiv: "//",
     ast.Mod: "%",
     ast.LShift: "<<",
@@ -72,7 +80,7 @@ _OPERATOR_TEXT: dict[type, str] = {
     ast.Invert: "~",
     ast.Not: "not",
 }
-_ALLOWED_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
+_ALLOWED_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.MatMult)
 _ALLOWED_UNARYOPS = (ast.UAdd, ast.USub)
 
 # Why each kind of node is refused; anything not named here and not handled is refused generically.
@@ -136,19 +144,25 @@ class Scope:
     names: Mapping[str, sympy.Symbol]
     families: Mapping[str, tuple[sympy.IndexedBase, int]]
     indices: frozenset[str] = frozenset()
+    # The size of each index of a family, for families usable bare in matrix notation.
+    shapes: Mapping[str, tuple[sympy.Expr, ...]] = field(default_factory=dict)
+    layout: str = "denominator"  # of Derivative(scalar, matrix): the matrix's shape, or its transpose
 
 
 # ---------------------------------------------------------------------------------------------
 # Public entry points
 
 
-def parse_expression(text: str, scope: Scope) -> sympy.Expr:
-    """Parse one expression into SymPy, using only the names in scope."""
+Value = Union[sympy.Expr, MatrixValue]
+
+
+def parse_expression(text: str, scope: Scope) -> Value:
+    """Parse one expression into SymPy (or a MatrixValue), using only the names in scope."""
     _check_length(text)
     return _parse_side(text, 0, scope)
 
 
-def parse_equation(text: str, scope: Scope) -> tuple[sympy.Expr, sympy.Expr]:
+def parse_equation(text: str, scope: Scope) -> tuple[Value, Value]:
     """Parse "lhs = rhs" into its two sides; error offsets are into the whole text."""
     _check_length(text)
     splits = _top_level_equals(text)
@@ -158,6 +172,16 @@ def parse_equation(text: str, scope: Scope) -> tuple[sympy.Expr, sympy.Expr]:
     at = splits[0]
     lhs = _parse_side(text[:at], 0, scope)
     rhs = _parse_side(text[at + 1 :], at + 1, scope)
+    left_shape = lhs.shape if isinstance(lhs, MatrixValue) else "a scalar"
+    right_shape = rhs.shape if isinstance(rhs, MatrixValue) else "a scalar"
+    if isinstance(lhs, MatrixValue) != isinstance(rhs, MatrixValue) or (
+        isinstance(lhs, MatrixValue)
+        and isinstance(rhs, MatrixValue)
+        and not (matrices.same_size(lhs.rows, rhs.rows) and matrices.same_size(lhs.cols, rhs.cols))
+    ):
+        raise ParseError(
+            f"the two sides have different shapes: {left_shape} = {right_shape}", at, "shape-mismatch"
+        )
     return lhs, rhs
 
 
@@ -397,6 +421,10 @@ def _vet_node(node: ast.expr, src: _Source, allow_compare: bool) -> None:
         if not isinstance(node.op, _ALLOWED_UNARYOPS):
             op = _OPERATOR_TEXT.get(type(node.op), type(node.op).__name__)
             raise ParseError(f"operator '{op}' is not allowed", at, "unsafe-expression")
+    elif isinstance(node, ast.Attribute):
+        # Only the transpose, `A.T`: the builder reads the name and never looks anything up.
+        if node.attr != "T":
+            raise ParseError(_REFUSED[ast.Attribute] + " (except .T, the transpose)", at, "unsafe-expression")
     elif isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in _CALLABLE:
             what = f"'{node.func.id}'" if isinstance(node.func, ast.Name) else "this"
@@ -405,10 +433,12 @@ def _vet_node(node: ast.expr, src: _Source, allow_compare: bool) -> None:
                 at,
                 "unsafe-expression",
             )
-        if node.keywords:
+        allowed_keywords = {"axis"} if node.func.id == "sum" else set()
+        bad = [kw for kw in node.keywords if kw.arg not in allowed_keywords]
+        if bad:
             raise ParseError(
-                "keyword arguments are not allowed",
-                src.node(node.keywords[0]),
+                "keyword arguments are not allowed (but sum(A, axis=0 or 1))",
+                src.node(bad[0]),
                 "unsafe-expression",
             )
     elif isinstance(node, ast.Compare):
@@ -524,8 +554,27 @@ class _Builder:
             raise self.error(
                 f"cannot build this expression ({type(exc).__name__})", node, "syntax"
             ) from None
-        self._check_numbers(result, node)
+        if not isinstance(result, MatrixValue):
+            self._check_numbers(result, node)
         return result
+
+    def scalar(self, node: ast.expr, what: str) -> sympy.Expr:
+        """Build a node that must be a scalar (a 1 x 1 matrix counts as one)."""
+        value = self.build(node)
+        if isinstance(value, MatrixValue):
+            if value.is_scalar():
+                return value.at(sympy.Integer(1), sympy.Integer(1))
+            raise self.error(f"{what} must be a scalar, not a {value.shape} matrix", node, "shape-mismatch")
+        return value
+
+    def matrix(self, node: ast.expr, what: str) -> MatrixValue:
+        value = self.build(node)
+        if not isinstance(value, MatrixValue):
+            raise self.error(f"{what} must be a vector or a matrix, not a scalar", node, "shape-mismatch")
+        return value
+
+    def text_of(self, node: ast.AST) -> str:
+        return ast.get_source_segment(self.src.text, node) or "this expression"
 
     def _dispatch(self, node: ast.expr) -> sympy.Expr:
         if isinstance(node, ast.Constant):
@@ -538,7 +587,13 @@ class _Builder:
             return self._binop(node)
         if isinstance(node, ast.UnaryOp):
             operand = self.build(node.operand)
-            return -operand if isinstance(node.op, ast.USub) else operand
+            if isinstance(node.op, ast.UAdd):
+                return operand
+            if isinstance(operand, MatrixValue):
+                return matrices.scale(operand, lambda e: -e)
+            return -operand
+        if isinstance(node, ast.Attribute):
+            return matrices.transpose(self.matrix(node.value, "the operand of .T"))
         if isinstance(node, ast.Call):
             return self._call(node)
         if isinstance(node, ast.Tuple):
@@ -600,6 +655,12 @@ class _Builder:
         name = node.id
         if name in self.scope.names:
             return self.scope.names[name]
+        if name in self.scope.families and name in self.scope.shapes:
+            base, _ = self.scope.families[name]
+            try:
+                return matrices.family(name, base, tuple(self.scope.shapes[name]))
+            except ShapeError as exc:
+                raise self.error(str(exc), node, "shape-mismatch") from None
         if name in self.scope.families:
             _, arity = self.scope.families[name]
             raise self.error(
@@ -617,11 +678,21 @@ class _Builder:
     def _subscript(self, node: ast.Subscript) -> sympy.Expr:
         target = node.value
         if not isinstance(target, ast.Name):
-            raise self.error(
-                "only a declared family can be indexed, like z[k]",
-                node,
-                "unsafe-expression",
-            )
+            # An entry of a matrix expression, like ((A - Y) @ X.T)[l, m].
+            value = self.build(target)
+            if not isinstance(value, MatrixValue):
+                raise self.error(
+                    "only a declared family or a matrix expression can be indexed, like z[k]",
+                    node,
+                    "unsafe-expression",
+                )
+            slice_node = node.slice
+            parts = list(slice_node.elts) if isinstance(slice_node, ast.Tuple) else [slice_node]
+            if len(parts) == 1 and value.is_column():
+                return value.at(self.index(parts[0]), sympy.Integer(1))
+            if len(parts) != 2:
+                raise self.error(f"a {value.shape} matrix takes 2 indices, got {len(parts)}", node, "arity")
+            return value.at(self.index(parts[0]), self.index(parts[1]))
         name = target.id
         if name not in self.scope.families:
             if name in self.scope.names or name in ("pi", "E") or name in _CALLABLE:
@@ -700,10 +771,15 @@ class _Builder:
 
     # -- operators ------------------------------------------------------------------------------
 
-    def _binop(self, node: ast.BinOp) -> sympy.Expr:
+    def _binop(self, node: ast.BinOp) -> Value:
         left = self.build(node.left)
         right = self.build(node.right)
         op = node.op
+        if isinstance(left, MatrixValue) or isinstance(right, MatrixValue) or isinstance(op, ast.MatMult):
+            try:
+                return self._matrix_binop(node, left, right)
+            except ShapeError as exc:
+                raise self.error(str(exc), node, "shape-mismatch") from None
         if isinstance(op, ast.Add):
             return left + right
         if isinstance(op, ast.Sub):
@@ -716,6 +792,45 @@ class _Builder:
         if isinstance(op, ast.Pow):
             return self.power(left, right, node)
         raise self.error("operator not allowed", node, "unsafe-expression")
+
+    def _matrix_binop(self, node: ast.BinOp, left: Value, right: Value) -> Value:
+        op = node.op
+        text = self.text_of(node)
+        symbol = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.MatMult: "@"}[type(op)]
+        if isinstance(op, ast.MatMult):
+            if not (isinstance(left, MatrixValue) and isinstance(right, MatrixValue)):
+                raise ShapeError(f"'@' multiplies two matrices or vectors; for a scalar factor write * in {text}")
+            product = matrices.matmul(left, right, text)
+            return product.at(sympy.Integer(1), sympy.Integer(1)) if product.is_scalar() else product
+        if isinstance(left, MatrixValue) and isinstance(right, MatrixValue):
+            operations: dict[type, Callable[[sympy.Expr, sympy.Expr], sympy.Expr]] = {
+                ast.Add: lambda a, b: a + b,
+                ast.Sub: lambda a, b: a - b,
+                ast.Mult: lambda a, b: a * b,
+                ast.Div: lambda a, b: a / b,
+            }
+            if type(op) not in operations:
+                raise ShapeError(f"'{symbol}' between two matrices is not defined in {text}")
+            return matrices.elementwise(left, right, operations[type(op)], symbol, text)
+        if isinstance(op, (ast.Add, ast.Sub)):
+            matrix = left if isinstance(left, MatrixValue) else right
+            raise ShapeError(
+                f"a scalar and a {matrix.shape} matrix cannot be added in {text}: "
+                "say what is meant, e.g. c*ones(rows, cols)"
+            )
+        if isinstance(left, MatrixValue):
+            factor = right
+            if isinstance(op, ast.Mult):
+                return matrices.scale(left, lambda e: e * factor)
+            if isinstance(op, ast.Div):
+                return matrices.scale(left, lambda e: e / factor)
+            if isinstance(op, ast.Pow):
+                return matrices.scale(left, lambda e: self.power(e, factor, node))
+        assert isinstance(right, MatrixValue)
+        if isinstance(op, ast.Mult):
+            factor = left
+            return matrices.scale(right, lambda e: factor * e)
+        raise ShapeError(f"'{symbol}' with a matrix on the right is not defined in {text}")
 
     def power(
         self, base: sympy.Expr, exponent: sympy.Expr, node: ast.AST
@@ -784,26 +899,22 @@ class _Builder:
         for arg in args:
             if isinstance(arg, ast.Starred):
                 raise self.error(_REFUSED[ast.Starred], arg, "unsafe-expression")
+        if name in _MATRIX_FUNCTIONS:
+            try:
+                return self._matrix_call(node, name)
+            except ShapeError as exc:
+                raise self.error(str(exc), node, "shape-mismatch") from None
         if name in _UNARY_FUNCTIONS or name in ("sqrt", "sigmoid"):
             if len(args) != 1:
                 extra = " (log(x, b) is not supported)" if name == "log" else ""
                 raise self.error(
                     f"{name} takes 1 argument, got {len(args)}{extra}", node, "arity"
                 )
-            value = self.build(args[0])
-            # SymPy evaluates functions of numbers eagerly (exp(c*log(n)) becomes n**c, which
-            # factors n), so the numbers a function sees are kept short.
-            if not _all_numbers_below(value, _RADICAND_LIMIT):
-                raise self.error(
-                    f"numbers inside {name}(...) are limited to {MAX_RADICAND_DIGITS} digits",
-                    args[0],
-                    "too-large",
-                )
-            if name == "sqrt":
-                return self.power(value, sympy.Rational(1, 2), node)
-            if name == "sigmoid":
-                return sympy.Pow(1 + sympy.exp(-value), -1)
-            return _UNARY_FUNCTIONS[name](value)
+            built = self.build(args[0])
+            if isinstance(built, MatrixValue):
+                # Entry-wise, as in NumPy: exp of a matrix is never the matrix exponential.
+                return matrices.scale(built, lambda e: self._apply(name, e, node))
+            return self._apply(name, built, node)
         if name == "KroneckerDelta":
             if len(args) != 2:
                 raise self.error(
@@ -816,6 +927,72 @@ class _Builder:
             return self._derivative(node)
         raise self.error(f"'{name}' cannot be called", node, "unsafe-expression")
 
+    def _apply(self, name: str, value: sympy.Expr, node: ast.Call) -> sympy.Expr:
+        # SymPy evaluates functions of numbers eagerly (exp(c*log(n)) becomes n**c, which
+        # factors n), so the numbers a function sees are kept short.
+        if not _all_numbers_below(value, _RADICAND_LIMIT):
+            raise self.error(
+                f"numbers inside {name}(...) are limited to {MAX_RADICAND_DIGITS} digits",
+                node.args[0],
+                "too-large",
+            )
+        if name == "sqrt":
+            return self.power(value, sympy.Rational(1, 2), node)
+        if name == "sigmoid":
+            return sympy.Pow(1 + sympy.exp(-value), -1)
+        return _UNARY_FUNCTIONS[name](value)
+
+    def _matrix_call(self, node: ast.Call, name: str) -> Value:
+        args = node.args
+        counts = {"softmax": (1,), "transpose": (1,), "sum": (1,), "ones": (1, 2), "eye": (1,), "diag": (1,),
+                  "broadcast": (2,), "hadamard": (2,), "jacobian": (2,)}
+        if len(args) not in counts[name]:
+            expected = " or ".join(str(n) for n in counts[name])
+            raise self.error(f"{name} takes {expected} argument(s), got {len(args)}", node, "arity")
+        if name == "softmax":
+            return matrices.softmax(self.matrix(args[0], "the argument of softmax"))
+        if name == "transpose":
+            return matrices.transpose(self.matrix(args[0], "the argument of transpose"))
+        if name == "sum":
+            axis: int | None = None
+            for keyword_node in node.keywords:
+                value = keyword_node.value
+                if not (isinstance(value, ast.Constant) and type(value.value) is int and value.value in (0, 1)):
+                    raise self.error("axis is 0 (down each column) or 1 (along each row)", value, "syntax")
+                axis = value.value
+            result = matrices.total(self.matrix(args[0], "the argument of sum"), axis)
+            if isinstance(result, MatrixValue) and result.is_scalar():
+                return result.at(sympy.Integer(1), sympy.Integer(1))
+            return result
+        if name == "ones":
+            rows = self.index(args[0])
+            cols = self.index(args[1]) if len(args) == 2 else sympy.Integer(1)
+            return matrices.ones(rows, cols)
+        if name == "eye":
+            return matrices.identity(self.index(args[0]))
+        if name == "diag":
+            return matrices.diag(self.matrix(args[0], "the argument of diag"))
+        if name == "broadcast":
+            return matrices.broadcast(self.matrix(args[0], "the first argument of broadcast"), self.index(args[1]))
+        if name == "hadamard":
+            left = self.matrix(args[0], "the first argument of hadamard")
+            right = self.matrix(args[1], "the second argument of hadamard")
+            return matrices.elementwise(left, right, lambda a, b: a * b, "⊙", self.text_of(node))
+        # jacobian(f, v): J[i, j] = d f_i / d v_j.
+        function = self.matrix(args[0], "the first argument of jacobian")
+        variable = self._variable_matrix(args[1])
+        return matrices.jacobian(function, variable, Diff)
+
+    def _variable_matrix(self, node: ast.expr) -> MatrixValue:
+        value = self.build(node)
+        if not isinstance(value, MatrixValue) or value.family is None:
+            raise self.error(
+                "differentiate with respect to a variable: an entry like z[k], a scalar, or a vector or matrix named bare",
+                node,
+                "syntax",
+            )
+        return value
+
     def _sum(self, node: ast.Call) -> sympy.Expr:
         args = node.args
         if len(args) not in (2, 3):
@@ -824,7 +1001,7 @@ class _Builder:
                 node,
                 "arity",
             )
-        summand = self.build(args[0])
+        summand = self.scalar(args[0], "the summand of Sum (for matrices use sum(A))")
         limits = [self._limit(limit) for limit in args[1:]]
         return sympy.Sum(summand, *limits)
 
@@ -861,6 +1038,19 @@ class _Builder:
             )
         function = self.build(args[0])
         variable = self.build(args[1])
+        if isinstance(variable, MatrixValue):
+            variable = self._variable_matrix(args[1])
+            try:
+                if isinstance(function, MatrixValue):
+                    if self.scope.layout == "numerator":
+                        return matrices.jacobian(function, variable, Diff)
+                    return matrices.transpose(matrices.jacobian(function, variable, Diff))
+                return matrices.gradient(function, variable, Diff, self.scope.layout)
+            except ShapeError as exc:
+                raise self.error(str(exc), node, "shape-mismatch") from None
+        if isinstance(function, MatrixValue):
+            if isinstance(variable, sympy.Indexed) or isinstance(variable, sympy.Symbol) and variable in self._scalars:
+                return matrices.scale(function, lambda e: Diff(e, variable))
         if isinstance(variable, sympy.Indexed) or (
             isinstance(variable, sympy.Symbol) and variable in self._scalars
         ):

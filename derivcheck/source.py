@@ -29,6 +29,7 @@ TOP_LEVEL_KEYS = (
     "title",
     "source",
     "description",
+    "layout",
     "sizes",
     "indices",
     "variables",
@@ -122,11 +123,13 @@ class Derivation:
     source: str | None
     description: str | None
     sizes: tuple[Text, ...]
+
     indices: tuple[IndexDecl, ...]
     variables: tuple[VariableDecl, ...]
     definitions: tuple[Definition, ...]
     assumptions: tuple[Assumption, ...]
     steps: tuple[StepSpec, ...]
+    layout: str = "denominator"  # of Derivative(scalar, matrix): the matrix's shape, or its transpose
 
 
 class _NoAliasLoader(yaml.SafeLoader):
@@ -430,6 +433,7 @@ def parse_document(root: yaml.Node | None, shown: str) -> tuple[Derivation | Non
         title=scalar("title"),
         source=scalar("source"),
         description=scalar("description"),
+        layout=_layout(reader, top),
         sizes=tuple(sizes),
         indices=tuple(indices),
         variables=tuple(variables),
@@ -438,6 +442,18 @@ def parse_document(root: yaml.Node | None, shown: str) -> tuple[Derivation | Non
         steps=tuple(steps),
     )
     return derivation, reader.problems
+
+
+def _layout(reader: _Reader, top: dict[str, tuple[yaml.Node, yaml.Node]]) -> str:
+    if "layout" not in top:
+        return "denominator"
+    text = reader.text(top["layout"][1], "`layout`")
+    if text is None:
+        return "denominator"
+    if text.value not in ("denominator", "numerator"):
+        reader.problem("schema", f"`layout` is denominator or numerator, not '{text.value}'", text.span)
+        return "denominator"
+    return text.value
 
 
 def _range(reader: _Reader, node: yaml.Node) -> tuple[Text, Text] | None:

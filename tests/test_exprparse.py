@@ -124,7 +124,7 @@ def test_division_is_a_true_quotient(scope: Scope) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["7 // 2", "7 % 2", "t @ t", "1 << 2", "1 | 2", "1 ^ 2", "1 & 2", "~t", "not t"],
+    ["7 // 2", "7 % 2", "1 << 2", "1 | 2", "1 ^ 2", "1 & 2", "~t", "not t"],
 )
 def test_other_operators_rejected(scope: Scope, text: str) -> None:
     rejects(text, scope, "unsafe-expression", 0)

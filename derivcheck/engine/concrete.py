@@ -21,6 +21,8 @@ from derivcheck.exprparse import Diff
 
 # An explicit expression is refused beyond this many terms from one unrolled sum.
 MAX_UNROLLED_TERMS = 400
+# Beyond this many combinations of one-hot choices, the exact check is not attempted.
+MAX_FACT_CASES = 256
 Env = Mapping[sympy.Symbol, int]
 
 
@@ -150,27 +152,48 @@ def fact_cases(ctx: Context, facts: tuple[Fact, ...], explicit: Explicit) -> Ite
     choices: list[list[dict[sympy.Basic, sympy.Expr]]] = []
     for fact in facts:
         family = ctx.families[fact.family]
-        size = explicit.shape(fact.family)[0]
-        if fact.kind == "one_hot":
-            choices.append(
-                [
-                    {family.base[i]: sympy.Integer(1 if i == hot else 0) for i in range(1, size + 1)}
-                    for hot in range(1, size + 1)
-                ]
-            )
-        elif fact.kind == "sum":
-            low = explicit.make(fact.low, {})
-            high = explicit.make(fact.high, {})
-            value = explicit.make(fact.value, {})
-            entries = [family.base[i] for i in range(int(low), int(high) + 1)]
-            if entries:
-                choices.append([{entries[-1]: value - sympy.Add(*entries[:-1])}])
+        for line in _lines(explicit, fact):
+            if fact.kind == "one_hot":
+                choices.append([{entry: sympy.Integer(1 if entry == hot else 0) for entry in line} for hot in line])
+            elif fact.kind == "sum":
+                value = explicit.make(fact.value, {})
+                if line:
+                    choices.append([{line[-1]: value - sympy.Add(*line[:-1])}])
+    count = 1
+    for options in choices:
+        count *= len(options)
+    if count > MAX_FACT_CASES:
+        raise EngineError(f"{count} one-hot cases are too many to check exactly")
     for combo in itertools.product(*choices):
         merged: dict[sympy.Basic, sympy.Expr] = {}
         for part in combo:
             for key, value in part.items():
                 merged[key] = value.xreplace(merged) if merged else value
         yield merged
+
+
+def _lines(explicit: Explicit, fact: Fact) -> list[list[sympy.Basic]]:
+    """The entries a fact constrains, one list per line: a vector is one line; for a
+    matrix, each value of the other index gives a line along index `position`."""
+    family = explicit.ctx.families[fact.family]
+    shape = explicit.shape(fact.family)
+    if fact.kind == "sum":
+        low, high = int(explicit.make(fact.low, {})), int(explicit.make(fact.high, {}))
+        along = range(low, high + 1)
+    else:
+        along = range(1, shape[fact.position] + 1)
+    if len(shape) == 1:
+        return [[family.base[i] for i in along]]
+    other = 1 - fact.position
+    lines = []
+    for fixed in range(1, shape[other] + 1):
+        line = []
+        for i in along:
+            index = [0, 0]
+            index[fact.position], index[other] = i, fixed
+            line.append(family.base[tuple(index)])
+        lines.append(line)
+    return lines
 
 
 def exactly_zero(expr: sympy.Expr) -> bool:
@@ -218,19 +241,17 @@ def sample_point(
         name = entry.base.label.name if isinstance(entry, Indexed) else entry.name
         values[entry] = draw(name)
     for fact in facts:
-        family = ctx.families[fact.family]
-        size = explicit.shape(fact.family)[0]
-        if fact.kind == "one_hot":
-            hot = rng.randint(1, size)
-            for i in range(1, size + 1):
-                values[family.base[i]] = sympy.Integer(1 if i == hot else 0)
-        elif fact.kind == "sum":
-            low, high = int(explicit.make(fact.low, {})), int(explicit.make(fact.high, {}))
-            target = explicit.make(fact.value, {})
-            weights = [sympy.Rational(rng.randint(1, 9), 1) for _ in range(low, high + 1)]
-            total = sympy.Add(*weights)
-            for i, weight in zip(range(low, high + 1), weights):
-                values[family.base[i]] = weight * target / total
+        for line in _lines(explicit, fact):
+            if fact.kind == "one_hot":
+                hot = rng.randrange(len(line))
+                for position, entry in enumerate(line):
+                    values[entry] = sympy.Integer(1 if position == hot else 0)
+            elif fact.kind == "sum" and line:
+                target = explicit.make(fact.value, {})
+                weights = [sympy.Rational(rng.randint(1, 9), 1) for _ in line]
+                total = sympy.Add(*weights)
+                for entry, weight in zip(line, weights):
+                    values[entry] = weight * target / total
     return Point(values)
 
 

@@ -30,8 +30,10 @@ class Definition:
 class Fact:
     """An assumption the engine can use.
 
-    kind "one_hot": `family` holds one 1 and zeros elsewhere (a vector).
-    kind "sum": Sum(family[v], (v, low, high)) = value.
+    kind "one_hot": `family` holds one 1 and zeros elsewhere (a vector), or each
+    column does (a matrix: one-hot along index `position` = 0).
+    kind "sum": Sum(family[.., v, ..], (v, low, high)) = value, v at index `position`,
+    for every value of the family's other index.
     """
 
     name: str
@@ -40,6 +42,7 @@ class Fact:
     low: sympy.Expr = sympy.Integer(1)
     high: sympy.Expr = sympy.Integer(1)
     value: sympy.Expr = sympy.Integer(1)
+    position: int = 0
 
 
 @dataclass(frozen=True)

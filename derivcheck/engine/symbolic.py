@@ -107,6 +107,8 @@ def _within(value: sympy.Expr, low: sympy.Expr, high: sympy.Expr, ranges: Ranges
         value_low = value_high = value
     elif isinstance(rest, Symbol) and rest in ranges:
         value_low, value_high = (bound + offset for bound in ranges[rest])
+    elif isinstance(rest, sympy.core.function.AppliedUndef) and rest.func in ranges:
+        value_low, value_high = (bound + offset for bound in ranges[rest.func])
     else:
         return False
     return bool((value_low - low).is_nonnegative) and bool((high - value_high).is_nonnegative)
@@ -182,7 +184,11 @@ class Normaliser:
             if fact.kind != "sum":
                 continue
             family = self.ctx.families[fact.family]
-            if dependent == family.base[var] and low == fact.low and high == fact.high:
+            if not (isinstance(dependent, Indexed) and dependent.base == family.base):
+                continue
+            indices = dependent.indices
+            others = [index for i, index in enumerate(indices) if i != fact.position]
+            if indices[fact.position] == var and not any(o.has(var) for o in others) and low == fact.low and high == fact.high:
                 return fact.value
         return None
 
@@ -195,17 +201,26 @@ def drop_delta_powers(expr: sympy.Expr) -> sympy.Expr:
 
 
 def apply_one_hot(expr: sympy.Basic, ctx: Context, facts: Iterable[Fact], ranges: Ranges) -> sympy.Basic:
-    """y one-hot: y[m] = delta(m, c) for a fresh index c in y's range (added to `ranges`)."""
+    """y one-hot: y[m] = delta(m, c) for a fresh index c in y's range (added to `ranges`).
+    A matrix Y with one-hot columns: Y[m, i] = delta(m, c(i)), c an unknown function."""
     for fact in facts:
         if fact.kind != "one_hot":
             continue
         family = ctx.families[fact.family]
-        hot = sympy.Dummy(f"c_{fact.family}", integer=True)
-        ranges[hot] = (sympy.Integer(1), family.shape[0])
-        expr = expr.replace(
-            lambda e, base=family.base: isinstance(e, Indexed) and e.base == base,
-            lambda e, hot=hot: KroneckerDelta(e.indices[0], hot),
-        )
+        if len(family.shape) == 1:
+            hot = sympy.Dummy(f"c_{fact.family}", integer=True)
+            ranges[hot] = (sympy.Integer(1), family.shape[0])
+            expr = expr.replace(
+                lambda e, base=family.base: isinstance(e, Indexed) and e.base == base,
+                lambda e, hot=hot: KroneckerDelta(e.indices[0], hot),
+            )
+        else:
+            hot_of = sympy.Function(f"c_{fact.family}", integer=True)
+            ranges[hot_of] = (sympy.Integer(1), family.shape[0])
+            expr = expr.replace(
+                lambda e, base=family.base: isinstance(e, Indexed) and e.base == base,
+                lambda e, hot_of=hot_of: KroneckerDelta(e.indices[0], hot_of(e.indices[1])),
+            )
     return expr
 
 

@@ -1,0 +1,124 @@
+"""Matrix notation: shapes checked at parse time, entries compiled to index notation."""
+
+from __future__ import annotations
+
+import pytest
+import sympy
+
+from derivcheck.exprparse import Diff, MatrixValue, ParseError, Scope, parse_equation, parse_expression
+
+L, d, n = (sympy.Symbol(name, integer=True, positive=True) for name in ("L", "d", "n"))
+l, i, m = (sympy.Symbol(name, integer=True) for name in ("l", "i", "m"))
+theta, X, Y, A = (sympy.IndexedBase(name, real=True) for name in ("theta", "X", "Y", "A"))
+b = sympy.IndexedBase("b", real=True)
+t = sympy.Symbol("t", real=True)
+
+
+@pytest.fixture
+def scope() -> Scope:
+    return Scope(
+        names={"L": L, "d": d, "n": n, "l": l, "i": i, "m": m, "t": t},
+        families={"theta": (theta, 2), "X": (X, 2), "Y": (Y, 2), "A": (A, 2), "b": (b, 1)},
+        indices=frozenset({"l", "i", "m"}),
+        shapes={"theta": (L, d), "X": (d, n), "Y": (L, n), "A": (L, n), "b": (L,)},
+    )
+
+
+def shape(value: object) -> tuple[sympy.Expr, sympy.Expr]:
+    assert isinstance(value, MatrixValue)
+    return value.rows, value.cols
+
+
+def test_product_shape_and_entry(scope: Scope) -> None:
+    value = parse_expression("theta @ X", scope)
+    assert shape(value) == (L, n)
+    entry = value.at(l, i)
+    assert isinstance(entry, sympy.Sum)
+    (var, low, high), = entry.limits
+    assert (low, high) == (1, d)
+    assert entry.function == theta[l, var] * X[var, i]
+
+
+def test_product_shape_clash_names_both_shapes(scope: Scope) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_expression("theta.T @ X", scope)
+    assert info.value.code == "shape-mismatch"
+    assert "(d x L) @ (d x n)" in info.value.message
+    assert info.value.offset == 0
+
+
+def test_clash_offset_points_inside_the_expression(scope: Scope) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_expression("exp(t) + sum(theta.T @ X)", scope)
+    assert info.value.offset == len("exp(t) + sum(")
+
+
+def test_bias_needs_an_explicit_broadcast(scope: Scope) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_expression("theta @ X + b", scope)
+    assert info.value.code == "shape-mismatch"
+    assert "(L x n) + (L x 1)" in info.value.message and "broadcast" in info.value.message
+    assert shape(parse_expression("theta @ X + b @ ones(1, n)", scope)) == (L, n)
+    assert shape(parse_expression("theta @ X + broadcast(b, n)", scope)) == (L, n)
+
+
+def test_elementwise_functions_and_products(scope: Scope) -> None:
+    value = parse_expression("exp(A) * Y", scope)
+    assert value.at(l, i) == sympy.exp(A[l, i]) * Y[l, i]
+    with pytest.raises(ParseError) as info:
+        parse_expression("A * theta", scope)
+    assert "(L x n) * (L x d)" in info.value.message
+
+
+def test_softmax_is_columnwise(scope: Scope) -> None:
+    entry = parse_expression("softmax(A)", scope).at(l, i)
+    numerator, denominator = entry.as_numer_denom()
+    assert numerator == sympy.exp(A[l, i])
+    assert isinstance(denominator, sympy.Sum) and denominator.limits[0][2] == L
+
+
+def test_axis_sums(scope: Scope) -> None:
+    assert shape(parse_expression("sum(A, axis=1)", scope)) == (L, 1)
+    assert shape(parse_expression("sum(A, axis=0)", scope)) == (1, n)
+    assert not isinstance(parse_expression("sum(A)", scope), MatrixValue)
+    with pytest.raises(ParseError):
+        parse_expression("sum(A, axis=2)", scope)
+    with pytest.raises(ParseError):
+        parse_expression("sum(A, other=1)", scope)
+
+
+def test_entry_of_a_matrix_expression(scope: Scope) -> None:
+    entry = parse_expression("((A - Y) @ X.T / n)[l, m]", scope)
+    assert not isinstance(entry, MatrixValue)
+    assert entry.free_symbols >= {l, m, n}
+
+
+def test_gradient_has_the_variables_shape(scope: Scope) -> None:
+    value = parse_expression("Derivative(sum(A), theta)", scope)
+    assert shape(value) == (L, d)
+    assert value.at(l, i) == Diff(value.at(l, i).args[0], theta[l, i])
+
+
+def test_equation_sides_must_have_one_shape(scope: Scope) -> None:
+    lhs, rhs = parse_equation("Derivative(sum(A), theta) = (A - Y) @ X.T / n", scope)
+    assert shape(lhs) == shape(rhs) == (L, d)
+    with pytest.raises(ParseError) as info:
+        parse_equation("Derivative(sum(A), theta) = X @ (A - Y).T / n", scope)
+    assert info.value.code == "shape-mismatch"
+    assert "(L x d) = (d x L)" in info.value.message
+    with pytest.raises(ParseError):
+        parse_equation("sum(A) = A", scope)
+
+
+def test_only_the_transpose_attribute(scope: Scope) -> None:
+    assert shape(parse_expression("A.T", scope)) == (n, L)
+    for text in ("A.__class__", "A.T.__class__", "t.T", "A.func"):
+        with pytest.raises(ParseError):
+            parse_expression(text, scope)
+
+
+def test_a_scalar_plus_a_matrix_is_refused(scope: Scope) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_expression("A + 1", scope)
+    assert info.value.code == "shape-mismatch"
+    assert shape(parse_expression("A + ones(L, n)", scope)) == (L, n)
