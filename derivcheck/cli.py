@@ -37,6 +37,21 @@ VERIFY_HELP = (
 )
 
 
+SCHEMA_HELP = (
+    "Print the JSON Schema (draft-07) of the derivation format, for editors.\n\n"
+    "Save it in your repository and name it on the first line of a derivation file, for "
+    "completion and checks in editors that use the YAML language server:\n\n"
+    "    # yaml-language-server: $schema=../schema/derivcheck.schema.json\n\n"
+    "Example:  derivcheck schema -o schema/derivcheck.schema.json"
+)
+
+NEW_HELP = (
+    "Write a starting derivation to NAME.yaml: a small commented example that verifies, "
+    "to edit into your own. An existing file is never overwritten.\n\n"
+    "Example:  derivcheck new derivations/my_gradient"
+)
+
+
 class ReportFormat(str, enum.Enum):
     """The --format choices: each value is a name in report.REPORTER_BY_NAME."""
 
@@ -223,6 +238,61 @@ def verify(
         )
         results = _report(reporter, paths, timeout=timeout)
     raise typer.Exit(exit_code(results, strict=strict))
+
+
+@app.command(help=SCHEMA_HELP)
+def schema(
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            dir_okay=False,
+            help="Write the schema to FILE instead of standard output.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    from derivcheck.schema import schema_text
+
+    text = schema_text()
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        _error(f"cannot write the schema to {output}: {error.strerror or error}")
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+@app.command(help=NEW_HELP)
+def new(
+    name: Annotated[
+        str,
+        typer.Argument(
+            metavar="NAME",
+            help="The file to create; .yaml is added unless NAME ends in .yaml or .yml.",
+            show_default=False,
+        ),
+    ],
+) -> None:
+    from derivcheck.starter import starter_path, write_starter
+
+    if not name.strip():
+        _error("NAME must not be empty")
+        raise typer.Exit(EXIT_ERROR)
+    path = starter_path(name)
+    try:
+        write_starter(path)
+    except FileExistsError:
+        _error(f"{path} already exists; it was left as it is")
+        raise typer.Exit(EXIT_ERROR) from None
+    except OSError as error:
+        _error(f"cannot write {path}: {error.strerror or error}")
+        raise typer.Exit(EXIT_ERROR) from None
+    typer.echo(f"wrote {path}; check it with:  derivcheck verify {path}")
 
 
 def _report(reporter: Reporter, paths: Sequence[Path], *, timeout: float) -> list[FileResult]:

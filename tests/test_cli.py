@@ -150,7 +150,10 @@ def test_importing_cli_does_not_import_sympy() -> None:
     assert completed.returncode == 0, completed.stderr
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["verify", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["--help"], ["--version"], ["verify", "--help"], ["schema", "--help"], ["new", "--help"]],
+)
 def test_help_and_version_do_not_import_sympy(argv: list[str]) -> None:
     completed = _run_python(
         "import sys\n"
