@@ -245,6 +245,14 @@ def compose(text: str) -> yaml.Node | None:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid YAML"
         raise SourceError("yaml-syntax", f"YAML syntax error: {what}", _span(mark)) from None
+    except yaml.reader.ReaderError as exc:
+        # A character YAML refuses (NUL, most control characters): the reader only knows
+        # its offset into the text, not a mark.
+        before = text[: exc.position]
+        span = Span(before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
+        raise SourceError(
+            "yaml-syntax", f"YAML does not allow the character #x{exc.character:04x} in a file", span
+        ) from None
     except yaml.YAMLError as exc:
         raise SourceError("yaml-syntax", f"YAML error: {exc}", Span(1, 1)) from None
     except RecursionError:
@@ -263,7 +271,7 @@ class _Reader:
 
     def text(self, node: yaml.Node, what: str) -> Text | None:
         if not isinstance(node, yaml.ScalarNode):
-            self.problem("schema", f"{what} must be a string, not a {_kind(node)}", _span(node.start_mark))
+            self.problem("schema", f"{what} must be a string, not {_kind(node)}", _span(node.start_mark))
             return None
         # A plain or quoted scalar on one line maps offsets onto columns; the opening
         # quote moves the text one column right. Escapes in double quotes break the map.
@@ -279,7 +287,7 @@ class _Reader:
 
     def mapping(self, node: yaml.Node, what: str, allowed: tuple[str, ...] | None = None) -> dict[str, tuple[yaml.Node, yaml.Node]]:
         if not isinstance(node, yaml.MappingNode):
-            self.problem("schema", f"{what} must be a mapping, not a {_kind(node)}", _span(node.start_mark))
+            self.problem("schema", f"{what} must be a mapping, not {_kind(node)}", _span(node.start_mark))
             return {}
         out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
         for key, value in node.value:
@@ -302,7 +310,7 @@ class _Reader:
 
     def sequence(self, node: yaml.Node, what: str) -> list[yaml.Node]:
         if not isinstance(node, yaml.SequenceNode):
-            self.problem("schema", f"{what} must be a list, not a {_kind(node)}", _span(node.start_mark))
+            self.problem("schema", f"{what} must be a list, not {_kind(node)}", _span(node.start_mark))
             return []
         return list(node.value)
 
@@ -324,10 +332,12 @@ def _raw(node: yaml.ScalarNode) -> str:
 
 def _kind(node: yaml.Node) -> str:
     if isinstance(node, yaml.MappingNode):
-        return "mapping"
+        return "a mapping"
     if isinstance(node, yaml.SequenceNode):
-        return "list"
-    return "string"
+        return "a list"
+    if node.tag == "tag:yaml.org,2002:null":
+        return "an empty value"
+    return "a string"
 
 
 def _split_names(text: Text) -> Iterator[Text]:
