@@ -8,6 +8,7 @@ keeps the position it came from so later errors can point at it.
 from __future__ import annotations
 
 import os
+import re
 import select
 import stat
 import time
@@ -365,11 +366,48 @@ def load_derivation(path: Path) -> tuple[Derivation | None, list[Problem]]:
     return parse_document(root, shown)
 
 
+# Characters no derivation needs, that would act on a terminal the report is shown in
+# (C0 and C1 controls but tab and line ends: ESC starts colour, screen and hyperlink
+# sequences) or reorder what a reader sees against what is checked (bidirectional
+# embeddings, overrides and isolates, as in "Trojan Source"). YAML refuses them raw but
+# makes them from escapes in double-quoted strings.
+_CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _control_characters(root: yaml.Node, shown: str) -> list[Problem]:
+    """A problem for each scalar (key or value) holding a control character."""
+    problems: list[Problem] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            for key, value in reversed(node.value):
+                stack.extend((value, key))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+        else:
+            found = _CONTROL_CHARACTER.search(str(node.value))
+            if found:
+                problems.append(
+                    Problem(
+                        shown,
+                        _span(node.start_mark),
+                        "control-character",
+                        f"the control character U+{ord(found.group()):04X} is not allowed in a derivation file",
+                    )
+                )
+    return problems
+
+
 def parse_document(root: yaml.Node | None, shown: str) -> tuple[Derivation | None, list[Problem]]:
     reader = _Reader(shown)
     if root is None:
         reader.problem("schema", "the file is empty; a derivation needs at least `steps:`", Span(1, 1))
         return None, reader.problems
+    refused = _control_characters(root, shown)
+    if refused:
+        # Nothing more is read, so no message can quote such a character.
+        return None, refused
     top = reader.mapping(root, "the file", TOP_LEVEL_KEYS)
     if not isinstance(root, yaml.MappingNode):
         return None, reader.problems
