@@ -64,8 +64,9 @@ class ReportFormat(str, enum.Enum):
 
 
 FORMAT_HELP = (
-    "Report format: text for people, json for programs, github for GitHub Actions annotations, "
-    "junit for CI test views, sarif for code scanning, markdown for pull-request comments. "
+    "Report format: text (for people), json (for programs), github (GitHub Actions "
+    "annotations), junit (CI test views), sarif (code scanning) or markdown (pull-request "
+    "comments). "
     "Default: github when GITHUB_ACTIONS=true and the report goes to standard output, else text."
 )
 
@@ -171,6 +172,7 @@ def verify(
         typer.Option(
             "--format",
             "-f",
+            metavar="FORMAT",
             help=FORMAT_HELP,
             show_default=False,
         ),

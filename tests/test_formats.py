@@ -580,3 +580,21 @@ def test_verify_help_names_every_format() -> None:
     assert result.exit_code == 0
     for name in ("text", "json", "github", "junit", "sarif", "markdown", "GITHUB_ACTIONS"):
         assert name in result.stdout, name
+
+
+@pytest.mark.parametrize("name", ["github", "junit", "sarif", "markdown"])
+def test_ci_reporters_import_neither_rich_nor_sympy(name: str) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import io, sys\n"
+        "from derivcheck.report import make_reporter\n"
+        f"make_reporter({name!r}, io.StringIO()).finish([])\n"
+        "assert 'rich' not in sys.modules, 'rich imported'\n"
+        "assert 'sympy' not in sys.modules, 'sympy imported'\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 0, completed.stderr
