@@ -358,13 +358,16 @@ class Claim:
     lhs: sympy.Expr
     rhs: sympy.Expr
     justification: str
+    # The indices of a generic entry when two matrices are compared: one side may not
+    # use them (a constant matrix), unlike the free indices the author wrote.
+    entry: frozenset[sympy.Symbol] = frozenset()
 
 
-def _entry_claim(before: exprparse.Value, after: exprparse.Value, ranges: dict) -> tuple[sympy.Expr, sympy.Expr] | str:
+def _entry_claim(before: exprparse.Value, after: exprparse.Value, ranges: dict) -> tuple[sympy.Expr, sympy.Expr, frozenset[sympy.Symbol]] | str:
     """Two sides as scalars: matrices of one shape are compared at a generic entry (row, col),
     two fresh indices over the shape; a message when the shapes differ."""
     if not isinstance(before, MatrixValue) and not isinstance(after, MatrixValue):
-        return before, after
+        return before, after, frozenset()
     if not (isinstance(before, MatrixValue) and isinstance(after, MatrixValue)):
         matrix = before if isinstance(before, MatrixValue) else after
         return f"a scalar and a {matrix.shape} matrix cannot be equal"  # type: ignore[union-attr]
@@ -373,7 +376,7 @@ def _entry_claim(before: exprparse.Value, after: exprparse.Value, ranges: dict) 
     row, col = sympy.Dummy("row", integer=True), sympy.Dummy("col", integer=True)
     ranges[row] = (sympy.Integer(1), before.rows)
     ranges[col] = (sympy.Integer(1), before.cols)
-    return before.at(row, col), after.at(row, col)
+    return before.at(row, col), after.at(row, col), frozenset({row, col})
 
 
 def claims_of(step: source.StepSpec, workspace: Workspace) -> tuple[list[Claim], list[StepResult]]:
@@ -398,7 +401,7 @@ def claims_of(step: source.StepSpec, workspace: Workspace) -> tuple[list[Claim],
         sides = _entry_claim(lhs, rhs, ranges)
         if isinstance(sides, str):
             return [], [error(number, step.claim, Problem(path, step.claim.span, "shape-mismatch", sides))]
-        claims.append(Claim(number, step, step.claim.value, step.claim, sides[0], sides[1], words))
+        claims.append(Claim(number, step, step.claim.value, step.claim, sides[0], sides[1], words, sides[2]))
         return claims, errors
     parsed: list[exprparse.Value | None] = []
     for position, link in enumerate(step.chain):
@@ -419,7 +422,7 @@ def claims_of(step: source.StepSpec, workspace: Workspace) -> tuple[list[Claim],
             continue
         written = f"{step.chain[position - 1].expr.value} = {link.expr.value}"
         by = link.by.value if link.by else words
-        claims.append(Claim(number, step, written, link.expr, sides[0], sides[1], by))
+        claims.append(Claim(number, step, written, link.expr, sides[0], sides[1], by, sides[2]))
     return claims, errors
 
 
@@ -437,8 +440,8 @@ def check_claim(claim: Claim, workspace: Workspace, unequal: tuple[tuple[sympy.S
         expect_refuted=step.expect_refuted,
     )
     ctx = workspace.context
-    left_free = deciding.free_indices(claim.lhs, ctx)
-    right_free = deciding.free_indices(claim.rhs, ctx)
+    left_free = deciding.free_indices(claim.lhs, ctx) - claim.entry
+    right_free = deciding.free_indices(claim.rhs, ctx) - claim.entry
     if left_free != right_free:
         message = (
             f"the two sides have different free indices: "

@@ -33,6 +33,33 @@ class Explicit:
         self.ctx = ctx
         self.sizes = dict(sizes)
         self._memo: dict[tuple[str, tuple[int, ...], frozenset[str]], sympy.Expr] = {}
+        # Entries are plain symbols named like "W[1, 2]": SymPy differentiates those far
+        # faster than Indexed objects (no delta or assumption queries per entry).
+        self._entries: dict[tuple[str, tuple[int, ...]], sympy.Symbol] = {}
+        self.family_of: dict[sympy.Symbol, tuple[str, tuple[int, ...]]] = {}
+
+    def entry(self, name: str, indices: tuple[int, ...]) -> sympy.Symbol:
+        """The symbol for one entry. It carries no assumptions: SymPy's assumption queries
+        would dominate the time of taking derivatives (see `with_assumptions`)."""
+        key = (name, indices)
+        if key not in self._entries:
+            symbol = sympy.Symbol(f"{name}[{', '.join(str(i) for i in indices)}]")
+            self._entries[key] = symbol
+            self.family_of[symbol] = key
+        return self._entries[key]
+
+    def with_assumptions(self, expr: sympy.Expr) -> sympy.Expr:
+        """expr with each entry real (and positive, ... as declared), for exact simplification."""
+        replacements = {}
+        for symbol in expr.free_symbols:
+            name = self.family_of[symbol][0] if symbol in self.family_of else symbol.name
+            signs = {
+                "positive": name in self.ctx.positive,
+                "nonnegative": name in self.ctx.nonnegative,
+                "negative": name in self.ctx.negative,
+            }
+            replacements[symbol] = sympy.Symbol(symbol.name, real=True, **{k: True for k, v in signs.items() if v})
+        return expr.xreplace(replacements)
 
     def shape(self, name: str) -> tuple[int, ...]:
         family = self.ctx.families[name]
@@ -51,6 +78,11 @@ class Explicit:
         if isinstance(node, Symbol):
             if node in env:
                 return sympy.Integer(env[node])
+            if node in self.family_of:
+                name, indices = self.family_of[node]
+                if name in self.ctx.definitions and name not in keep:
+                    return self._definition(name, indices, keep)
+                return node
             definition = self.ctx.definitions.get(node.name)
             if definition is not None and not definition.params and node.name not in keep:
                 return self._definition(node.name, (), keep)
@@ -67,16 +99,19 @@ class Explicit:
                         )
             if name in self.ctx.definitions and name not in keep:
                 return self._definition(name, indices, keep)
-            return node.base[indices]
+            return self.entry(name, indices)
         if isinstance(node, Sum):
             return self._unroll(node.function, node.limits, env, keep)
         if isinstance(node, Diff):
             independent = frozenset({variable_name(node.args[1])})
             var = self._walk(node.args[1], env, independent)
             function = self._walk(node.args[0], env, independent)
-            # The derivative still holds entries of the independent variable, kept as
-            # symbols to differentiate; now they take their definitions like the rest.
-            return self._walk(sympy.diff(function, var), env, keep)
+            derivative = sympy.diff(function, var)
+            if variable_name(node.args[1]) in self.ctx.definitions:
+                # The derivative still holds entries of the independent variable, kept as
+                # symbols to differentiate; now they take their definitions like the rest.
+                return self._walk(derivative, env, keep)
+            return derivative
         if not node.args:
             return node  # numbers and constants
         return node.func(*(self._walk(arg, env, keep) for arg in node.args))
@@ -134,16 +169,9 @@ def index_patterns(
 
 
 def variables_in(expr: sympy.Basic) -> set[sympy.Basic]:
-    """The entries of variables (z[2], W[1, 3]) and scalar variables an explicit expression holds."""
-    found: set[sympy.Basic] = set()
-    for atom in expr.atoms(Indexed, Symbol):
-        if isinstance(atom, Indexed):
-            found.add(atom)
-        elif not any(atom in entry.free_symbols for entry in found):
-            found.add(atom)
-    # Symbols that only occur as the label of an Indexed are not variables of their own.
-    labels = {entry.base.label for entry in found if isinstance(entry, Indexed)}
-    return {entry for entry in found if entry not in labels}
+    """The entries of variables (z[2], W[1, 3]) and scalar variables an explicit expression
+    holds: every free symbol, since sizes and indices have values by now."""
+    return set(expr.free_symbols)
 
 
 def fact_cases(ctx: Context, facts: tuple[Fact, ...], explicit: Explicit) -> Iterator[dict[sympy.Basic, sympy.Expr]]:
@@ -151,7 +179,6 @@ def fact_cases(ctx: Context, facts: tuple[Fact, ...], explicit: Explicit) -> Ite
     one-hot family, and the last entry of a family with a known sum."""
     choices: list[list[dict[sympy.Basic, sympy.Expr]]] = []
     for fact in facts:
-        family = ctx.families[fact.family]
         for line in _lines(explicit, fact):
             if fact.kind == "one_hot":
                 choices.append([{entry: sympy.Integer(1 if entry == hot else 0) for entry in line} for hot in line])
@@ -175,7 +202,6 @@ def fact_cases(ctx: Context, facts: tuple[Fact, ...], explicit: Explicit) -> Ite
 def _lines(explicit: Explicit, fact: Fact) -> list[list[sympy.Basic]]:
     """The entries a fact constrains, one list per line: a vector is one line; for a
     matrix, each value of the other index gives a line along index `position`."""
-    family = explicit.ctx.families[fact.family]
     shape = explicit.shape(fact.family)
     if fact.kind == "sum":
         low, high = int(explicit.make(fact.low, {})), int(explicit.make(fact.high, {}))
@@ -183,7 +209,7 @@ def _lines(explicit: Explicit, fact: Fact) -> list[list[sympy.Basic]]:
     else:
         along = range(1, shape[fact.position] + 1)
     if len(shape) == 1:
-        return [[family.base[i] for i in along]]
+        return [[explicit.entry(fact.family, (i,)) for i in along]]
     other = 1 - fact.position
     lines = []
     for fixed in range(1, shape[other] + 1):
@@ -191,7 +217,7 @@ def _lines(explicit: Explicit, fact: Fact) -> list[list[sympy.Basic]]:
         for i in along:
             index = [0, 0]
             index[fact.position], index[other] = i, fixed
-            line.append(family.base[tuple(index)])
+            line.append(explicit.entry(fact.family, tuple(index)))
         lines.append(line)
     return lines
 
@@ -238,7 +264,7 @@ def sample_point(
         return sympy.Rational(numerator, rng.randint(1, 16))
 
     for entry in sorted(entries, key=sympy.default_sort_key):
-        name = entry.base.label.name if isinstance(entry, Indexed) else entry.name
+        name = explicit.family_of[entry][0] if entry in explicit.family_of else entry.name
         values[entry] = draw(name)
     for fact in facts:
         for line in _lines(explicit, fact):

@@ -9,6 +9,7 @@ exact check at every concrete size and index pattern tried.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import sympy
@@ -79,18 +80,27 @@ def decide(
     rng = random.Random(seed)
     minimum = max(2, len(free))
     assignments = concrete.size_assignments(ctx, minimum)
-    explicit_cache: dict[int, tuple[concrete.Explicit, list[tuple[dict, sympy.Expr, sympy.Expr]]]] = {}
+    # A proved claim is spot-checked at the two smaller assignments; a claim without a
+    # proof is searched for a counterexample at all three.
+    searched = assignments[:2] if proved_with is not None else assignments
+    builders = [concrete.Explicit(ctx, sizes) for sizes in assignments]
+    made: dict[tuple[int, tuple[int, ...]], tuple[sympy.Expr, sympy.Expr]] = {}
+
+    def explicit_sides(position: int, pattern: dict[sympy.Symbol, int]) -> tuple[sympy.Expr, sympy.Expr]:
+        key = (position, tuple(pattern[s] for s in free))
+        if key not in made:
+            builder = builders[position]
+            made[key] = (builder.make(lhs, pattern), builder.make(rhs, pattern))
+        return made[key]
+
     points = 0
     try:
-        for position, sizes in enumerate(assignments):
-            explicit = concrete.Explicit(ctx, sizes)
+        for position, sizes in enumerate(searched):
+            explicit = builders[position]
             patterns = list(concrete.index_patterns(free, ctx, sizes, list(unequal)))
-            made = []
-            for pattern in patterns:
-                made.append((pattern, explicit.make(lhs, pattern), explicit.make(rhs, pattern)))
-            explicit_cache[position] = (explicit, made)
-            chosen = made if len(made) <= NUMERIC_PATTERNS_PER_SIZE else rng.sample(made, NUMERIC_PATTERNS_PER_SIZE)
-            for pattern, left, right in chosen:
+            chosen = patterns if len(patterns) <= NUMERIC_PATTERNS_PER_SIZE else rng.sample(patterns, NUMERIC_PATTERNS_PER_SIZE)
+            for pattern in chosen:
+                left, right = explicit_sides(position, pattern)
                 entries = concrete.variables_in(left) | concrete.variables_in(right)
                 for attempt in range(POINTS_PER_PATTERN):
                     point = concrete.sample_point(ctx, ctx.facts, explicit, entries, rng, simple=attempt == 0)
@@ -137,9 +147,14 @@ def decide(
             simplified=simplified_sides,
         )
 
+    def every_pattern() -> Iterator[tuple[concrete.Explicit, sympy.Expr, sympy.Expr]]:
+        for position, sizes in enumerate(assignments):
+            for pattern in concrete.index_patterns(free, ctx, sizes, list(unequal)):
+                yield (builders[position], *explicit_sides(position, pattern))
+
     for subset in _exact_subsets(ctx.facts):
         try:
-            if _exact_everywhere(explicit_cache, ctx, subset):
+            if _exact_everywhere(every_pattern(), ctx, subset):
                 names = ", ".join(_sizes_text(sizes) for sizes in assignments)
                 return Outcome(
                     Verdict.CHECKED,
@@ -170,12 +185,13 @@ def _exact_subsets(facts: tuple[Fact, ...]) -> list[tuple[Fact, ...]]:
     return [()] + ([facts] if facts else [])
 
 
-def _exact_everywhere(cache: dict, ctx: Context, facts: tuple[Fact, ...]) -> bool:
-    for explicit, made in cache.values():
-        cases = list(concrete.fact_cases(ctx, facts, explicit))
-        for _pattern, left, right in made:
-            residual = left - right
-            for case in cases:
-                if not concrete.exactly_zero(residual.xreplace(case)):
-                    return False
+def _exact_everywhere(sides: Iterable[tuple[concrete.Explicit, sympy.Expr, sympy.Expr]], ctx: Context, facts: tuple[Fact, ...]) -> bool:
+    cases: dict[int, list[dict]] = {}
+    for explicit, left, right in sides:
+        if id(explicit) not in cases:
+            cases[id(explicit)] = list(concrete.fact_cases(ctx, facts, explicit))
+        residual = left - right
+        for case in cases[id(explicit)]:
+            if not concrete.exactly_zero(explicit.with_assumptions(residual.xreplace(case))):
+                return False
     return True

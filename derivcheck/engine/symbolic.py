@@ -145,6 +145,7 @@ class Normaliser:
         summand = drop_delta_powers(sympy.expand(summand, power_exp=False))
         results = []
         for term in Add.make_args(summand):
+            term = merge_exponentials(term, var)
             constant, dependent = term.as_independent(var, as_Add=False)
             if dependent == 1:
                 results.append(constant * (high - low + 1))
@@ -191,6 +192,21 @@ class Normaliser:
             if indices[fact.position] == var and not any(o.has(var) for o in others) and low == fact.low and high == fact.high:
                 return fact.value
         return None
+
+
+def merge_exponentials(term: sympy.Expr, var: Symbol) -> sympy.Expr:
+    """A product's exponential factors in one normal form: exp(part free of var) *
+    exp(part with var), so exp(-u)*exp(u) inside a sum becomes 1 (SymPy leaves it when
+    u holds a Sum) and constant factors still come out of the sum."""
+    factors = Mul.make_args(term)
+    exponents = [f.args[0] for f in factors if isinstance(f, sympy.exp)]
+    exponents += [f.exp * f.base.args[0] for f in factors if isinstance(f, Pow) and isinstance(f.base, sympy.exp)]
+    if not exponents:
+        return term
+    rest = [f for f in factors if not (isinstance(f, sympy.exp) or isinstance(f, Pow) and isinstance(f.base, sympy.exp))]
+    total = sympy.expand(Add(*exponents), power_exp=False)
+    free, bound = total.as_independent(var, as_Add=True)
+    return Mul(*rest) * sympy.exp(free) * sympy.exp(bound)
 
 
 def drop_delta_powers(expr: sympy.Expr) -> sympy.Expr:
