@@ -172,3 +172,53 @@ def test_the_limit_is_wall_clock_and_close(seconds: float) -> None:
     start = time.monotonic()
     assert run_limited(lambda: time.sleep(30), seconds=seconds) == TimedOut(seconds)
     assert seconds <= time.monotonic() - start < seconds + 2.5
+
+
+# -- the time limit seen from a derivation ---------------------------------------------------
+
+SLOW_FILE = """\
+title: a step that takes SymPy minutes, between two quick ones
+variables:
+  t: real
+  s: real
+  u: real
+  v: real
+steps:
+  - id: before
+    claim: t + t = 2*t
+  - id: slow
+    claim: (t + s + u + v + 1)**30 = (t + s + u + v + 1)**29*(t + s + u + v + 2)
+  - id: after
+    claim: t - t = 0
+"""
+
+
+def test_a_slow_step_is_undecided_by_the_time_limit_and_the_others_are_verified(tmp_path: Path) -> None:
+    # (t + s + u + v + 1)**30 expands to tens of thousands of terms: more than a minute of
+    # SymPy here. (A huge power such as 2**2**2**30 never gets that far: the parser refuses it.)
+    from derivcheck import checker
+
+    path = tmp_path / "slow.yaml"
+    path.write_text(SLOW_FILE)
+    start = time.monotonic()
+    result = checker.check_file(path, timeout=2)
+    assert time.monotonic() - start < 8
+    assert [step.verdict.value for step in result.steps] == ["proved", "undecided", "proved"]
+    slow = result.steps[1]
+    assert slow.method == "time-out: not finished within 2 s"
+    assert not slow.ok
+    assert _no_children_left()
+
+
+def test_the_slow_step_through_the_cli(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from derivcheck.cli import app
+
+    path = tmp_path / "slow.yaml"
+    path.write_text(SLOW_FILE)
+    result = CliRunner().invoke(app, ["verify", str(path), "--timeout", "2", "--no-color", "--width", "100"])
+    assert result.exit_code == 1
+    assert "time-out" in result.output
+    assert "2 proved" in result.output and "1 undecided" in result.output
+    assert "Traceback" not in result.output
