@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -407,3 +412,208 @@ def test_a_wide_yaml_bomb_without_aliases_is_bounded_by_the_size_limit(sandbox: 
     # Without aliases the only way to make a big document is a big file, which is refused.
     path = _write(sandbox / "work" / "wide.yaml", ["steps: [" + "a, " * 400_000 + "a]"])
     assert _outcome(checker.check_file(path)) == problems("too-large 1:1")
+
+
+# -- faults: files that cannot be read, YAML that is not a derivation, Ctrl-C ----------------
+
+GOOD_FILE = """\
+title: quick and true
+variables:
+  t: real
+steps:
+  - claim: t + t = 2*t
+  - claim: t - t = 0
+"""
+
+
+def _unprivileged() -> list[str]:
+    """A command prefix under which permission bits apply. Root reads any file (it has
+    CAP_DAC_OVERRIDE), so as root the command runs with that capability dropped."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: permission bits cannot be made to apply")
+    caps = "-dac_override,-dac_read_search"
+    return [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}"]
+
+
+def _run(args: list[str], tmp_path: Path, *, prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    command = [*(prefix or []), sys.executable, "-m", "derivcheck", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+
+
+@pytest.fixture
+def locked(tmp_path: Path) -> Iterator[Path]:
+    """tmp_path/noperm.yaml (mode 000), tmp_path/good.yaml, tmp_path/tree/{good.yaml, locked/} and
+    tmp_path/closed/f.yaml in a directory of mode 000; the modes are put back afterwards."""
+    (tmp_path / "good.yaml").write_text(GOOD_FILE)
+    (tmp_path / "noperm.yaml").write_text(GOOD_FILE)
+    tree = tmp_path / "tree"
+    (tree / "locked").mkdir(parents=True)
+    (tree / "good.yaml").write_text(GOOD_FILE)
+    (tree / "locked" / "hidden.yaml").write_text(GOOD_FILE.replace("2*t", "3*t"))
+    (tmp_path / "closed").mkdir()
+    (tmp_path / "closed" / "f.yaml").write_text(GOOD_FILE)
+    restore = [tmp_path / "noperm.yaml", tree / "locked", tmp_path / "closed"]
+    for path in restore:
+        path.chmod(0)
+    # The child must reach tmp_path itself (pytest makes its base directory 0700).
+    parents = [p for p in tmp_path.parents if p != Path("/") and str(p).startswith(tempfile.gettempdir())]
+    modes = {p: p.stat().st_mode for p in [tmp_path, *parents]}
+    for path in modes:
+        path.chmod(0o755)
+    yield tmp_path
+    for path in restore:
+        path.chmod(0o755)
+    for path, mode in modes.items():
+        path.chmod(mode)
+
+
+def test_an_unreadable_file_is_an_unreadable_problem(locked: Path) -> None:
+    code = (
+        "from pathlib import Path; from derivcheck import checker; "
+        "r = checker.check_file(Path('noperm.yaml')); print([(p.code, str(p.span), p.message) for p in r.problems])"
+    )
+    command = [*_unprivileged(), sys.executable, "-c", code]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=locked)
+    assert done.stdout.strip() == "[('unreadable', '1:1', 'cannot read the file: Permission denied')]"
+
+
+def test_the_unprivileged_prefix_really_drops_the_override(locked: Path) -> None:
+    # The rejects twin: with the prefix a mode-000 file cannot be read, without it (as root) it can.
+    probe = [sys.executable, "-c", "open('noperm.yaml').read()"]
+    assert subprocess.run([*_unprivileged(), *probe], capture_output=True, cwd=locked).returncode != 0
+    if os.geteuid() == 0:
+        assert subprocess.run(probe, capture_output=True, cwd=locked).returncode == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="cli.py: typer's Path argument checks readability itself (click.Path readable=True), "
+    "so one unreadable file is a usage error and no other file is checked",
+)
+def test_an_unreadable_file_through_the_cli_exits_2_and_the_run_goes_on(locked: Path) -> None:
+    done = _run(["verify", "noperm.yaml", "good.yaml", "--no-color"], locked, prefix=_unprivileged())
+    assert done.returncode == EXIT_ERROR
+    assert "unreadable" in done.stdout and "Permission denied" in done.stdout
+    assert "2 proved" in done.stdout  # good.yaml was checked
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="checker.discover: a path under a directory that cannot be searched raises "
+    "PermissionError from Path.is_dir (an 'internal error'), and the other files are not checked",
+)
+def test_a_file_in_a_closed_directory_is_unreadable_and_the_run_goes_on(locked: Path) -> None:
+    done = _run(["verify", "closed/f.yaml", "good.yaml", "--no-color"], locked, prefix=_unprivileged())
+    assert done.returncode == EXIT_ERROR
+    assert "unreadable" in done.stdout and "2 proved" in done.stdout
+    assert "internal error" not in done.stderr
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="checker.discover: Path.rglob skips a subdirectory it cannot read without a word, so "
+    "a tree whose derivations cannot all be read is reported as 'all hold' with exit 0",
+)
+def test_an_unreadable_directory_in_a_tree_is_not_skipped_silently(locked: Path) -> None:
+    done = _run(["verify", "tree", "--no-color"], locked, prefix=_unprivileged())
+    assert done.returncode != EXIT_OK
+    assert "locked" in done.stdout + done.stderr
+
+
+def test_a_directory_named_like_a_derivation(tmp_path: Path) -> None:
+    (tmp_path / "x.yaml").mkdir()
+    assert _outcome(checker.check_file(tmp_path / "x.yaml")) == problems("unreadable 1:1")
+    # Named on the command line it is a directory to search; inside a tree it is not a file.
+    (tmp_path / "x.yaml" / "good.yaml").write_text(GOOD_FILE)
+    result = runner.invoke(app, ["verify", str(tmp_path), "--format", "json"])
+    assert result.exit_code == EXIT_OK
+    assert [Path(entry["path"]).name for entry in json.loads(result.stdout)["files"]] == ["good.yaml"]
+
+
+def test_a_fifo_without_a_writer_does_not_hang_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(source, "PIPE_WAIT_SECONDS", 0.5)
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    (tmp_path / "good.yaml").write_text(GOOD_FILE)
+    result = runner.invoke(app, ["verify", str(fifo), str(tmp_path / "good.yaml"), "--format", "json"])
+    assert result.exit_code == EXIT_ERROR
+    files = json.loads(result.stdout)["files"]
+    assert files[0]["problems"][0]["code"] == "unreadable"
+    assert files[1]["ok"] is True
+
+
+def test_an_endless_device_is_too_large_not_a_hang() -> None:
+    result = runner.invoke(app, ["verify", "/dev/zero", "--format", "json"])
+    assert result.exit_code == EXIT_FAIL
+    assert json.loads(result.stdout)["files"][0]["problems"][0]["code"] == "too-large"
+
+
+WORKFLOW = """\
+name: CI
+on:
+  push:
+    branches: [main]
+jobs:
+  test:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: pip install -e . && pytest
+"""
+
+
+def test_a_tree_with_a_github_workflow(tmp_path: Path) -> None:
+    """Non-derivation YAML found in a directory is reported as a schema problem; the
+    derivation beside it is still checked."""
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "ci.yml").write_text(WORKFLOW)
+    (tmp_path / "k8s.yaml").write_text("apiVersion: v1\nkind: Pod\n---\napiVersion: v1\nkind: Service\n")
+    (tmp_path / "good.yaml").write_text(GOOD_FILE)
+    result = runner.invoke(app, ["verify", str(tmp_path), "--format", "json"])
+    assert result.exit_code == EXIT_FAIL
+    assert "Traceback" not in result.output
+    files = {Path(entry["path"]).name: entry for entry in json.loads(result.stdout)["files"]}
+    assert files["good.yaml"]["ok"] is True
+    assert _json_outcome(files["ci.yml"]) == problems("schema 1:1", "schema 1:1", "schema 2:1", "schema 5:1")
+    assert "unknown key 'jobs'" in json.dumps(files["ci.yml"])
+    assert _json_outcome(files["k8s.yaml"]) == problems("yaml-syntax 3:1")
+
+
+def test_ctrl_c_reports_what_was_finished_and_exits_130(tmp_path: Path) -> None:
+    """SIGINT while the second file's slow step runs: the first file's report and a summary
+    are shown, the exit code is 130, no traceback, and the step's worker is gone."""
+    (tmp_path / "first.yaml").write_text(GOOD_FILE)
+    slow = tmp_path / "second-slow.yaml"
+    slow.write_text(
+        "title: slow\nvariables:\n  t: real\n  s: real\n  u: real\n  v: real\nsteps:\n"
+        "  - claim: (t + s + u + v + 1)**30 = (t + s + u + v + 1)**29*(t + s + u + v + 2)\n"
+    )
+    command = [sys.executable, "-m", "derivcheck", "verify", "first.yaml", slow.name, "--no-color", "--timeout", "120"]
+    process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None
+    seen = b""
+    deadline = time.monotonic() + 60
+    os.set_blocking(process.stdout.fileno(), False)
+    while b"first.yaml" not in seen or b"PROVED" not in seen:  # the first file is reported
+        assert time.monotonic() < deadline, seen
+        seen += process.stdout.read() or b""
+        time.sleep(0.05)
+    time.sleep(1.0)  # into the slow step of the second file
+    process.send_signal(signal.SIGINT)
+    try:
+        rest, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    out = (seen + (rest or b"")).decode()
+    errors = err.decode()
+    assert process.returncode == 130
+    assert "first.yaml" in out and "2 proved" in out
+    assert "interrupted" in errors
+    assert "Traceback" not in out + errors and "KeyboardInterrupt" not in out + errors
+    time.sleep(0.5)
+    ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    assert not [line for line in ps.splitlines() if slow.name in line], "a worker outlived the run"
