@@ -5,8 +5,10 @@ from __future__ import annotations
 import enum
 import math
 import os
+import stat
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, TextIO
@@ -218,28 +220,100 @@ def verify(
             show_default=False,
         ),
     ] = None,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help=(
+                "After the first report, check again each file that changes, until Ctrl-C. "
+                "The exit code is then that of the latest check of every file."
+            ),
+        ),
+    ] = False,
 ) -> None:
-    with ExitStack() as stack:
-        stream: TextIO
-        if output is None:
-            stream = sys.stdout
-        else:
-            try:
-                stream = stack.enter_context(output.open("w", encoding="utf-8"))
-            except OSError as error:
-                _error(f"cannot write the report to {output}: {error.strerror or error}")
-                raise typer.Exit(EXIT_ERROR) from None
-        if report_format is None:
-            report_format = default_format(os.environ, to_stdout=output is None)
-        reporter = make_reporter(
-            report_format.value,
-            stream,
-            color=not no_color and output is None,
-            width=width,
-            strict=strict,
-        )
-        results = _report(reporter, paths, timeout=timeout)
+    if report_format is None:
+        report_format = default_format(os.environ, to_stdout=output is None)
+    chosen = report_format
+
+    def run(selected: Sequence[Path]) -> list[FileResult]:
+        with ExitStack() as stack:
+            stream: TextIO
+            if output is None:
+                stream = sys.stdout
+            else:
+                try:
+                    stream = stack.enter_context(output.open("w", encoding="utf-8"))
+                except OSError as error:
+                    _error(f"cannot write the report to {output}: {error.strerror or error}")
+                    raise typer.Exit(EXIT_ERROR) from None
+            reporter = make_reporter(
+                chosen.value,
+                stream,
+                color=not no_color and output is None,
+                width=width,
+                strict=strict,
+            )
+            return _report(reporter, selected, timeout=timeout)
+
+    results = run(paths)
+    if watch:
+        latest = {result.path: result for result in results}
+        try:
+            watch_files(paths, run, latest)
+        except KeyboardInterrupt:
+            raise typer.Exit(exit_code(list(latest.values()), strict=strict)) from None
     raise typer.Exit(exit_code(results, strict=strict))
+
+
+WATCH_INTERVAL = 0.5  # seconds between two looks at the files
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def file_stamps(paths: Sequence[Path]) -> dict[Path, tuple[int, int]]:
+    """Modification time and size of each derivation file under `paths` (as `verify` finds them)."""
+    stamps: dict[Path, tuple[int, int]] = {}
+    for path in paths:
+        try:
+            if path.is_dir():
+                found = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml"))
+            else:
+                found = [path]
+            for candidate in found:
+                info = candidate.stat()
+                if stat.S_ISREG(info.st_mode):
+                    stamps[candidate] = (info.st_mtime_ns, info.st_size)
+        except OSError:  # gone, or unreadable, between two looks: seen next time
+            continue
+    return stamps
+
+
+def watch_files(
+    paths: Sequence[Path],
+    run: Callable[[Sequence[Path]], list[FileResult]],
+    latest: dict[str, FileResult],
+    *,
+    interval: float = WATCH_INTERVAL,
+) -> None:
+    """Check again each file that is changed or added under `paths`, until KeyboardInterrupt.
+
+    `latest` is kept up to date with the newest result for each file.
+    """
+    seen = file_stamps(paths)
+    while True:
+        _error("watching for changes (Ctrl-C to stop)")
+        while True:
+            _sleep(interval)
+            now = file_stamps(paths)
+            changed = [path for path, stamp in now.items() if seen.get(path) != stamp]
+            seen = now
+            if changed:
+                break
+        _error("changed: " + ", ".join(str(path) for path in changed))
+        for result in run(changed):
+            latest[result.path] = result
 
 
 @app.command(help=SCHEMA_HELP)

@@ -118,7 +118,15 @@ def test_help_describes_the_tool_with_an_example() -> None:
 def test_verify_help_lists_every_option() -> None:
     code, out, _ = invoke("verify", "--help")
     assert code == 0
-    for option in ("--format", "--strict", "--timeout", "--output", "--no-color", "--width"):
+    for option in (
+        "--format",
+        "--strict",
+        "--timeout",
+        "--output",
+        "--no-color",
+        "--width",
+        "--watch",
+    ):
         assert option in out, option
     assert "Example" in out
 
@@ -509,3 +517,114 @@ def test_verify_end_to_end_crash_names_the_file(fake_checker: types.SimpleNamesp
     assert code == 2
     assert "good.yaml — Good" in out
     assert err == "derivcheck: internal error while checking crash.yaml: ValueError: engine bug\n"
+
+
+# -- verify --watch -------------------------------------------------------------------------------
+
+
+def _content_check(paths: Sequence[Path], *, timeout: float) -> Iterator[FileResult]:
+    """A fake checker that reads each file: a step is refuted when the file says 'wrong'."""
+    for given in paths:
+        found = sorted(given.rglob("*.y*ml")) if given.is_dir() else [given]
+        for path in found:
+            text = path.read_text(encoding="utf-8")
+            verdict = Verdict.REFUTED if "wrong" in text else Verdict.PROVED
+            yield FileResult(str(path), None, (step("1", verdict),))
+
+
+class ScriptedSleep:
+    """Stands in for cli._sleep: each call does the next action; Ctrl-C when there are none."""
+
+    def __init__(self, *actions: Callable[[], None]) -> None:
+        self.actions = list(actions)
+        self.calls = 0
+
+    def __call__(self, seconds: float) -> None:
+        self.calls += 1
+        if not self.actions:
+            raise KeyboardInterrupt
+        self.actions.pop(0)()
+
+
+def _touch(path: Path, text: str) -> Callable[[], None]:
+    def write() -> None:
+        path.write_text(text, encoding="utf-8")
+        os.utime(path, ns=(path.stat().st_mtime_ns + 10**9,) * 2)  # a new stamp, even if fast
+
+    return write
+
+
+def test_watch_checks_changed_files_again(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text("fine", encoding="utf-8")
+    second.write_text("fine", encoding="utf-8")
+    calls: list[list[Path]] = []
+
+    def recording(paths: Sequence[Path], *, timeout: float) -> Iterator[FileResult]:
+        calls.append(list(paths))
+        yield from _content_check(paths, timeout=timeout)
+
+    sleep = ScriptedSleep(lambda: None, _touch(second, "wrong"), lambda: None)
+    monkeypatch.setattr(cli, "_check_paths", recording)
+    monkeypatch.setattr(cli, "_sleep", sleep)
+    code, out, err = invoke("verify", "--watch", str(tmp_path), "--width", "100")
+    assert calls == [[tmp_path], [second]]  # only the changed file is checked again
+    assert code == 1  # b.yaml's latest check fails
+    assert err.count("watching for changes (Ctrl-C to stop)") == 2
+    assert f"changed: {second}" in err
+    assert out.count("— all hold") == 1
+    assert out.rstrip().endswith("— 1 step does not hold")
+    assert sleep.calls == 4
+
+
+def test_watch_exit_code_is_that_of_the_latest_checks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    target = tmp_path / "a.yaml"
+    target.write_text("wrong", encoding="utf-8")
+    monkeypatch.setattr(cli, "_check_paths", _content_check)
+    monkeypatch.setattr(cli, "_sleep", ScriptedSleep(_touch(target, "fixed")))
+    code, out, _ = invoke("verify", "--watch", str(target), "--width", "100")
+    assert code == 0  # fixed while watched
+    assert out.rstrip().endswith("— all hold")
+
+
+def test_watch_notices_new_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("fine", encoding="utf-8")
+    added = tmp_path / "sub" / "new.yml"
+    calls: list[list[Path]] = []
+
+    def recording(paths: Sequence[Path], *, timeout: float) -> Iterator[FileResult]:
+        calls.append(list(paths))
+        yield from _content_check(paths, timeout=timeout)
+
+    def add() -> None:
+        added.parent.mkdir()
+        added.write_text("wrong", encoding="utf-8")
+
+    monkeypatch.setattr(cli, "_check_paths", recording)
+    monkeypatch.setattr(cli, "_sleep", ScriptedSleep(add, lambda: (tmp_path / "x.txt").touch()))
+    code, _, _ = invoke("verify", "--watch", str(tmp_path))
+    assert calls == [[tmp_path], [added]]  # x.txt is not a derivation: no third check
+    assert code == 1
+
+
+def test_without_watch_there_is_no_waiting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    target = tmp_path / "a.yaml"
+    target.write_text("fine", encoding="utf-8")
+    sleep = ScriptedSleep()
+    monkeypatch.setattr(cli, "_check_paths", _content_check)
+    monkeypatch.setattr(cli, "_sleep", sleep)
+    code, _, err = invoke("verify", str(target))
+    assert code == 0
+    assert sleep.calls == 0
+    assert "watching" not in err
+
+
+def test_file_stamps_follow_verify_discovery(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text("x", encoding="utf-8")
+    (tmp_path / "b.yml").write_text("xy", encoding="utf-8")
+    (tmp_path / "c.txt").write_text("x", encoding="utf-8")
+    stamps = cli.file_stamps([tmp_path, tmp_path / "missing.yaml"])
+    assert sorted(path.name for path in stamps) == ["a.yaml", "b.yml"]
+    assert stamps[tmp_path / "b.yml"][1] == 2
