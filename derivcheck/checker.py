@@ -390,7 +390,7 @@ def claims_of(step: source.StepSpec, workspace: Workspace) -> tuple[list[Claim],
     words = step.by.value if step.by else ", ".join(ref.value for ref in step.by_ids)
 
     def error(number: str, text: Text, problem: Problem) -> StepResult:
-        return StepResult(number, step_id, problem.span, text.value, Verdict.ERROR, "could not check", message=problem.message, problems=(problem,), justification=words, expect_refuted=step.expect_refuted)
+        return StepResult(number, step_id, problem.span, text.value, Verdict.ERROR, "could not check", message=problem.message, problems=(problem,), justification=words, expect_refuted=step.expect_refuted, expect_error=step.expect_error)
 
     if step.claim is not None:
         number = str(step.number)
@@ -426,6 +426,33 @@ def claims_of(step: source.StepSpec, workspace: Workspace) -> tuple[list[Claim],
     return claims, errors
 
 
+def hygiene_warnings(claim: Claim, ctx: Context, path: str) -> list[Problem]:
+    """A Sum whose bound index has the name of one of the claim's free indices: legal
+    (the bound one shadows it) but a classic source of slips, so it is pointed at."""
+    free = {s.name for s in deciding.free_indices(claim.lhs, ctx) | deciding.free_indices(claim.rhs, ctx)}
+    warnings: list[Problem] = []
+    seen: set[str] = set()
+    for side in (claim.lhs, claim.rhs):
+        for total in side.atoms(sympy.Sum):
+            for var, _low, _high in total.limits:
+                name = var.name
+                if name in free and name not in seen:
+                    seen.add(name)
+                    match = re.search(r"\(\s*" + re.escape(name) + r"\s*,", claim.text.value)
+                    span = claim.text.at(match.start() + 1) if match else claim.text.span
+                    warnings.append(
+                        Problem(
+                            path,
+                            span,
+                            "index-shadowing",
+                            f"the Sum's bound index {name} has the name of a free index of this claim; "
+                            "inside the Sum it is a different index",
+                            severity="warning",
+                        )
+                    )
+    return warnings
+
+
 def check_claim(claim: Claim, workspace: Workspace, unequal: tuple[tuple[sympy.Symbol, sympy.Symbol], ...]) -> StepResult:
     path = workspace.derivation.path
     step = claim.step
@@ -438,6 +465,7 @@ def check_claim(claim: Claim, workspace: Workspace, unequal: tuple[tuple[sympy.S
         pretty_written=_pretty_equation(claim.lhs, claim.rhs),
         justification=claim.justification,
         expect_refuted=step.expect_refuted,
+        expect_error=step.expect_error,
     )
     ctx = workspace.context
     left_free = deciding.free_indices(claim.lhs, ctx) - claim.entry
@@ -496,6 +524,7 @@ def _check_limited(
         justification=claim.justification,
         tried=tried,
         expect_refuted=step.expect_refuted,
+        expect_error=step.expect_error,
     )
 
 
@@ -506,6 +535,7 @@ def check_derivation(derivation: Derivation, *, timeout: float | None = 10.0) ->
     except FileProblems as exc:
         return FileResult(path, derivation.title, problems=tuple(exc.problems))
     results: list[StepResult] = []
+    warnings: list[Problem] = []
     for step in derivation.steps:
         unequal: list[tuple[sympy.Symbol, sympy.Symbol]] = []
         where_error: StepResult | None = None
@@ -514,16 +544,17 @@ def check_derivation(derivation: Derivation, *, timeout: float | None = 10.0) ->
                 unequal.append(exprparse.parse_condition(condition.value, workspace.scope))
             except ParseError as exc:
                 problem = _problem(path, condition, exc)
-                where_error = StepResult(str(step.number), step.id.value if step.id else None, problem.span, condition.value, Verdict.ERROR, "could not parse", message=problem.message, problems=(problem,), expect_refuted=step.expect_refuted)
+                where_error = StepResult(str(step.number), step.id.value if step.id else None, problem.span, condition.value, Verdict.ERROR, "could not parse", message=problem.message, problems=(problem,), expect_refuted=step.expect_refuted, expect_error=step.expect_error)
         if where_error is not None:
             results.append(where_error)
             continue
         claims, errors = claims_of(step, workspace)
         results.extend(errors)
         for claim in claims:
+            warnings.extend(hygiene_warnings(claim, workspace.context, path))
             results.append(_check_limited(claim, workspace, tuple(unequal), timeout))
     results.sort(key=lambda r: [int(part) for part in r.number.split(".")])
-    return FileResult(path, derivation.title, steps=tuple(results))
+    return FileResult(path, derivation.title, steps=tuple(results), warnings=tuple(warnings))
 
 
 def check_file(path: Path, *, timeout: float | None = 10.0) -> FileResult:

@@ -813,11 +813,14 @@ class _Builder:
                 raise ShapeError(f"'{symbol}' between two matrices is not defined in {text}")
             return matrices.elementwise(left, right, operations[type(op)], symbol, text)
         if isinstance(op, (ast.Add, ast.Sub)):
-            matrix = left if isinstance(left, MatrixValue) else right
-            raise ShapeError(
-                f"a scalar and a {matrix.shape} matrix cannot be added in {text}: "
-                "say what is meant, e.g. c*ones(rows, cols)"
-            )
+            # Entry-wise, as in NumPy: 1 - a is the matrix of 1 - a[i, j].
+            sign = 1 if isinstance(op, ast.Add) else -1
+            if isinstance(left, MatrixValue):
+                scalar_right = right
+                return matrices.scale(left, lambda e: e + sign * scalar_right)
+            scalar_left = left
+            assert isinstance(right, MatrixValue)
+            return matrices.scale(right, lambda e: scalar_left + sign * e)
         if isinstance(left, MatrixValue):
             factor = right
             if isinstance(op, ast.Mult):

@@ -91,10 +91,14 @@ class StepResult:
     tried: tuple[str, ...] = ()  # what was attempted, for undecided steps
     expect_refuted: bool = False
     problems: tuple[Problem, ...] = ()
+    expect_error: str | None = None  # a problem code the step is meant to fail with (seeds as written)
 
     @property
     def ok(self) -> bool:
-        """Whether this step holds the file: verified, or refuted when a refutation is expected."""
+        """Whether this step holds the file: verified, or refuted when a refutation is expected,
+        or failing with the expected problem code."""
+        if self.expect_error is not None:
+            return self.verdict is Verdict.ERROR and any(p.code == self.expect_error for p in self.problems)
         if self.expect_refuted:
             return self.verdict is Verdict.REFUTED
         return self.verdict in (Verdict.PROVED, Verdict.CHECKED)

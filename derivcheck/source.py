@@ -41,6 +41,8 @@ TOP_LEVEL_KEYS = (
 STEP_KEYS = ("id", "claim", "chain", "by", "where", "expect", "note")
 CHAIN_ITEM_KEYS = ("expr", "by")
 VARIABLE_ASSUMPTIONS = ("real", "positive", "nonnegative", "negative")
+# Problem codes a step may be expected to fail with: the mistakes of a seed kept as written.
+EXPECTABLE_ERRORS = ("shape-mismatch", "free-index-mismatch")
 
 
 class SourceError(ValueError):
@@ -115,6 +117,7 @@ class StepSpec:
     by_ids: tuple[Text, ...]  # ids of earlier steps
     where: tuple[Text, ...]  # conditions such as "k != j"
     expect_refuted: bool
+    expect_error: str | None = None  # `expect: shape-mismatch`: the step is meant to fail so
 
 
 @dataclass(frozen=True)
@@ -612,13 +615,20 @@ def _step(reader: _Reader, node: yaml.Node, number: int, seen_ids: dict[str, Spa
             by = reader.text(by_node, "`by`")
     where = reader.texts(fields["where"][1], "`where`") if "where" in fields else []
     expect_refuted = False
+    expect_error: str | None = None
     if "expect" in fields:
         expect = reader.text(fields["expect"][1], "`expect`")
         if expect is not None:
-            if expect.value != "refuted":
-                reader.problem("schema", f"`expect` can only be `refuted`, not '{expect.value}'", expect.span)
-            else:
+            if expect.value == "refuted":
                 expect_refuted = True
+            elif expect.value in EXPECTABLE_ERRORS:
+                expect_error = expect.value
+            else:
+                reader.problem(
+                    "schema",
+                    f"`expect` is `refuted` or one of {', '.join(EXPECTABLE_ERRORS)}, not '{expect.value}'",
+                    expect.span,
+                )
     return StepSpec(
         number=number,
         span=span,
@@ -629,4 +639,5 @@ def _step(reader: _Reader, node: yaml.Node, number: int, seen_ids: dict[str, Spa
         by_ids=tuple(by_ids),
         where=tuple(where),
         expect_refuted=expect_refuted,
+        expect_error=expect_error,
     )

@@ -117,8 +117,14 @@ def test_only_the_transpose_attribute(scope: Scope) -> None:
             parse_expression(text, scope)
 
 
-def test_a_scalar_plus_a_matrix_is_refused(scope: Scope) -> None:
+def test_a_scalar_and_a_matrix_add_entrywise(scope: Scope) -> None:
+    value = parse_expression("1 - A", scope)
+    assert shape(value) == (L, n)
+    assert value.at(l, i) == 1 - A[l, i]
+    assert parse_expression("A + t", scope).at(l, i) == A[l, i] + t
+
+
+def test_a_bias_column_still_needs_an_explicit_broadcast(scope: Scope) -> None:
     with pytest.raises(ParseError) as info:
-        parse_expression("A + 1", scope)
+        parse_expression("A + b", scope)
     assert info.value.code == "shape-mismatch"
-    assert shape(parse_expression("A + ones(L, n)", scope)) == (L, n)

@@ -12,8 +12,9 @@ import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+import mpmath
 import sympy
-from sympy import Indexed, KroneckerDelta, Sum, Symbol
+from sympy import Indexed, Sum, Symbol
 
 from derivcheck.engine.context import Context, Fact
 from derivcheck.engine.symbolic import EngineError, variable_name
@@ -281,24 +282,79 @@ def sample_point(
     return Point(values)
 
 
-def evaluate(expr: sympy.Expr, point: Point, digits: int) -> sympy.Expr:
-    """expr at the point, to `digits` significant digits (SymPy's evalf is adaptive:
-    the digits it returns are right)."""
-    value = expr.xreplace(point.values)
-    return value.evalf(digits)
+class Undefined(ArithmeticError):
+    """The expression has no value at this point (a division by zero, a log of 0)."""
 
 
-def differ(lhs: sympy.Expr, rhs: sympy.Expr, point: Point) -> tuple[bool, sympy.Expr, sympy.Expr]:
-    """Whether the two sides differ at the point beyond doubt (checked at 30 and at 60 digits)."""
+_FUNCTIONS = {
+    sympy.exp: mpmath.exp,
+    sympy.log: mpmath.log,
+    sympy.sin: mpmath.sin,
+    sympy.cos: mpmath.cos,
+    sympy.tanh: mpmath.tanh,
+    sympy.Abs: abs,
+}
+
+
+def evaluate(expr: sympy.Basic, point: Point, digits: int) -> mpmath.mpf | mpmath.mpc:
+    """expr at the point, computed with `digits` significant digits.
+
+    Each distinct subexpression is computed once: an explicit network holds the same
+    large subexpressions many times over, which SymPy's evalf would walk again and again.
+    """
+    memo: dict[sympy.Basic, object] = {}
+
+    def walk(node: sympy.Basic):  # type: ignore[no-untyped-def]
+        if node in memo:
+            return memo[node]
+        if node.is_Rational:
+            value = mpmath.mpf(int(node.p)) / int(node.q)
+        elif node in point.values:
+            rational = point.values[node]
+            value = mpmath.mpf(int(rational.p)) / int(rational.q)
+        elif node is sympy.pi:
+            value = +mpmath.pi
+        elif node is sympy.E:
+            value = +mpmath.e
+        elif isinstance(node, sympy.Add):
+            value = mpmath.fsum(walk(arg) for arg in node.args)
+        elif isinstance(node, sympy.Mul):
+            value = mpmath.fprod(walk(arg) for arg in node.args)
+        elif isinstance(node, sympy.Pow):
+            base, exponent = walk(node.base), walk(node.exp)
+            if base == 0 and node.exp.is_negative:
+                raise Undefined("division by zero")
+            value = mpmath.power(base, int(node.exp)) if node.exp.is_Integer else mpmath.power(base, exponent)
+        elif node.func in _FUNCTIONS:
+            argument = walk(node.args[0])
+            if node.func is sympy.log and argument == 0:
+                raise Undefined("log of 0")
+            value = _FUNCTIONS[node.func](argument)
+        else:
+            raise EngineError(f"cannot evaluate {type(node).__name__} numerically")
+        memo[node] = value
+        return value
+
+    with mpmath.workdps(digits + 10):
+        result = walk(expr)
+        return +result
+
+
+def differ(lhs: sympy.Expr, rhs: sympy.Expr, point: Point) -> tuple[bool, object, object]:
+    """Whether the two sides differ at the point beyond doubt: the gap is far above the
+    precision both at 30 and at 60 significant digits."""
+    left = right = None
     for digits in (30, 60):
-        left = evaluate(lhs, point, digits)
-        right = evaluate(rhs, point, digits)
-        if not (left.is_number and right.is_number):
-            raise EngineError("a side did not evaluate to a number: some symbol has no value")
-        if left.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo) or right.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+        try:
+            left = evaluate(lhs, point, digits)
+            right = evaluate(rhs, point, digits)
+        except (Undefined, ZeroDivisionError, ValueError):
             return False, left, right  # undefined here: not a counterexample
-        gap = abs(sympy.N(left - right, digits))
-        scale = max(sympy.Integer(1), abs(left), abs(right))
-        if not gap > scale * sympy.Float(10) ** (-(digits // 2)):
-            return False, left, right
+        with mpmath.workdps(digits):
+            if not (mpmath.isfinite(left) and mpmath.isfinite(right)):
+                return False, left, right
+            gap = abs(left - right)
+            scale = max(mpmath.mpf(1), abs(left), abs(right))
+            if not gap > scale * mpmath.mpf(10) ** (-(digits // 2)):
+                return False, left, right
     return True, left, right

@@ -12,6 +12,7 @@ import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+import mpmath
 import sympy
 
 from derivcheck.engine import concrete, symbolic
@@ -38,10 +39,8 @@ def free_indices(expr: sympy.Basic, ctx: Context) -> set[sympy.Symbol]:
     return {symbol for symbol in expr.free_symbols if symbol in ctx.ranges}
 
 
-def _show(value: sympy.Expr) -> str:
-    if value.is_Rational:
-        return str(value)
-    return str(sympy.Float(value, 15))
+def _show(value: object) -> str:
+    return mpmath.nstr(value, 15)
 
 
 def _label(entry: sympy.Basic) -> str:

@@ -87,7 +87,7 @@ def step_to_dict(step: StepResult, *, strict: bool = False) -> dict[str, object]
         "tried": list(step.tried),
         "message": step.message,
         "problems": [problem_to_dict(problem) for problem in step.problems],
-        "expect": "refuted" if step.expect_refuted else None,
+        "expect": "refuted" if step.expect_refuted else step.expect_error,
         "ok": step_holds(step, strict=strict),
     }
 
