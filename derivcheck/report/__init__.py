@@ -100,11 +100,16 @@ def summary_line(results: Sequence[FileResult], *, strict: bool = False) -> str:
         refuted_text = f"{refuted} refuted ({expected} expected)"
     else:
         refuted_text = f"{refuted} refuted"
+    errors = counts[Verdict.ERROR.value]
+    expected_errors = sum(
+        1 for result in results for step in result.steps if step.expect_error is not None and step.ok
+    )
+    error_text = _plural(errors, "error") + (f" ({expected_errors} expected)" if expected_errors else "")
     head = (
         f"{_plural(len(results), 'file')}, {_plural(steps, 'step')}: "
         f"{counts[Verdict.PROVED.value]} proved, {counts[Verdict.CHECKED.value]} checked, "
         f"{refuted_text}, {counts[Verdict.UNDECIDED.value]} undecided, "
-        f"{_plural(counts[Verdict.ERROR.value], 'error')}"
+        f"{error_text}"
     )
     failing = failing_steps(results, strict=strict)
     problems = counts["file_errors"]

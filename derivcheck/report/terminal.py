@@ -77,7 +77,13 @@ class TerminalReporter:
 
     def _badge(self, step: StepResult) -> Text:
         text, style = BADGE_BY_VERDICT[step.verdict]
-        if step.expect_refuted:
+        if step.expect_error is not None:
+            if step.ok:
+                text, style = f"✘ {step.expect_error} (expected)", EXPECTED_REFUTATION[1]
+            else:
+                text = f"✘ expected {step.expect_error}, but was {step.verdict.value.upper()}"
+                style = MISSED_REFUTATION_STYLE
+        elif step.expect_refuted:
             if step.verdict is Verdict.REFUTED:
                 text, style = EXPECTED_REFUTATION
             else:
