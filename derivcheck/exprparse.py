@@ -159,12 +159,20 @@ Value = Union[sympy.Expr, MatrixValue]
 def parse_expression(text: str, scope: Scope) -> Value:
     """Parse one expression into SymPy (or a MatrixValue), using only the names in scope."""
     _check_length(text)
+    from derivcheck import latex  # here, not at the top: latex.py imports this module
+
+    if latex.is_latex(text):  # $...$: translated to this syntax, then parsed here again
+        return latex.parse_expression(text, scope)
     return _parse_side(text, 0, scope)
 
 
 def parse_equation(text: str, scope: Scope) -> tuple[Value, Value]:
     """Parse "lhs = rhs" into its two sides; error offsets are into the whole text."""
     _check_length(text)
+    from derivcheck import latex  # here, not at the top: latex.py imports this module
+
+    if latex.is_latex(text):  # $lhs = rhs$: translated to this syntax, then parsed here again
+        return latex.parse_equation(text, scope)
     splits = _top_level_equals(text)
     if len(splits) != 1:
         offset = splits[1] if len(splits) > 1 else 0
