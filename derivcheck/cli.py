@@ -11,13 +11,16 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
 from derivcheck import __version__
 from derivcheck.model import EXIT_ERROR, FileResult, exit_code
 from derivcheck.report import Reporter, make_reporter
+
+if TYPE_CHECKING:
+    from derivcheck.cache import ResultCache
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
@@ -103,12 +106,28 @@ class CheckCrashed(Exception):
         self.error = error
 
 
-def _check_paths(paths: Sequence[Path], *, timeout: float) -> Iterator[FileResult]:
-    """Results for every derivation file under `paths`, yielded one by one as they are checked.
+def _check_paths(
+    paths: Sequence[Path],
+    *,
+    timeout: float,
+    jobs: int = 1,
+    cache: ResultCache | None = None,
+) -> Iterator[FileResult]:
+    """Results for every derivation file under `paths`, yielded one by one in order.
 
     Paths that do not exist come first, as results with a "not-found" problem.
-    Raises CheckCrashed if the checker fails on a file.
+    Raises CheckCrashed if the checker fails on a file. Without a cache and with one job,
+    each file is checked whole, here; otherwise the runner serves steps from the cache
+    and checks the rest, in `jobs` worker processes.
     """
+    if jobs > 1 or cache is not None:
+        from derivcheck import runner  # no SymPy until a step is not in the cache
+
+        try:
+            yield from runner.check_paths(paths, timeout=timeout, jobs=jobs, cache=cache)
+        except runner.FileCrashed as crash:
+            raise CheckCrashed(crash.path, crash.error) from crash.error
+        return
     from derivcheck import checker  # imports SymPy: only when there is work to do
 
     files, unreadable = checker.discover(paths)
@@ -230,10 +249,43 @@ def verify(
             ),
         ),
     ] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            metavar="N",
+            min=1,
+            help="Check up to N steps at once, in worker processes. The report is the same for any N.",
+        ),
+    ] = 1,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            metavar="DIR",
+            file_okay=False,
+            help=(
+                "Where to keep the results of steps, so that an unchanged step is not checked "
+                "again. Default: $DERIVCHECK_CACHE_DIR, else .derivcheck_cache in the current "
+                "directory."
+            ),
+            show_default=False,
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option("--no-cache", help="Check every step, without reading or writing the cache."),
+    ] = False,
 ) -> None:
     if report_format is None:
         report_format = default_format(os.environ, to_stdout=output is None)
     chosen = report_format
+    cache: ResultCache | None = None
+    if not no_cache:
+        from derivcheck.cache import ResultCache, default_directory
+
+        cache = ResultCache(cache_dir if cache_dir is not None else default_directory(os.environ))
 
     def run(selected: Sequence[Path]) -> list[FileResult]:
         with ExitStack() as stack:
@@ -253,7 +305,7 @@ def verify(
                 width=width,
                 strict=strict,
             )
-            return _report(reporter, selected, timeout=timeout)
+            return _report(reporter, selected, timeout=timeout, jobs=jobs, cache=cache)
 
     results = run(paths)
     if watch:
@@ -371,14 +423,39 @@ def new(
     typer.echo(f"wrote {path}; check it with:  derivcheck verify {path}")
 
 
-def _report(reporter: Reporter, paths: Sequence[Path], *, timeout: float) -> list[FileResult]:
+def _report(
+    reporter: Reporter,
+    paths: Sequence[Path],
+    *,
+    timeout: float,
+    jobs: int = 1,
+    cache: ResultCache | None = None,
+) -> list[FileResult]:
     """Check every file, reporting each as it is done, then the summary; the results.
 
     Ctrl-C reports what was finished and exits 130; a checker crash exits 2 with one line.
+    A cache that cannot be used is one line on stderr; the results are the same.
     """
+    try:
+        return _report_results(reporter, paths, timeout=timeout, jobs=jobs, cache=cache)
+    finally:
+        if cache is not None:
+            for warning in cache.warnings:
+                _error(warning)
+            cache.warnings.clear()
+
+
+def _report_results(
+    reporter: Reporter,
+    paths: Sequence[Path],
+    *,
+    timeout: float,
+    jobs: int,
+    cache: ResultCache | None,
+) -> list[FileResult]:
     results: list[FileResult] = []
     try:
-        for result in _check_paths(paths, timeout=timeout):
+        for result in _check_paths(paths, timeout=timeout, jobs=jobs, cache=cache):
             results.append(result)
             reporter.file_done(result)
         if not results:

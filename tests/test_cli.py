@@ -67,7 +67,7 @@ class FakeCheck:
     def __init__(self) -> None:
         self.calls: list[tuple[list[Path], float]] = []
 
-    def __call__(self, paths: Sequence[Path], *, timeout: float) -> Iterator[FileResult]:
+    def __call__(self, paths: Sequence[Path], *, timeout: float, **_: object) -> Iterator[FileResult]:
         self.calls.append((list(paths), timeout))
         for path in paths:
             yield FAKE_RESULTS.get(path.name) or not_found(str(path))
@@ -385,7 +385,7 @@ def test_verify_color_when_forced(fake_check: FakeCheck, monkeypatch: pytest.Mon
 def test_verify_reports_each_file_before_checking_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
     events: list[str] = []
 
-    def streaming(paths: Sequence[Path], *, timeout: float) -> Iterator[FileResult]:
+    def streaming(paths: Sequence[Path], *, timeout: float, **_: object) -> Iterator[FileResult]:
         yield FAKE_RESULTS["good.yaml"]
         events.append("checking bad.yaml")
         yield FAKE_RESULTS["bad.yaml"]
@@ -415,7 +415,7 @@ def test_verify_reports_each_file_before_checking_the_next(monkeypatch: pytest.M
 
 
 def _failing_check(error: BaseException) -> Callable[..., Iterator[FileResult]]:
-    def check(paths: Sequence[Path], *, timeout: float) -> Iterator[FileResult]:
+    def check(paths: Sequence[Path], *, timeout: float, **_: object) -> Iterator[FileResult]:
         yield FAKE_RESULTS["good.yaml"]
         raise error
 
@@ -459,7 +459,7 @@ def test_ctrl_c_with_json_writes_finished_files(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_no_files_found_warns_on_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "_check_paths", lambda paths, *, timeout: iter(()))
+    monkeypatch.setattr(cli, "_check_paths", lambda paths, *, timeout, **_: iter(()))
     code, out, err = invoke("verify", "empty_dir", "--width", "100")
     assert code == 0
     assert "no derivation files found" in err
@@ -506,14 +506,15 @@ def test_check_paths_wraps_checker_crashes(fake_checker: types.SimpleNamespace) 
 
 
 def test_verify_end_to_end_with_fake_checker(fake_checker: types.SimpleNamespace) -> None:
-    code, out, _ = invoke("verify", "good.yaml", "--timeout", "4", "--width", "100")
+    # --no-cache: each file is checked whole by checker.check_file, which the fake replaces.
+    code, out, _ = invoke("verify", "good.yaml", "--timeout", "4", "--width", "100", "--no-cache")
     assert code == 0
     assert "good.yaml — Good" in out
     assert fake_checker.calls == [(Path("good.yaml"), 4.0)]
 
 
 def test_verify_end_to_end_crash_names_the_file(fake_checker: types.SimpleNamespace) -> None:
-    code, out, err = invoke("verify", "good.yaml", "crash.yaml", "--width", "100")
+    code, out, err = invoke("verify", "good.yaml", "crash.yaml", "--width", "100", "--no-cache")
     assert code == 2
     assert "good.yaml — Good" in out
     assert err == "derivcheck: internal error while checking crash.yaml: ValueError: engine bug\n"
@@ -522,7 +523,7 @@ def test_verify_end_to_end_crash_names_the_file(fake_checker: types.SimpleNamesp
 # -- verify --watch -------------------------------------------------------------------------------
 
 
-def _content_check(paths: Sequence[Path], *, timeout: float) -> Iterator[FileResult]:
+def _content_check(paths: Sequence[Path], *, timeout: float, **_: object) -> Iterator[FileResult]:
     """A fake checker that reads each file: a step is refuted when the file says 'wrong'."""
     for given in paths:
         found = sorted(given.rglob("*.y*ml")) if given.is_dir() else [given]
@@ -560,7 +561,7 @@ def test_watch_checks_changed_files_again(monkeypatch: pytest.MonkeyPatch, tmp_p
     second.write_text("fine", encoding="utf-8")
     calls: list[list[Path]] = []
 
-    def recording(paths: Sequence[Path], *, timeout: float) -> Iterator[FileResult]:
+    def recording(paths: Sequence[Path], *, timeout: float, **_: object) -> Iterator[FileResult]:
         calls.append(list(paths))
         yield from _content_check(paths, timeout=timeout)
 
@@ -594,7 +595,7 @@ def test_watch_notices_new_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     added = tmp_path / "sub" / "new.yml"
     calls: list[list[Path]] = []
 
-    def recording(paths: Sequence[Path], *, timeout: float) -> Iterator[FileResult]:
+    def recording(paths: Sequence[Path], *, timeout: float, **_: object) -> Iterator[FileResult]:
         calls.append(list(paths))
         yield from _content_check(paths, timeout=timeout)
 

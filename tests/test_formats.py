@@ -533,7 +533,7 @@ def test_cli_formats_on_real_results(
 # -- --format's default -----------------------------------------------------------------------
 
 
-def _fake_check(paths: Sequence[Path], *, timeout: float) -> Iterator[FileResult]:
+def _fake_check(paths: Sequence[Path], *, timeout: float, **_: object) -> Iterator[FileResult]:
     yield FileResult("wrong.yaml", None, (REFUTED,))
 
 

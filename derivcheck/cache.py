@@ -1,0 +1,531 @@
+"""The result cache: each step's results stored under a hash of everything that decides them.
+
+A derivation that has not changed is re-verified from the cache, without SymPy: this
+module, like `source`, imports neither SymPy nor the engine.
+
+What decides a step's results, and so goes into its key:
+
+- the step as written: claim or chain, `where`, `by`, `id`, `expect`, and where each of
+  its texts sits relative to the step's first line (so a step that only moves up or down
+  the file is still found; its line numbers are shifted on the way out);
+- the file's sizes, indices, variables, definitions, assumptions and layout, as text;
+- the time limit of a step;
+- the code that checks: derivcheck's version and the text of its modules, and the
+  versions of Python, SymPy and mpmath.
+
+A file's title and path are not in the key: they are stamped on the results when read.
+Whether the declarations of a file build at all is stored under its own key, and the
+problems of one that does not are stored with their positions.
+
+Entries are JSON files, one per key, written atomically (a temporary file, then
+`os.replace`). A step that timed out or crashed is not stored: it may pass with a longer
+time limit or on a less busy machine. An entry that cannot be read, or that is not what
+it should be, is a miss: the step is checked again. A directory that cannot be written
+disables storing for the run. Neither ever changes a verdict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import sys
+import tempfile
+import types
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+
+from derivcheck import __version__
+from derivcheck.model import FileResult, Problem, Span, StepResult, Verdict
+from derivcheck.source import Derivation, StepSpec
+
+CACHE_FORMAT = 1
+DEFAULT_DIRECTORY = ".derivcheck_cache"
+ENVIRONMENT_VARIABLE = "DERIVCHECK_CACHE_DIR"
+
+# What an undecided step's method starts with when its check did not finish: not stored.
+UNFINISHED_METHODS = ("time-out", "the check crashed")
+
+_CACHEDIR_TAG = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by derivcheck.\n"
+    "# For information about cache directory tags, see https://bford.info/cachedir/\n"
+)
+
+
+class CacheEntryError(ValueError):
+    """A stored entry that is not what it should be (read as a miss)."""
+
+
+# -- keys -------------------------------------------------------------------------------------------
+
+
+def _version_of(module: str) -> str:
+    """A module's version without importing it (importlib.metadata alone costs 40 ms)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return f"{module} missing"
+    if spec is None or spec.origin is None:
+        return f"{module} missing"
+    origin = Path(spec.origin)
+    for candidate in (origin.parent / "release.py", origin):
+        try:
+            text = candidate.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        found = re.search(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", text, re.MULTILINE)
+        if found:
+            return f"{module} {found.group(1)}"
+    try:
+        info = origin.stat()
+    except OSError:
+        return f"{module} at {origin}"
+    return f"{module} at {origin} {info.st_size} {info.st_mtime_ns}"
+
+
+_fingerprint: str | None = None
+
+
+def code_fingerprint() -> str:
+    """A hash of the code that decides a verdict: derivcheck's modules, Python, SymPy, mpmath.
+
+    The text of derivcheck's own modules is hashed, not only its version, so that a
+    changed engine in a development checkout never serves results of the old one.
+    """
+    global _fingerprint
+    if _fingerprint is None:
+        digest = hashlib.sha256()
+        for part in (
+            f"derivcheck-cache {CACHE_FORMAT}",
+            f"derivcheck {__version__}",
+            f"{sys.implementation.name} {sys.version}",
+            _version_of("sympy"),
+            _version_of("mpmath"),
+        ):
+            digest.update(part.encode("utf-8") + b"\0")
+        package = Path(__file__).resolve().parent
+        for path in sorted(package.rglob("*.py")):
+            digest.update(path.relative_to(package).as_posix().encode("utf-8") + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+        _fingerprint = digest.hexdigest()
+    return _fingerprint
+
+
+def _plain(value: object, *, base_line: int | None) -> object:
+    """Data from source.py as JSON-ready lists, field by field (so a new field is in the key).
+
+    Spans become lines relative to `base_line`, or are left out when it is None.
+    """
+    if isinstance(value, Span):
+        return None if base_line is None else [value.line - base_line, value.col]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [type(value).__name__] + [
+            [f.name, _plain(getattr(value, f.name), base_line=base_line)]
+            for f in dataclasses.fields(value)
+        ]
+    if isinstance(value, (tuple, list)):
+        return [_plain(item, base_line=base_line) for item in value]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise TypeError(f"cannot key a {type(value).__name__}")
+
+
+def _hash(kind: str, *parts: object) -> str:
+    text = json.dumps([kind, *parts], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# Everything in a Derivation but the steps and the words for people.
+_NOT_CONTEXT = frozenset({"path", "title", "source", "description", "steps"})
+
+
+def _context(derivation: Derivation, *, with_spans: bool) -> list[object]:
+    base = 0 if with_spans else None
+    return [
+        [f.name, _plain(getattr(derivation, f.name), base_line=base)]
+        for f in dataclasses.fields(derivation)
+        if f.name not in _NOT_CONTEXT
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class FileKeys:
+    """The keys of one derivation file: its declarations, and each of its steps."""
+
+    builds: str  # whether the declarations build: decided by their text alone
+    problems: str  # the problems of declarations that do not build, which have positions
+    steps: tuple[str, ...]
+
+
+def file_keys(derivation: Derivation, *, timeout: float) -> FileKeys:
+    """The cache keys of a derivation, computed from its text (no SymPy)."""
+    fingerprint = code_fingerprint()
+    context = _context(derivation, with_spans=False)
+    builds = _hash("builds", fingerprint, context)
+    problems = _hash("problems", fingerprint, _context(derivation, with_spans=True))
+    steps = tuple(
+        _hash("step", fingerprint, builds, repr(float(timeout)), _step_text(step))
+        for step in derivation.steps
+    )
+    return FileKeys(builds, problems, steps)
+
+
+def _step_text(step: StepSpec) -> object:
+    # The step's number is not part of it: results are renumbered when read.
+    plain = _plain(dataclasses.replace(step, number=0), base_line=step.span.line)
+    return plain
+
+
+# -- JSON for results, checked field by field against model.py's annotations ------------------------
+
+
+def _encode(value: object) -> object:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple):
+        return [_encode(item) for item in value]
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    raise TypeError(f"cannot store a {type(value).__name__}")
+
+
+_HINTS: dict[type, dict[str, object]] = {}
+
+
+def _hints(cls: type) -> dict[str, object]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _decode(value: object, hint: object) -> object:
+    """`value` read from JSON as an instance of `hint`, or CacheEntryError."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Union or origin is types.UnionType:
+        for option in args:
+            try:
+                return _decode(value, option)
+            except CacheEntryError:
+                continue
+        raise CacheEntryError(f"{value!r} is none of {hint}")
+    if hint is type(None):
+        if value is None:
+            return None
+        raise CacheEntryError("expected null")
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise CacheEntryError("expected a list")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(item, args[0]) for item in value)
+        if len(args) != len(value):
+            raise CacheEntryError("a list of the wrong length")
+        return tuple(_decode(item, arg) for item, arg in zip(value, args))
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise CacheEntryError("expected true or false")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise CacheEntryError("expected an integer")
+    if hint is str:
+        if isinstance(value, str):
+            return value
+        raise CacheEntryError("expected a string")
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        try:
+            return hint(value)
+        except ValueError:
+            raise CacheEntryError(f"not a {hint.__name__}: {value!r}") from None
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise CacheEntryError(f"expected an object for {hint.__name__}")
+        hints = _hints(hint)
+        names = [f.name for f in dataclasses.fields(hint)]
+        if sorted(value) != sorted(names):
+            raise CacheEntryError(f"the fields of {hint.__name__} differ")
+        return hint(**{name: _decode(value[name], hints[name]) for name in names})
+    raise CacheEntryError(f"cannot read a {hint}")
+
+
+# -- what is stored for a step ----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class StepEntry:
+    """The results of one step and the warnings it raised, as checked."""
+
+    results: tuple[StepResult, ...]
+    warnings: tuple[Problem, ...]
+
+
+def _unfinished(result: StepResult) -> bool:
+    return result.verdict is Verdict.UNDECIDED and result.method.startswith(UNFINISHED_METHODS)
+
+
+def _shift(value: object, *, lines: int, path: str) -> object:
+    """`value` with every Span moved by `lines` and every Problem's path set to `path`."""
+    if isinstance(value, Span):
+        return Span(value.line + lines, value.col)
+    if isinstance(value, tuple):
+        return tuple(_shift(item, lines=lines, path=path) for item in value)
+    if isinstance(value, (Problem, StepResult)):
+        changes = {
+            f.name: _shift(getattr(value, f.name), lines=lines, path=path)
+            for f in dataclasses.fields(value)
+            if f.name in ("span", "problems")
+        }
+        if isinstance(value, Problem):
+            changes["path"] = path
+        return dataclasses.replace(value, **changes)
+    return value
+
+
+def _spans(value: object) -> list[Span]:
+    if isinstance(value, Span):
+        return [value]
+    if isinstance(value, tuple):
+        return [span for item in value for span in _spans(item)]
+    if isinstance(value, (Problem, StepResult)):
+        return _spans(value.span) + (_spans(value.problems) if isinstance(value, StepResult) else [])
+    return []
+
+
+def _step_lines(step: StepSpec) -> tuple[int, int]:
+    """The first and last line that a result of `step` may point at."""
+    lines = [span.line for span in _spans_in(step)]
+    return min(lines), max(lines)
+
+
+def _spans_in(value: object) -> list[Span]:
+    if isinstance(value, Span):
+        return [value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [span for f in dataclasses.fields(value) for span in _spans_in(getattr(value, f.name))]
+    if isinstance(value, tuple):
+        return [span for item in value for span in _spans_in(item)]
+    return []
+
+
+def step_payload(step: StepSpec, entry: StepEntry, *, path: str) -> dict[str, object] | None:
+    """What to store for a checked step, or None when it must not be stored: a check that
+    did not finish, or results that point outside the step (they could not be moved with it)."""
+    if any(_unfinished(result) for result in entry.results):
+        return None
+    first, last = _step_lines(step)
+    if not all(first <= span.line <= last for span in _spans(entry.results) + _spans(entry.warnings)):
+        return None
+    number = str(step.number)
+    suffixes = []
+    for result in entry.results:
+        head, dot, rest = result.number.partition(".")
+        if head != number:
+            return None
+        suffixes.append(dot + rest)
+    moved = _shift(entry, lines=-step.span.line, path="")
+    assert isinstance(moved, StepEntry)
+    results = [
+        dataclasses.replace(result, number=suffix) for result, suffix in zip(moved.results, suffixes)
+    ]
+    try:
+        payload = {
+            "results": [_encode(result) for result in results],
+            "warnings": [_encode(warning) for warning in moved.warnings],
+        }
+        # Store only what reads back as the same results.
+        if read_step(step, json.loads(json.dumps(payload)), path=path) != entry:
+            return None
+    except (TypeError, ValueError, CacheEntryError):
+        return None
+    return payload
+
+
+def read_step(step: StepSpec, payload: object, *, path: str) -> StepEntry:
+    """A stored payload as the results of `step` in the file at `path`, or CacheEntryError."""
+    if not isinstance(payload, dict) or sorted(payload) != ["results", "warnings"]:
+        raise CacheEntryError("not a step entry")
+    results = _decode(payload["results"], tuple[StepResult, ...])
+    warnings = _decode(payload["warnings"], tuple[Problem, ...])
+    assert isinstance(results, tuple) and isinstance(warnings, tuple)
+    for result in results:
+        if result.number and not re.fullmatch(r"(\.[0-9]+)+", result.number):
+            raise CacheEntryError(f"not a step number suffix: {result.number!r}")
+    numbered = tuple(dataclasses.replace(result, number=f"{step.number}{result.number}") for result in results)
+    moved = _shift(StepEntry(numbered, warnings), lines=step.span.line, path=path)
+    assert isinstance(moved, StepEntry)
+    return moved
+
+
+def problems_payload(problems: Sequence[Problem]) -> dict[str, object]:
+    return {"problems": [_encode(dataclasses.replace(problem, path="")) for problem in problems]}
+
+
+def read_problems(payload: object, *, path: str) -> tuple[Problem, ...]:
+    if not isinstance(payload, dict) or sorted(payload) != ["problems"]:
+        raise CacheEntryError("not a problems entry")
+    problems = _decode(payload["problems"], tuple[Problem, ...])
+    assert isinstance(problems, tuple)
+    return tuple(dataclasses.replace(problem, path=path) for problem in problems)
+
+
+# -- the store --------------------------------------------------------------------------------------
+
+
+def default_directory(environ: typing.Mapping[str, str]) -> Path:
+    """The cache directory when --cache-dir is not given: $DERIVCHECK_CACHE_DIR, else
+    .derivcheck_cache in the current directory."""
+    return Path(environ.get(ENVIRONMENT_VARIABLE) or DEFAULT_DIRECTORY)
+
+
+class ResultCache:
+    """Entries in a directory: `<dir>/v1/<2 hex>/<key>.json`.
+
+    Never raises on a broken or unwritable directory: reads miss and writes stop, and
+    `warnings` says so once, for the command line to show.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.warnings: list[str] = []
+        self.hits = 0
+        self.misses = 0
+        self._writable = True
+        self._unreadable = 0
+
+    def _path(self, key: str) -> Path:
+        return self.directory / f"v{CACHE_FORMAT}" / key[:2] / f"{key}.json"
+
+    def get(self, kind: str, key: str) -> object | None:
+        """The payload stored under `key`, or None (missing, unreadable, or not an entry)."""
+        try:
+            with open(self._path(key), "rb") as stream:
+                data = stream.read(4_000_000)
+        except OSError:
+            self.misses += 1
+            return None
+        try:
+            entry = json.loads(data.decode("utf-8"))
+            if (
+                not isinstance(entry, dict)
+                or entry.get("format") != CACHE_FORMAT
+                or entry.get("kind") != kind
+                or entry.get("key") != key
+                or "data" not in entry
+            ):
+                raise CacheEntryError("not an entry")
+        except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError are ValueErrors
+            self.corrupt()
+            return None
+        self.hits += 1
+        return entry["data"]
+
+    def corrupt(self) -> None:
+        """Count an entry that could not be used (it is checked again and overwritten)."""
+        self.misses += 1
+        self._unreadable += 1
+        if self._unreadable == 1:
+            self.warnings.append(f"ignored unreadable entries in the cache {self.directory}; checking those steps again")
+
+    def put(self, kind: str, key: str, data: object) -> None:
+        """Store `data` under `key`, atomically; on failure, stop writing for this run."""
+        if not self._writable:
+            return
+        target = self._path(key)
+        text = json.dumps({"format": CACHE_FORMAT, "kind": kind, "key": key, "data": data}, ensure_ascii=False)
+        try:
+            self._prepare()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
+            try:
+                with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                    stream.write(text)
+                os.replace(temporary, target)
+            except BaseException:
+                try:
+                    os.unlink(temporary)
+                except OSError:
+                    pass
+                raise
+        except (OSError, ValueError) as error:
+            self._writable = False
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+            self.warnings.append(f"cannot write to the cache {self.directory} ({reason}); results are not cached")
+
+    def _prepare(self) -> None:
+        """Create the directory with a CACHEDIR.TAG and a .gitignore, as pytest, mypy and ruff do."""
+        if (self.directory / "CACHEDIR.TAG").is_file():
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for name, text in (("CACHEDIR.TAG", _CACHEDIR_TAG), (".gitignore", "# Created by derivcheck.\n*\n")):
+            path = self.directory / name
+            if not path.exists():
+                path.write_text(text, encoding="utf-8")
+
+
+# -- whole files ------------------------------------------------------------------------------------
+
+
+def cached_file(cache: ResultCache, derivation: Derivation, keys: FileKeys) -> tuple[FileResult | None, list[StepEntry | None], bool | None]:
+    """What the cache knows of a derivation: the whole FileResult when it knows everything;
+    else each step's entry (None when missing) and whether the declarations build (None: unknown)."""
+    path = derivation.path
+    builds: bool | None = None
+    if cache.get("builds", keys.builds) is not None:
+        builds = True
+    else:
+        stored = cache.get("problems", keys.problems)
+        if stored is not None:
+            try:
+                problems = read_problems(stored, path=path)
+            except CacheEntryError:
+                cache.corrupt()
+            else:
+                if problems:
+                    return FileResult(path, derivation.title, problems=problems), [], False
+    entries: list[StepEntry | None] = []
+    for step, key in zip(derivation.steps, keys.steps):
+        stored = cache.get("step", key)
+        entry: StepEntry | None = None
+        if stored is not None:
+            try:
+                entry = read_step(step, stored, path=path)
+            except CacheEntryError:
+                cache.corrupt()
+        entries.append(entry)
+    if builds and all(entry is not None for entry in entries):
+        return assemble(derivation, entries), entries, builds  # type: ignore[arg-type]
+    return None, entries, builds
+
+
+def assemble(derivation: Derivation, entries: Sequence[StepEntry]) -> FileResult:
+    """One file's result from its steps' entries, in the order the checker gives them."""
+    results = [result for entry in entries for result in entry.results]
+    results.sort(key=lambda r: [int(part) for part in r.number.split(".")])
+    warnings = tuple(warning for entry in entries for warning in entry.warnings)
+    return FileResult(derivation.path, derivation.title, steps=tuple(results), warnings=warnings)
+
+
+def store_file(cache: ResultCache, derivation: Derivation, keys: FileKeys, checked: dict[int, FileResult]) -> None:
+    """Store what was checked: `checked` maps a step's position to the result of checking
+    that step alone (or -1 to a check of no step, made to learn whether the file builds)."""
+    for position, result in checked.items():
+        if result.problems:
+            cache.put("problems", keys.problems, problems_payload(result.problems))
+            return
+    cache.put("builds", keys.builds, {"builds": True})
+    for position, result in checked.items():
+        if position < 0:
+            continue
+        step = derivation.steps[position]
+        payload = step_payload(step, StepEntry(result.steps, result.warnings), path=derivation.path)
+        if payload is not None:
+            cache.put("step", keys.steps[position], payload)
