@@ -423,6 +423,81 @@ def new(
     typer.echo(f"wrote {path}; check it with:  derivcheck verify {path}")
 
 
+RENDER_HELP = (
+    "Write a derivation as a document for people: its title, source and description, its "
+    "definitions and assumptions, then each step as display math with its justification and "
+    "the verdict of a check. Markdown carries LaTeX math in $$ blocks (as GitHub shows them); "
+    "HTML is one self-contained file with MathML, which browsers show without a network.\n\n"
+    "Exit codes: 0 the document was written (whatever the verdicts: `verify` is the gate); "
+    "1 the file has YAML or schema problems; 2 the file cannot be read or OUT cannot be written.\n\n"
+    "Example:  derivcheck render derivations/softmax_ce.yaml --to html -o softmax_ce.html"
+)
+
+
+class RenderFormat(str, enum.Enum):
+    """The --to choices of `render`: each value is a name in render.RENDERER_BY_NAME."""
+
+    MARKDOWN = "markdown"
+    HTML = "html"
+
+
+@app.command(help=RENDER_HELP)
+def render(
+    path: Annotated[
+        Path,
+        typer.Argument(metavar="FILE", help="The derivation file to render.", show_default=False),
+    ],
+    to: Annotated[
+        RenderFormat,
+        typer.Option("--to", "-t", metavar="FORMAT", help="markdown (LaTeX math) or html (MathML)."),
+    ] = RenderFormat.MARKDOWN,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="OUT",
+            dir_okay=False,
+            help="Write the document to OUT instead of standard output.",
+            show_default=False,
+        ),
+    ] = None,
+    no_check: Annotated[
+        bool,
+        typer.Option("--no-check", help="Render without checking the steps: no verdicts, and fast."),
+    ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            callback=_positive_seconds,
+            help="Time limit for checking each step, in seconds.",
+        ),
+    ] = 10.0,
+) -> None:
+    from derivcheck.model import EXIT_FAIL
+    from derivcheck.render import RenderError, render_file
+
+    try:
+        text = render_file(path, to=to.value, check=not no_check, timeout=timeout)
+    except RenderError as error:
+        for problem in error.problems:
+            _error(str(problem))
+        raise typer.Exit(EXIT_ERROR if error.fatal else EXIT_FAIL) from None
+    except Exception as error:  # a bug in the checker or the renderer, not in the file
+        _error(f"internal error while rendering {path}: {_describe(error)}")
+        raise typer.Exit(EXIT_ERROR) from None
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        _error(f"cannot write the document to {output}: {error.strerror or error}")
+        raise typer.Exit(EXIT_ERROR) from None
+
+
 def _report(
     reporter: Reporter,
     paths: Sequence[Path],
