@@ -292,7 +292,7 @@ class _Parser:
         if token.kind == "symbol":
             return token.text in _OPENERS
         if token.kind == "command":
-            return token.text not in ("\\cdot", "\\times", "\\div", "\\partial")
+            return token.text not in ("\\cdot", "\\times", "\\div")
         return False
 
     # -- grammar --------------------------------------------------------------------------------

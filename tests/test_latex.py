@@ -1,0 +1,404 @@
+"""Tests for derivcheck.latex: LaTeX steps translated into derivcheck syntax, safely, with positions."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import time
+from pathlib import Path
+
+import pytest
+import sympy
+
+from derivcheck import checker, exprparse, latex
+from derivcheck.exprparse import ParseError, Scope
+from derivcheck.model import Verdict
+
+N = sympy.Symbol("N", integer=True, positive=True)
+D = sympy.Symbol("D", integer=True, positive=True)
+i, j, k, n, d = (sympy.Symbol(name, integer=True) for name in "ijknd")
+t = sympy.Symbol("t", real=True)
+L = sympy.Symbol("L", real=True)
+x_1 = sympy.Symbol("x_1", real=True)
+theta = sympy.Symbol("theta", real=True)
+Loss = sympy.Symbol("Loss", real=True)
+z, y, a = (sympy.IndexedBase(name, real=True) for name in "zya")
+W = sympy.IndexedBase("W", real=True)
+
+
+@pytest.fixture
+def scope() -> Scope:
+    names = {"N": N, "D": D, "i": i, "j": j, "k": k, "n": n, "d": d, "t": t, "L": L, "x_1": x_1, "theta": theta, "Loss": Loss}
+    families = {"z": (z, 1), "y": (y, 1), "a": (a, 1), "W": (W, 2)}
+    return Scope(names=names, families=families, indices=frozenset("ijknd"))
+
+
+def same(text: str, expected: str, scope: Scope) -> None:
+    """The LaTeX means exactly what the derivcheck text means (the SymPy objects are equal)."""
+    got = exprparse.parse_expression(text, scope)
+    assert got == exprparse.parse_expression(expected, scope), (text, latex.translate(text, scope, equation=False).text)
+
+
+def rejects(text: str, scope: Scope, code: str, at: str | None = None, *, equation: bool = False) -> ParseError:
+    """A ParseError with `code`, pointing at the first occurrence of `at` in the text."""
+    parse = exprparse.parse_equation if equation else exprparse.parse_expression
+    with pytest.raises(ParseError) as info:
+        parse(text, scope)
+    assert info.value.code == code, info.value
+    if at is not None:
+        assert info.value.offset == text.index(at), (info.value.offset, info.value)
+    return info.value
+
+
+# -- the translation table: each construct, and a near twin that is refused --------------------
+
+TABLE = [
+    # (LaTeX, derivcheck syntax it means)
+    (r"$a_k$", "a[k]"),
+    (r"$a_{k}$", "a[k]"),
+    (r"$a_{k+1}$", "a[k+1]"),
+    (r"$W_{ij}$", "W[i, j]"),
+    (r"$W_{i,j}$", "W[i, j]"),
+    (r"$W_{i, d+1}$", "W[i, d+1]"),
+    (r"$x_1$", "x_1"),
+    (r"$\theta + \mathrm{Loss}$", "theta + Loss"),
+    (r"$\frac{a_k}{2}$", "a[k]/2"),
+    (r"$\dfrac{1}{1 + t}$", "1/(1 + t)"),
+    (r"$t^2$", "t**2"),
+    (r"$t^{-1}$", "t**(-1)"),
+    (r"$t^{12}$", "t**12"),
+    (r"$-t^2$", "-(t**2)"),
+    (r"$a_k^2$", "a[k]**2"),
+    (r"$e^{z_k}$", "exp(z[k])"),
+    (r"$e^t$", "exp(t)"),
+    (r"$e$", "E"),
+    (r"$\exp(z_k)$", "exp(z[k])"),
+    (r"$\exp\left(-z_k\right)$", "exp(-z[k])"),
+    (r"$\log a_k$", "log(a[k])"),
+    (r"$\ln(a_k)$", "log(a[k])"),
+    (r"$\log(t)^2$", "log(t)**2"),
+    (r"$\log t^2$", "log(t**2)"),
+    (r"$\tanh t + \sin t \cos t$", "tanh(t) + sin(t)*cos(t)"),
+    (r"$\sqrt{t}$", "sqrt(t)"),
+    (r"$\sigma(t)$", "sigmoid(t)"),
+    (r"$\operatorname{sigmoid}(t)$", "sigmoid(t)"),
+    (r"$\delta_{kj}$", "KroneckerDelta(k, j)"),
+    (r"$\delta_{k,j}$", "KroneckerDelta(k, j)"),
+    (r"$\sum_{k=1}^{N} a_k$", "Sum(a[k], (k, 1, N))"),
+    (r"$\sum\limits_{k=1}^N a_k$", "Sum(a[k], (k, 1, N))"),
+    (r"$\sum^{N}_{k=1} a_k$", "Sum(a[k], (k, 1, N))"),
+    (r"$\sum_{k=1}^{N} y_k \log a_k + t$", "Sum(y[k]*log(a[k]), (k, 1, N)) + t"),
+    (r"$\sum_{j=1}^{N} \sum_{k=1}^{N} W_{jk}$", "Sum(Sum(W[j, k], (k, 1, N)), (j, 1, N))"),
+    (r"$\frac{\partial L}{\partial z_j}$", "Derivative(L, z[j])"),
+    (r"$\frac{\partial a_k}{\partial z_j}$", "Derivative(a[k], z[j])"),
+    (r"$\frac{\partial L}{\partial W_{ij}}$", "Derivative(L, W[i, j])"),
+    (r"$\frac{\mathrm{d} L}{\mathrm{d} t}$", "Derivative(L, t)"),
+    (r"$\frac{\partial}{\partial z_j} \left(a_k + t\right)$", "Derivative(a[k] + t, z[j])"),
+    (r"$\frac{\partial}{\partial z_j} a_k t$", "Derivative(a[k], z[j])*t"),
+    (r"$a_k \cdot t$", "a[k]*t"),
+    (r"$a_k \times t$", "a[k]*t"),
+    (r"$2 a_k (1 - a_k)$", "2*a[k]*(1 - a[k])"),
+    (r"$a_k [1 - a_k]$", "a[k]*(1 - a[k])"),
+    (r"$\left\{ t \right\}$", "t"),
+    (r"$\frac{t}{2} / 3$", "t/2/3"),
+    (r"$0.5 t$", "t/2"),
+    (r"$t\,t\;t\!t\quad t$", "t**5"),
+    (r"$$t + 1$$", "t + 1"),
+    (r"  $t$  ", "t"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), TABLE, ids=[row[0] for row in TABLE])
+def test_translation_table(text: str, expected: str, scope: Scope) -> None:
+    same(text, expected, scope)
+
+
+# Each accepted construct above has twins that are refused, with the code and where.
+REJECTED = [
+    (r"$a_{k,j}$", "arity", "{"),
+    (r"$W_{i}$", "arity", "{"),
+    (r"$W_{ijk}$", "arity", "{"),
+    (r"$W_i$", "arity", "i$"),
+    (r"$a_12$", "syntax", "12"),
+    (r"$t_k$", "arity", "_"),
+    (r"$q_k$", "undeclared-symbol", "q"),
+    (r"$q$", "undeclared-symbol", "q"),
+    (r"$t^12$", "syntax", "12"),
+    (r"$t^{2}^{3}$", "syntax", "^{3}"),
+    (r"$t^2_k$", "syntax", "_"),
+    (r"$e^{t}^{2}$", "syntax", "^{2}"),
+    (r"$\log_2 t$", "syntax", "_"),
+    (r"$\log^2 t$", "syntax", "^"),
+    (r"$\log$", "syntax", "$", ),
+    (r"$\sqrt[3]{t}$", "syntax", "["),
+    (r"$\sigma$", "syntax", "$"),
+    (r"$\delta_k$", "arity", "k"),
+    (r"$\delta$", "syntax", "\\delta"),
+    (r"$\sum_k a_k$", "syntax", "k"),
+    (r"$\sum_{k} a_k$", "syntax", "}"),
+    (r"$\sum_{k=1} a_k$", "syntax", "\\sum"),
+    (r"$\sum_{k=1}^{N}$", "syntax", "$"),
+    (r"$\sum_{2=1}^{N} a_k$", "syntax", "2"),
+    (r"$\frac{\partial^2 L}{\partial z_j^2}$", "syntax", "^"),
+    (r"$\frac{\partial L}{z_j}$", "syntax", "z_j}"),
+    (r"$\frac{\partial L}{\partial z_j + t}$", "syntax", "+"),
+    (r"$\frac{\partial}{\partial z_j}$", "syntax", "$"),
+    (r"$\frac{\partial L}{\partial 2}$", "syntax", "2"),
+    (r"$\partial L$", "syntax", "\\partial"),
+    (r"$\frac12$", "syntax", "12"),
+    (r"$\frac{1}$", "syntax", "$"),
+    (r"$a_k 2$", "syntax", "2"),
+    (r"$1\,000$", "syntax", "000"),
+    (r"$\left(t\right]$", "syntax", "]"),
+    (r"$(t$", "syntax", "$"),
+    (r"$t)$", "syntax", ")"),
+    (r"$t = t$", "syntax", "="),
+    (r"$t'$", "syntax", "'"),
+    (r"$|t|$", "syntax", "|"),
+    (r"$t & t$", "syntax", "&"),
+    (r"$t % comment$", "syntax", "%"),
+    (r"$t $ t$", "syntax", "$ t"),
+    (r"$.5$", "syntax", "."),
+    (r"$t \cdot$", "syntax", "$"),
+    (r"$\cdot t$", "syntax", "\\cdot"),
+    (r"$\prod_{k=1}^{N} a_k$", "syntax", "\\prod"),
+    (r"$\int t$", "syntax", "\\int"),
+    (r"$\mathbf{W}$", "syntax", "\\mathbf"),
+    (r"$\foo t$", "syntax", "\\foo"),
+    (r"$\mathrm{a b+}$", "syntax", "+"),
+    (r"$t \\ t$", "syntax", "\\\\"),
+    (r"$t ÷ t$", "syntax", "÷"),
+    (r"$t", "syntax", None),
+    (r"$$", "syntax", None),
+    (r"$ $", "syntax", "$", ),
+]
+
+
+@pytest.mark.parametrize(("text", "code", "at"), REJECTED, ids=[row[0] for row in REJECTED])
+def test_rejected_twins(text: str, code: str, at: str | None, scope: Scope) -> None:
+    if at == "$":
+        # "At the end": the closing dollar.
+        with pytest.raises(ParseError) as info:
+            exprparse.parse_expression(text, scope)
+        assert info.value.code == code
+        assert info.value.offset == len(text) - 1, info.value
+        return
+    rejects(text, scope, code, at)
+
+
+def test_the_end_of_the_latex_is_pointed_at_when_a_dollar_is_missing(scope: Scope) -> None:
+    error = rejects("$t + 1", scope, "syntax")
+    assert error.offset == len("$t + 1")
+    assert "does not end with $" in error.message
+
+
+# -- equations ----------------------------------------------------------------------------------
+
+
+def test_a_claim_in_latex_has_two_sides(scope: Scope) -> None:
+    lhs, rhs = exprparse.parse_equation(r"$\frac{\partial L}{\partial z_j} = a_j - y_j$", scope)
+    assert lhs == exprparse.parse_expression("Derivative(L, z[j])", scope)
+    assert rhs == a[j] - y[j]
+
+
+def test_a_claim_needs_exactly_one_equals_sign(scope: Scope) -> None:
+    with pytest.raises(ParseError) as info:
+        exprparse.parse_equation("$t + 1$", scope)
+    assert info.value.offset == len("$t + 1")  # the closing dollar: the '=' is missing there
+    error = rejects("$t = 1 = t$", scope, "syntax", "= t", equation=True)
+    assert "second '='" in error.message
+
+
+def test_an_equals_sign_inside_brackets_is_not_a_side(scope: Scope) -> None:
+    rejects("$(t = 1)$", scope, "syntax", "=", equation=True)
+
+
+def test_an_error_found_by_exprparse_points_into_the_latex(scope: Scope) -> None:
+    # exprparse finds these on the translation; the offset is mapped back onto the LaTeX.
+    text = r"$\frac{\partial L}{\partial z_j} = a_j - q_j$"
+    rejects(text, scope, "undeclared-symbol", "q_j", equation=True)
+    rejects(r"$t^{100000}$", scope, "too-large", "t")
+    rejects(r"$\sum_{k=1}^{t} a_k$", scope, "syntax", "t}")
+
+
+def test_plain_text_is_not_latex(scope: Scope) -> None:
+    assert not latex.is_latex("a[k] - y[k]")
+    assert latex.is_latex("  $a_k$")
+    assert exprparse.parse_expression("a[k]", scope) == a[k]
+
+
+# -- hostile LaTeX: clear errors, nothing run --------------------------------------------------
+
+HOSTILE = [
+    (r"$\input{/etc/passwd}$", "\\input"),
+    (r"$\include{x}$", "\\include"),
+    (r"$\def\x{1} \x$", "\\def"),
+    (r"$\newcommand{\x}{1}$", "\\newcommand"),
+    (r"$\csname input\endcsname{/etc/passwd}$", "\\csname"),
+    (r"$\catcode`\^=7$", "\\catcode"),
+    (r"$\immediate\write18{rm -rf /}$", "\\immediate"),
+    (r"$\write18{id}$", "\\write"),
+    (r"$\openout1=x.tex$", "\\openout"),
+    (r"$\usepackage{shellesc}$", "\\usepackage"),
+    (r"$\begin{aligned} t \end{aligned}$", "\\begin"),
+    (r"$t + \expandafter\x$", "\\expandafter"),
+    (r"$\directlua{os.execute('id')}$", "\\directlua"),
+]
+
+
+@pytest.mark.parametrize(("text", "command"), HOSTILE, ids=[row[1] for row in HOSTILE])
+def test_tex_machinery_is_refused_by_name(text: str, command: str, scope: Scope) -> None:
+    error = rejects(text, scope, "unsafe-expression", command)
+    assert command in error.message
+    assert "never runs TeX" in error.message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        r"$^^5cinput{x}$",  # TeX's ^^ notation for a backslash
+        "$\\\u0069nput{x}$",
+        r"$t \relax$",
+        r"$\expandafter$",
+        "$\\x00$",
+    ],
+)
+def test_other_tex_tricks_are_refused(text: str, scope: Scope) -> None:
+    with pytest.raises(ParseError):
+        exprparse.parse_expression(text, scope)
+
+
+def test_deeply_nested_braces_are_refused_quickly(scope: Scope) -> None:
+    for depth in (100, 4_900):
+        text = "$" + "{" * depth + "t" + "}" * depth + "$"
+        start = time.perf_counter()
+        error = rejects(text, scope, "too-large")
+        assert time.perf_counter() - start < 1
+        assert "nested too deeply" in error.message
+        assert text[error.offset] == "{"
+
+
+def test_nesting_of_fractions_and_signs_is_bounded(scope: Scope) -> None:
+    rejects("$" + r"\frac{1}{" * 200 + "t" + "}" * 200 + "$", scope, "too-large")
+    rejects("$" + "-" * 3_000 + "t$", scope, "too-large")
+    rejects("$" + r"\sqrt{" * 500 + "t" + "}" * 500 + "$", scope, "too-large")
+
+
+def test_moderate_nesting_is_fine(scope: Scope) -> None:
+    same("$" + "{" * 15 + "t" + "}" * 15 + "$", "t", scope)
+
+
+def test_huge_numbers_are_refused(scope: Scope) -> None:
+    error = rejects("$t + " + "9" * 51 + "$", scope, "too-large", "9")
+    assert "at most 50 digits" in error.message
+    rejects("$t^{" + "9" * 40 + "}$", scope, "too-large")
+    rejects("$10^{10^{10}}$", scope, "too-large")
+    same("$" + "9" * 50 + "$", "9" * 50, scope)
+
+
+def test_long_latex_is_refused_by_length(scope: Scope) -> None:
+    rejects("$" + "t + " * 3_000 + "t$", scope, "too-large")
+    # Within the length limit but longer once translated: refused with a LaTeX message.
+    text = "$" + " + ".join(["a_k"] * 1_600) + "$"
+    assert len(text) < exprparse.MAX_TEXT_LENGTH
+    error = rejects(text, scope, "too-large")
+    assert "translates to" in error.message
+
+
+def test_non_ascii_is_refused_with_a_hint(scope: Scope) -> None:
+    error = rejects("$α + t$", scope, "syntax", "α")
+    assert "\\alpha" in error.message
+
+
+def test_the_translator_runs_nothing() -> None:
+    """latex.py builds text only: no eval, exec, import machinery, SymPy parsing or processes."""
+    tree = ast.parse(inspect.getsource(latex))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            assert node.func.id not in {"eval", "exec", "compile", "__import__", "open", "getattr"}, node.func.id
+        elif isinstance(node, ast.Attribute):
+            assert node.attr not in {"sympify", "parse_expr", "system", "popen", "run"}, node.attr
+    assert imported == {"__future__", "re", "collections.abc", "contextlib", "dataclasses", "derivcheck", "derivcheck.exprparse"}
+    # The translation is plain text that exprparse then vets: names come only from the scope's
+    # letters, Greek commands and \mathrm{...}, and the only calls are from a fixed table.
+    translation = latex.translate(r"$\mathrm{Sum}(t) + \mathrm{exec}(t)$", Scope(names={}, families={}), equation=False)
+    assert translation.text == "Sum*(t) + exec*(t)"
+
+
+def test_a_name_from_mathrm_never_becomes_a_call(scope: Scope) -> None:
+    rejects(r"$\mathrm{Derivative}(L, t)$", scope, "syntax")
+    rejects(r"$\mathrm{lambda}$", scope, "syntax")
+    rejects(r"$\mathrm{\_\_import\_\_}$", scope, "syntax")
+
+
+# -- through the checker -------------------------------------------------------------------------
+
+HEADER = """\
+sizes: [N]
+indices:
+  j k n: 1..N
+variables:
+  z: [N]
+  y: [N]
+  t: real
+definitions:
+  a[k]: exp(z[k]) / Sum(exp(z[n]), (n, 1, N))
+  L: -Sum(y[k]*log(a[k]), (k, 1, N))
+assumptions:
+  y_one_hot: one_hot(y)
+steps:
+"""
+
+
+def check(tmp_path: Path, steps: str) -> list[tuple[str, str, str]]:
+    path = tmp_path / "latex.yaml"
+    path.write_text(HEADER + steps, encoding="utf-8")
+    result = checker.check_file(path, timeout=None)
+    assert not result.problems, result.problems
+    return [(step.number, step.verdict.value, step.message) for step in result.steps]
+
+
+def test_a_latex_claim_is_proved_and_its_wrong_twin_refuted(tmp_path: Path) -> None:
+    steps = """\
+  - claim: '$\\frac{\\partial L}{\\partial z_j} = a_j - y_j$'
+  - claim: '$\\frac{\\partial L}{\\partial z_j} = y_j - a_j$'
+  - claim: '$e^{t} e^{-t} = 1$'
+  - claim: '$e^{t} e^{t} = 1$'
+"""
+    got = [(number, verdict) for number, verdict, _ in check(tmp_path, steps)]
+    assert got == [("1", "proved"), ("2", "refuted"), ("3", "proved"), ("4", "refuted")]
+
+
+def test_latex_and_derivcheck_syntax_mix_in_one_chain(tmp_path: Path) -> None:
+    steps = """\
+  - chain:
+      - Derivative(L, z[j])
+      - '$\\sum_{k=1}^{N} \\frac{\\partial L}{\\partial a_k} \\frac{\\partial a_k}{\\partial z_j}$'
+      - -Sum(y[k]*(KroneckerDelta(k, j) - a[j]), (k, 1, N))
+      - '$a_j - y_j$'
+"""
+    assert [verdict for _, verdict, _ in check(tmp_path, steps)] == ["proved"] * 3
+
+
+def test_a_latex_error_is_a_problem_at_its_column(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(HEADER + "  - claim: '$\\frac{\\partial L}{\\partial z_j} = a_j \\input{x}$'\n", encoding="utf-8")
+    result = checker.check_file(path, timeout=None)
+    (step,) = result.steps
+    assert step.verdict is Verdict.ERROR
+    (problem,) = step.problems
+    line = path.read_text(encoding="utf-8").splitlines()[problem.span.line - 1]
+    assert line[problem.span.col - 1 :].startswith("\\input")
+    assert problem.code == "unsafe-expression"
+
+
+def test_the_latex_example_derivation_holds() -> None:
+    path = Path(__file__).parent.parent / "derivations" / "softmax_ce_latex.yaml"
+    result = checker.check_file(path, timeout=60)
+    assert result.ok, [(s.number, s.verdict.value, s.message) for s in result.steps if not s.ok]
+    assert sum(step.verdict is Verdict.REFUTED for step in result.steps) == 1
