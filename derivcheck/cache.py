@@ -58,6 +58,10 @@ _CACHEDIR_TAG = (
 )
 
 
+# What is stored for declarations that build (their problems are stored when they do not).
+BUILDS = {"builds": True}
+
+
 class CacheEntryError(ValueError):
     """A stored entry that is not what it should be (read as a miss)."""
 
@@ -278,6 +282,11 @@ def _shift(value: object, *, lines: int, path: str) -> object:
         return Span(value.line + lines, value.col)
     if isinstance(value, tuple):
         return tuple(_shift(item, lines=lines, path=path) for item in value)
+    if isinstance(value, StepEntry):
+        return StepEntry(
+            _shift(value.results, lines=lines, path=path),  # type: ignore[arg-type]
+            _shift(value.warnings, lines=lines, path=path),  # type: ignore[arg-type]
+        )
     if isinstance(value, (Problem, StepResult)):
         changes = {
             f.name: _shift(getattr(value, f.name), lines=lines, path=path)
@@ -419,7 +428,7 @@ class ResultCache:
                 or entry.get("format") != CACHE_FORMAT
                 or entry.get("kind") != kind
                 or entry.get("key") != key
-                or "data" not in entry
+                or entry.get("data") is None
             ):
                 raise CacheEntryError("not an entry")
         except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError are ValueErrors
@@ -479,9 +488,12 @@ def cached_file(cache: ResultCache, derivation: Derivation, keys: FileKeys) -> t
     else each step's entry (None when missing) and whether the declarations build (None: unknown)."""
     path = derivation.path
     builds: bool | None = None
-    if cache.get("builds", keys.builds) is not None:
+    stored = cache.get("builds", keys.builds)
+    if stored == BUILDS:
         builds = True
     else:
+        if stored is not None:
+            cache.corrupt()
         stored = cache.get("problems", keys.problems)
         if stored is not None:
             try:
@@ -521,7 +533,7 @@ def store_file(cache: ResultCache, derivation: Derivation, keys: FileKeys, check
         if result.problems:
             cache.put("problems", keys.problems, problems_payload(result.problems))
             return
-    cache.put("builds", keys.builds, {"builds": True})
+    cache.put("builds", keys.builds, BUILDS)
     for position, result in checked.items():
         if position < 0:
             continue
