@@ -6,8 +6,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -421,24 +423,51 @@ def test_an_unwritable_cache_directory_is_not_used(
     assert entries(cache_dir) == []
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only directories")
-def test_a_read_only_cache_directory_is_read_but_not_written(tmp_path: Path, cache_dir: Path) -> None:
-    path = write(tmp_path, "tiny.yaml", TINY)
-    cold = check([path], cache_dir)
-    write(tmp_path, "other.yaml", TINY_OTHER_F)
-    for folder in [cache_dir, *cache_dir.rglob("*")]:
-        if folder.is_dir():
-            folder.chmod(0o555)
+def _unprivileged() -> list[str]:
+    """A command prefix under which permission bits apply (as in test_hostile): as root,
+    the command runs without CAP_DAC_OVERRIDE."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: permission bits cannot be made to apply")
+    caps = "-dac_override,-dac_read_search"
+    return [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}"]
+
+
+def _set_modes(root: Path, *, directories: int, files: int) -> None:
+    for path in [root, *root.rglob("*")]:
+        path.chmod(directories if path.is_dir() else files)
+
+
+def test_a_read_only_cache_directory_is_read_but_not_written(tmp_path: Path) -> None:
+    folder, cache_dir = tmp_path / "folder", tmp_path / "cache"
+    write(folder, "a.yaml", TINY)
+    # The child must reach tmp_path itself (pytest makes its base directory 0700).
+    parents = [p for p in tmp_path.parents if p != Path("/") and str(p).startswith(tempfile.gettempdir())]
+    modes = {p: p.stat().st_mode for p in [tmp_path, *parents]}
+    for path in modes:
+        path.chmod(0o755)
+
+    def verify(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [*_unprivileged(), sys.executable, "-m", "derivcheck", "verify", str(folder), "-f", "json", *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False)
+
     try:
-        store = caching.ResultCache(cache_dir)
-        results = list(runner.check_paths([path, tmp_path / "other.yaml"], timeout=20.0, cache=store))
+        cold = verify("--cache-dir", str(cache_dir))
+        write(folder, "b.yaml", TINY_OTHER_F)  # not in the cache
+        uncached = verify("--no-cache")
+        _set_modes(cache_dir, directories=0o555, files=0o444)
+        next(iter(entries(cache_dir))).chmod(0)  # and one entry cannot even be read
+        read_only = verify("--cache-dir", str(cache_dir))
     finally:
-        for folder in [cache_dir, *cache_dir.rglob("*")]:
-            if folder.is_dir():
-                folder.chmod(0o755)
-    assert results[0] == cold[0]
-    assert results[1] == fresh([tmp_path / "other.yaml"])[0]
-    assert len(store.warnings) == 1
+        _set_modes(cache_dir, directories=0o755, files=0o644)
+        for path, mode in modes.items():
+            path.chmod(mode)
+    assert cold.returncode == 0 and cold.stderr == ""
+    assert (read_only.returncode, read_only.stdout) == (uncached.returncode, uncached.stdout) == (1, uncached.stdout)
+    assert read_only.stderr.startswith(f"derivcheck: cannot write to the cache {cache_dir} (Permission denied)")
+    assert read_only.stderr.count("\n") == 1
 
 
 def test_writes_are_atomic_and_leave_no_temporary_files(tmp_path: Path, cache_dir: Path) -> None:
