@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,12 +26,24 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[FileResult]]:
     a FileResult with a `not-found` problem for each path that does not exist."""
     found: list[Path] = []
     missing: list[FileResult] = []
+
+    def unreadable(where: str, why: str) -> None:
+        problem = Problem(where, Span(1, 1), "unreadable", why)
+        missing.append(FileResult(where, None, problems=(problem,)))
+
     for path in paths:
-        if path.is_dir():
-            found.extend(
-                sorted(p for p in path.rglob("*") if p.suffix in DERIVATION_SUFFIXES and p.is_file())
-            )
-        elif path.exists():
+        try:
+            is_dir, exists = path.is_dir(), path.exists()
+        except OSError as exc:
+            unreadable(str(path), f"cannot look at this path: {exc.strerror or exc}")
+            continue
+        if is_dir:
+            inside: list[Path] = []
+            # os.walk reports a folder it cannot enter, where rglob would skip it silently.
+            for folder, _dirs, files in os.walk(path, onerror=lambda exc: unreadable(str(exc.filename), f"cannot read this folder: {exc.strerror}")):
+                inside.extend(Path(folder) / name for name in files if Path(name).suffix in DERIVATION_SUFFIXES)
+            found.extend(sorted(inside))
+        elif exists:
             found.append(path)
         else:
             problem = Problem(str(path), Span(1, 1), "not-found", "no such file or directory")
@@ -94,12 +107,15 @@ def build(derivation: Derivation) -> Workspace:
     for decl in derivation.indices:
         if not claim_name(decl.name):
             continue
-        try:
-            low = exprparse.parse_expression(decl.low.value, size_scope)
-            high = exprparse.parse_expression(decl.high.value, size_scope)
-        except ParseError as exc:
-            problems.append(_problem(path, decl.low, exc))
+        bounds = []
+        for bound in (decl.low, decl.high):
+            try:
+                bounds.append(exprparse.parse_expression(bound.value, size_scope))
+            except ParseError as exc:
+                problems.append(_problem(path, bound, exc))
+        if len(bounds) != 2:
             continue
+        low, high = bounds
         symbol = sympy.Symbol(decl.name.value, integer=True)
         names[decl.name.value] = symbol
         ranges[symbol] = (low, high)

@@ -30,7 +30,7 @@ HELP = (
     "Every step of a derivation is an equality. derivcheck proves it symbolically where it can, "
     "otherwise checks it numerically, and shows a concrete counterexample for a step that is "
     "wrong.\n\n"
-    "Example:  derivcheck verify derivations/softmax.yaml\n\n"
+    "Example:  derivcheck verify derivations/softmax_ce.yaml\n\n"
     "Exit codes: 0 every step holds; 1 a step does not hold or a file has problems; "
     "2 usage error or a path that cannot be read."
 )

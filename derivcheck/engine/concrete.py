@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from fractions import Fraction
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -141,14 +142,45 @@ class Explicit:
         return self._memo[key]
 
 
-def size_assignments(ctx: Context, minimum: int) -> list[dict[sympy.Symbol, int]]:
-    """Three assignments of the sizes, each size different from the others in an
-    assignment (so a transpose or a swapped size cannot pass by accident)."""
+def index_constants(*exprs: sympy.Basic) -> set[int]:
+    """Integers that a claim uses as index values (z[5], KroneckerDelta(k, 5), Sum limits)."""
+    found: set[int] = set()
+    for expr in exprs:
+        for node in sympy.preorder_traversal(expr):
+            if isinstance(node, Indexed):
+                places = node.indices
+            elif isinstance(node, sympy.KroneckerDelta):
+                places = node.args
+            elif isinstance(node, Sum):
+                places = tuple(bound for limit in node.limits for bound in limit[1:])
+            else:
+                continue
+            for place in places:
+                found.update(abs(int(atom)) for atom in place.atoms(sympy.Integer))
+    return found
+
+
+def size_assignments(ctx: Context, minimum: int, beyond: int = 0) -> list[dict[sympy.Symbol, int]]:
+    """Assignments of the sizes for concrete checks, the smallest first.
+
+    Within each assignment the sizes all differ (a transpose or a swapped size cannot pass
+    by accident), and their order changes from one assignment to the next (ascending,
+    descending, interleaved), so that no relation between the sizes (D = N + 1) holds in
+    all of them. The last assignment gives every size the value 1.
+    """
+    count = len(ctx.sizes)
     start = max(2, minimum)
-    assignments = []
-    for base in range(start, start + 3):
-        assignments.append({size: base + offset for offset, size in enumerate(ctx.sizes)})
-    return assignments
+    ascending = list(range(start, start + count))
+    descending = list(reversed(range(start, start + count))) if count > 1 else [start + 1]
+    shifted = list(range(start + 1, start + count + 1))
+    interleaved = shifted[1::2] + shifted[0::2] if count > 1 else [start + 2]
+    orders = [ascending, descending, interleaved]
+    if count:
+        orders.append([1] * count)
+    if count and beyond >= start + count:
+        # The claim names an index value as large as the sizes tried: try sizes past it.
+        orders.append([beyond + 1 + i for i in range(count)])
+    return [dict(zip(ctx.sizes, values)) for values in orders] if count else [{}]
 
 
 def index_patterns(
@@ -340,9 +372,53 @@ def evaluate(expr: sympy.Basic, point: Point, digits: int) -> mpmath.mpf | mpmat
         return +result
 
 
+class NotRational(ValueError):
+    """The expression leaves the rationals (a function, a root)."""
+
+
+def evaluate_exact(expr: sympy.Basic, point: Point) -> Fraction:
+    """expr at the point as an exact fraction, when it is a rational function of the values."""
+    memo: dict[sympy.Basic, Fraction] = {}
+
+    def walk(node: sympy.Basic) -> Fraction:
+        if node in memo:
+            return memo[node]
+        if node.is_Rational:
+            value = Fraction(int(node.p), int(node.q))
+        elif node in point.values:
+            rational = point.values[node]
+            value = Fraction(int(rational.p), int(rational.q))
+        elif isinstance(node, sympy.Add):
+            value = sum((walk(arg) for arg in node.args), Fraction(0))
+        elif isinstance(node, sympy.Mul):
+            value = Fraction(1)
+            for arg in node.args:
+                value *= walk(arg)
+        elif isinstance(node, sympy.Pow) and node.exp.is_Integer and abs(int(node.exp)) <= 64:
+            base = walk(node.base)
+            if base == 0 and node.exp.is_negative:
+                raise Undefined("division by zero")
+            value = base ** int(node.exp)
+        else:
+            raise NotRational(type(node).__name__)
+        memo[node] = value
+        return value
+
+    return walk(expr)
+
+
 def differ(lhs: sympy.Expr, rhs: sympy.Expr, point: Point) -> tuple[bool, object, object]:
-    """Whether the two sides differ at the point beyond doubt: the gap is far above the
-    precision both at 30 and at 60 significant digits."""
+    """Whether the two sides differ at the point beyond doubt: exactly, when both are
+    rational there; otherwise the gap is far above the precision both at 30 and at 60
+    significant digits."""
+    try:
+        exact_left, exact_right = evaluate_exact(lhs, point), evaluate_exact(rhs, point)
+    except NotRational:
+        pass
+    except (Undefined, ZeroDivisionError):
+        return False, None, None
+    else:
+        return exact_left != exact_right, exact_left, exact_right
     left = right = None
     for digits in (30, 60):
         try:

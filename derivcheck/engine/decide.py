@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 
 import mpmath
 import sympy
@@ -40,6 +41,8 @@ def free_indices(expr: sympy.Basic, ctx: Context) -> set[sympy.Symbol]:
 
 
 def _show(value: object) -> str:
+    if isinstance(value, Fraction):
+        return str(value)
     return mpmath.nstr(value, 15)
 
 
@@ -59,31 +62,12 @@ def decide(
 ) -> Outcome:
     tried: list[str] = []
     free = sorted(free_indices(lhs, ctx) | free_indices(rhs, ctx), key=lambda s: s.name)
-
-    proved_with: tuple[Fact, ...] | None = None
-    simplified_sides: tuple[sympy.Expr, sympy.Expr] | None = None
-    try:
-        prepared = symbolic.prepare(lhs, rhs, ctx)
-        simplified_sides = (symbolic.simplified(lhs, ctx), symbolic.simplified(rhs, ctx))
-        for subset in symbolic.fact_subsets(ctx.facts):
-            if symbolic.prove(prepared, ctx, subset, unequal):
-                proved_with = subset
-                break
-        if proved_with is None:
-            tried.append("symbolic proof for general sizes: a residual remained after normalisation")
-    except symbolic.EngineError as exc:
-        tried.append(f"symbolic proof for general sizes: {exc}")
-    except Exception as exc:  # SymPy can raise anything on hard input; that is not a verdict
-        tried.append(f"symbolic proof for general sizes: SymPy failed ({type(exc).__name__})")
-
     rng = random.Random(seed)
-    minimum = max(2, len(free))
-    assignments = concrete.size_assignments(ctx, minimum)
-    # A proved claim is spot-checked at the two smaller assignments; a claim without a
-    # proof is searched for a counterexample at all three.
-    searched = assignments[:2] if proved_with is not None else assignments
+    assignments = concrete.size_assignments(ctx, max(2, len(free)), beyond=max(concrete.index_constants(lhs, rhs), default=0))
     builders = [concrete.Explicit(ctx, sizes) for sizes in assignments]
     made: dict[tuple[int, tuple[int, ...]], tuple[sympy.Expr, sympy.Expr]] = {}
+    simplified_sides: tuple[sympy.Expr, sympy.Expr] | None = None
+    points = 0
 
     def explicit_sides(position: int, pattern: dict[sympy.Symbol, int]) -> tuple[sympy.Expr, sympy.Expr]:
         key = (position, tuple(pattern[s] for s in free))
@@ -92,10 +76,11 @@ def decide(
             made[key] = (builder.make(lhs, pattern), builder.make(rhs, pattern))
         return made[key]
 
-    points = 0
-    try:
-        for position, sizes in enumerate(searched):
-            explicit = builders[position]
+    def search(positions: Iterable[int]) -> Outcome | None:
+        """Random admissible points at these size assignments; a refutation if the sides differ."""
+        nonlocal points
+        for position in positions:
+            sizes, explicit = assignments[position], builders[position]
             patterns = list(concrete.index_patterns(free, ctx, sizes, list(unequal)))
             chosen = patterns if len(patterns) <= NUMERIC_PATTERNS_PER_SIZE else rng.sample(patterns, NUMERIC_PATTERNS_PER_SIZE)
             for pattern in chosen:
@@ -117,26 +102,50 @@ def decide(
                             lhs=_show(left_value),
                             rhs=_show(right_value),
                         )
-                        message = "the two sides differ at the values below"
-                        if proved_with is not None:
-                            message += " (this overrules a symbolic proof: please report it)"
+                        exact = isinstance(left_value, Fraction)
                         return Outcome(
                             Verdict.REFUTED,
                             "counterexample"
                             + (f" at {_sizes_text(sizes)}" if sizes else "")
-                            + ": exact values, sides compared at 60 digits",
+                            + (": exact values, sides compared exactly" if exact else ": exact values, sides compared at 60 digits"),
                             counterexample=example,
-                            message=message,
+                            message="the two sides differ at the values below",
                             tried=tried,
                             simplified=simplified_sides,
                         )
-    except symbolic.EngineError as exc:
-        return Outcome(Verdict.ERROR, "could not evaluate at concrete sizes", message=str(exc), tried=tried)
-    except Exception as exc:
-        tried.append(f"numeric evaluation at concrete sizes: SymPy failed ({type(exc).__name__}: {exc})")
-        return Outcome(Verdict.UNDECIDED, "nothing decided", tried=tried, simplified=simplified_sides)
+        return None
 
+    def numeric(positions: Iterable[int]) -> Outcome | None:
+        try:
+            return search(positions)
+        except symbolic.EngineError as exc:
+            return Outcome(Verdict.ERROR, "could not evaluate at concrete sizes", message=str(exc), tried=tried)
+        except Exception as exc:  # SymPy can raise anything on hard input; that is not a verdict
+            tried.append(f"numeric evaluation at concrete sizes: SymPy failed ({type(exc).__name__}: {exc})")
+            return Outcome(Verdict.UNDECIDED, "nothing decided", tried=tried, simplified=simplified_sides)
+
+    # 1. A quick numeric look at the smallest sizes: a wrong step is refuted before any
+    #    slow algebra, and a proved step has its independent spot check.
+    found = numeric([0])
+    if found is not None:
+        return found
     spot = f"numeric spot check agrees at {points} admissible points"
+
+    # 2. A symbolic proof for general sizes, with no fact, then each fact, then all.
+    proved_with: tuple[Fact, ...] | None = None
+    try:
+        prepared = symbolic.prepare(lhs, rhs, ctx)
+        simplified_sides = (symbolic.simplified(lhs, ctx), symbolic.simplified(rhs, ctx))
+        for subset in symbolic.fact_subsets(ctx.facts):
+            if symbolic.prove(prepared, ctx, subset, unequal):
+                proved_with = subset
+                break
+        if proved_with is None:
+            tried.append("symbolic proof for general sizes: a residual remained after normalisation")
+    except symbolic.EngineError as exc:
+        tried.append(f"symbolic proof for general sizes: {exc}")
+    except Exception as exc:  # SymPy can raise anything on hard input; that is not a verdict
+        tried.append(f"symbolic proof for general sizes: SymPy failed ({type(exc).__name__})")
     if proved_with is not None:
         return Outcome(
             Verdict.PROVED,
@@ -146,6 +155,12 @@ def decide(
             simplified=simplified_sides,
         )
 
+    # 3. No proof: search the other size assignments, then check exactly at all of them.
+    found = numeric(range(1, len(assignments)))
+    if found is not None:
+        return found
+    spot = f"numeric evaluation agrees at {points} admissible points"
+
     def every_pattern() -> Iterator[tuple[concrete.Explicit, sympy.Expr, sympy.Expr]]:
         for position, sizes in enumerate(assignments):
             for pattern in concrete.index_patterns(free, ctx, sizes, list(unequal)):
@@ -154,7 +169,7 @@ def decide(
     for subset in _exact_subsets(ctx.facts):
         try:
             if _exact_everywhere(every_pattern(), ctx, subset):
-                names = ", ".join(_sizes_text(sizes) for sizes in assignments)
+                names = "; ".join(_sizes_text(sizes) for sizes in assignments)
                 return Outcome(
                     Verdict.CHECKED,
                     f"exact at {names} for every index pattern; {spot}; not proved for general sizes",

@@ -120,6 +120,9 @@ class Normaliser:
 
     ctx: Context
     facts: tuple[Fact, ...]
+    # Rational mode: each summand is first brought to one fraction p/q (SymPy's cancel),
+    # so that u/(1+u)**2 and 1/(1+u) - 1/(1+u)**2 meet (sigmoid derivatives inside sums).
+    rational: bool = False
 
     def run(self, expr: sympy.Basic, ranges: Ranges) -> sympy.Basic:
         return self._walk(expr, ranges)
@@ -141,8 +144,10 @@ class Normaliser:
         return rebuild(node, lambda arg: self._walk(arg, ranges))
 
     def _sum(self, summand: sympy.Expr, var: Symbol, low: sympy.Expr, high: sympy.Expr, ranges: Ranges) -> sympy.Expr:
-        # power_exp stays off: SymPy would turn exp(Sum) into a Product on one side only.
-        summand = drop_delta_powers(sympy.expand(summand, power_exp=False))
+        summand = drop_delta_powers(expand_summand(summand))
+        if self.rational and summand.has(var):
+            numerator, denominator = sympy.cancel(sympy.together(summand)).as_numer_denom()
+            summand = Add(*(term / denominator for term in Add.make_args(sympy.expand(numerator, power_exp=False))))
         results = []
         for term in Add.make_args(summand):
             term = merge_exponentials(term, var)
@@ -192,6 +197,25 @@ class Normaliser:
             if indices[fact.position] == var and not any(o.has(var) for o in others) and low == fact.low and high == fact.high:
                 return fact.value
         return None
+
+
+def expand_summand(expr: sympy.Expr) -> sympy.Expr:
+    """Products distributed over sums in numerators, denominators left as products.
+
+    power_exp stays off: SymPy would turn exp(Sum) into a Product on one side only.
+    multinomial stays off at first: it would multiply out (1+u)**-2 * (1+v)**-2 into one
+    polynomial, and a factor that depends on the outer index only (a sigmoid derivative
+    of an earlier layer) could no longer leave the sum. Positive powers of sums are
+    expanded on their own.
+    """
+    expanded = sympy.expand(expr, power_exp=False, multinomial=False)
+    powers = expanded.replace(
+        lambda e: isinstance(e, Pow) and e.exp.is_Integer and e.exp > 1 and isinstance(e.base, Add),
+        lambda e: sympy.expand_multinomial(e),
+    )
+    if powers == expanded:
+        return expanded
+    return sympy.expand(powers, power_exp=False, multinomial=False)
 
 
 def merge_exponentials(term: sympy.Expr, var: Symbol) -> sympy.Expr:
@@ -356,15 +380,18 @@ def prove(
     unequal: Iterable[tuple[sympy.Symbol, sympy.Symbol]] = (),
 ) -> bool:
     """Whether lhs - rhs normalises to zero for symbolic sizes under `facts`."""
-    ranges: Ranges = dict(ctx.ranges)
-    residual = apply_one_hot(prepared.lhs - prepared.rhs, ctx, facts, ranges)
-    normaliser = Normaliser(ctx, facts)
     unequal_deltas = {KroneckerDelta(a, b): sympy.Integer(0) for a, b in unequal}
+    for rational in (False, True):
+        ranges: Ranges = dict(ctx.ranges)
+        residual = apply_one_hot(prepared.lhs - prepared.rhs, ctx, facts, ranges)
+        normaliser = Normaliser(ctx, facts, rational=rational)
 
-    def normalise(expr: sympy.Expr) -> sympy.Expr:
-        return normaliser.run(expr.xreplace(unequal_deltas), ranges)
+        def normalise(expr: sympy.Expr) -> sympy.Expr:
+            return normaliser.run(expr.xreplace(unequal_deltas), ranges)
 
-    return split_cases(normalise(residual), normalise)
+        if split_cases(normalise(residual), normalise):
+            return True
+    return False
 
 
 def simplified(expr: sympy.Expr, ctx: Context) -> sympy.Expr:
