@@ -1,0 +1,232 @@
+"""-j N: steps checked in worker processes, N at a time, with the report of -j 1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import multiprocessing
+import pytest
+from typer.testing import CliRunner
+
+from derivcheck import cli, runner, source
+from derivcheck.model import FileResult, StepResult, Verdict
+
+TINY = """\
+title: Tiny
+variables:
+  t: real
+definitions:
+  f: (t + 1)**2
+steps:
+  - claim: f = t**2 + 2*t + 1
+  - chain:
+      - (t + 1)*(t - 1)
+      - t**2 - 1
+      - t**2 + 1
+"""
+
+FOLDER = {
+    "a_tiny.yaml": TINY,
+    "b_wrong.yaml": TINY.replace("f: (t + 1)**2", "f: (t + 1)**2 + 1"),
+    "c_broken.yaml": "steps: [\n",
+    "d_undeclared.yaml": TINY.replace("f: (t + 1)**2", "f: (t + 1)**2 + g"),
+    "e_mixed.yaml": """\
+title: parse errors, a where, a warning
+sizes: [N]
+indices:
+  j k: 1..N
+variables:
+  y: [N]
+steps:
+  - claim: Sum(y[k], (k, 1, N)) = Sum(y[j], (j, 1, N))
+  - claim: y[k] + = y[k]
+  - claim: KroneckerDelta(j, k) = 0
+    where: j != k
+  - claim: Sum(y[k], (k, 1, N)) + y[k] = y[k] + Sum(y[j], (j, 1, N))
+""",
+    "sub/f_empty.yaml": "variables:\n  t: real\nsteps: []\n",
+}
+
+cli_runner = CliRunner()
+
+
+def make_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "folder"
+    for name, text in FOLDER.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+def verify_json(*args: str) -> tuple[int, dict[str, object]]:
+    result = cli_runner.invoke(cli.app, ["verify", "-f", "json", *args], prog_name="derivcheck")
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_two_jobs_give_the_report_of_one(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path)
+    missing = str(tmp_path / "missing.yaml")
+    one = verify_json(str(folder), missing, "--no-cache", "-j", "1")
+    two = verify_json(str(folder), missing, "--no-cache", "-j", "2")
+    cached_cold = verify_json(str(folder), missing, "--cache-dir", str(tmp_path / "c"), "-j", "2")
+    cached_warm = verify_json(str(folder), missing, "--cache-dir", str(tmp_path / "c"), "-j", "2")
+    assert one == two == cached_cold == cached_warm
+    code, report = one
+    assert code == 2  # the missing path
+    files = report["files"]
+    assert isinstance(files, list)
+    assert [file["path"] for file in files] == [missing] + [str(folder / name) for name in sorted(FOLDER)]
+    verdicts = [step["verdict"] for file in files for step in file["steps"]]
+    assert {"proved", "refuted", "error"} <= set(verdicts)  # a folder that exercises the report
+    assert any(file["warnings"] for file in files) and any(file["problems"] for file in files)
+
+
+def test_time_limits_still_apply_to_each_claim(tmp_path: Path) -> None:
+    folder = make_folder(tmp_path)
+    code, report = verify_json(str(folder / "a_tiny.yaml"), "--no-cache", "-j", "2", "--timeout", "0.001")
+    assert code == 1
+    steps = report["files"][0]["steps"]  # type: ignore[index]
+    assert [step["method"] for step in steps] == ["time-out: not finished within 0.001 s"] * 3
+
+
+# -- the runner's order, concurrency and failures, with stand-in checks ------------------------------
+
+
+def _fake_unit(
+    behaviour: Callable[[Path, int], None],
+) -> Callable[[source.Derivation, int, float], Callable[[], FileResult]]:
+    """Stands in for runner._unit: the check of a step runs `behaviour`, then proves the step."""
+
+    def unit(derivation: source.Derivation, position: int, timeout: float) -> Callable[[], FileResult]:
+        def task() -> FileResult:
+            behaviour(Path(derivation.path), position)
+            steps = ()
+            if position != runner.NO_STEP:
+                step = derivation.steps[position]
+                steps = (StepResult(str(step.number), None, step.span, "x = x", Verdict.PROVED, "stand-in"),)
+            return FileResult(derivation.path, derivation.title, steps=steps)
+
+        return task
+
+    return unit
+
+
+def _files(tmp_path: Path, count: int, steps: int = 2) -> list[Path]:
+    text = "variables:\n  t: real\nsteps:\n" + "".join(f"  - claim: t = t + {n}\n" for n in range(steps))
+    paths = []
+    for number in range(count):
+        path = tmp_path / f"f{number}.yaml"
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def _log_times(log: Path, duration: Callable[[Path, int], float]) -> Callable[[Path, int], None]:
+    def behaviour(path: Path, position: int) -> None:
+        start = time.monotonic()
+        time.sleep(duration(path, position))
+        with open(log, "a", encoding="utf-8") as stream:
+            stream.write(f"{start} {time.monotonic()} {os.getpid()}\n")
+
+    return behaviour
+
+
+def _most_at_once(log: Path) -> int:
+    spans = [tuple(map(float, line.split()[:2])) for line in log.read_text().splitlines()]
+    return max(sum(1 for start, end in spans if start <= moment < end) for moment, _ in spans)
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 3])
+def test_at_most_n_steps_are_checked_at_once(jobs: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "log"
+    monkeypatch.setattr(runner, "_unit", _fake_unit(_log_times(log, lambda path, position: 0.3)))
+    results = list(runner.check_paths(_files(tmp_path, 3), timeout=10.0, jobs=jobs))
+    assert len(results) == 3 and all(len(result.steps) == 2 for result in results)
+    assert _most_at_once(log) == jobs
+    pids = {line.split()[2] for line in log.read_text().splitlines()}
+    assert (os.getpid() in map(int, pids)) == (jobs == 1)  # one job: checked here
+
+
+def test_files_come_out_in_order_when_the_first_is_slowest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = _files(tmp_path, 4, steps=1)
+    log = tmp_path / "log"
+    slow = _log_times(log, lambda path, position: 1.0 if path == paths[0] else 0.0)
+    monkeypatch.setattr(runner, "_unit", _fake_unit(slow))
+    results = list(runner.check_paths(list(reversed(paths[1:])) + [paths[0]], timeout=10.0, jobs=2))
+    assert [result.path for result in results] == [str(p) for p in reversed(paths[1:])] + [str(paths[0])]
+    results = list(runner.check_paths(paths, timeout=10.0, jobs=2))
+    assert [result.path for result in results] == [str(p) for p in paths]
+
+
+def _crash_in(name: str, how: Callable[[], None]) -> Callable[[Path, int], None]:
+    def behaviour(path: Path, position: int) -> None:
+        if path.name == name:
+            how()
+
+    return behaviour
+
+
+def _raise() -> None:
+    raise ValueError("engine bug")
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_crash_is_raised_after_the_files_before_it(jobs: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = _files(tmp_path, 3)
+    monkeypatch.setattr(runner, "_unit", _fake_unit(_crash_in("f1.yaml", _raise)))
+    checking = runner.check_paths(paths, timeout=10.0, jobs=jobs)
+    assert next(checking).path == str(paths[0])
+    with pytest.raises(runner.FileCrashed) as raised:
+        next(checking)
+    assert raised.value.path == paths[1]
+    assert isinstance(raised.value.error, ValueError) and str(raised.value.error) == "engine bug"
+
+
+def test_a_worker_that_dies_is_a_crash_of_its_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = _files(tmp_path, 2)
+    monkeypatch.setattr(runner, "_unit", _fake_unit(_crash_in("f1.yaml", _die)))
+    with pytest.raises(runner.FileCrashed) as raised:
+        list(runner.check_paths(paths, timeout=10.0, jobs=2))
+    assert raised.value.path == paths[1]
+    assert str(raised.value.error) == "the worker process ended without a result (killed by SIGKILL)"
+
+
+def test_cli_reports_a_crash_in_a_worker_on_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = _files(tmp_path, 2)
+    monkeypatch.setattr(runner, "_unit", _fake_unit(_crash_in("f1.yaml", _raise)))
+    result = cli_runner.invoke(cli.app, ["verify", *map(str, paths), "-j", "2", "--no-cache"], prog_name="derivcheck")
+    assert result.exit_code == 2
+    assert result.stderr == f"derivcheck: internal error while checking {paths[1]}: ValueError: engine bug\n"
+
+
+def test_stopping_early_stops_the_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = _files(tmp_path, 3, steps=1)
+    slow = _log_times(tmp_path / "log", lambda path, position: 0.0 if path == paths[0] else 60.0)
+    monkeypatch.setattr(runner, "_unit", _fake_unit(slow))
+    checking = runner.check_paths(paths, timeout=10.0, jobs=2)
+    assert next(checking).path == str(paths[0])
+    started = time.monotonic()
+    checking.close()
+    assert time.monotonic() - started < 10
+    assert multiprocessing.active_children() == []
+
+
+def test_discovery_is_the_checkers(tmp_path: Path) -> None:
+    from derivcheck import checker
+
+    for name in ["a.yaml", "b.yml", "c.txt", "sub/d.yaml", "sub/deeper/e.yml", "x.yaml/inner.yaml"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("steps: []\n", encoding="utf-8")
+    paths = [tmp_path, tmp_path / "a.yaml", tmp_path / "missing.yaml", tmp_path / "c.txt"]
+    assert runner.discover(paths) == checker.discover(paths)
+    assert len(runner.discover(paths)[0]) == 8
