@@ -219,18 +219,19 @@ def _unentity(text: str) -> str:
 
 def _serialize(node: minidom.Node) -> str:
     """MathML text from SymPy's DOM, keeping only whitelisted elements and attributes."""
-    if node.nodeType == node.TEXT_NODE:
+    if isinstance(node, minidom.Text):
         text = _unentity(node.data)
-        if text == "-" and node.parentNode is not None and node.parentNode.tagName == "mo":
+        parent = node.parentNode
+        if text == "-" and isinstance(parent, minidom.Element) and parent.tagName == "mo":
             text = "\u2212"  # MathML shows a hyphen as a hyphen: the minus sign is its own character
         return html.escape(text, quote=False)
-    if node.nodeType != node.ELEMENT_NODE:
-        raise ValueError(f"unexpected MathML node type {node.nodeType}")
+    if not isinstance(node, minidom.Element):
+        raise TypeError(f"unexpected MathML node type {node.nodeType}")
     tag = node.tagName
     if tag not in _MATHML_TAGS:
         raise ValueError(f"unexpected MathML element <{tag}>")
     attributes = ""
-    for name, value in sorted(node.attributes.items()):
+    for name, value in sorted(node.attributes.items()) if node.attributes is not None else ():
         if name not in _MATHML_ATTRIBUTES or not _ATTRIBUTE_VALUE.fullmatch(value):
             raise ValueError(f"unexpected MathML attribute {name}")
         attributes += f' {name}="{html.escape(value, quote=True)}"'

@@ -148,12 +148,12 @@ def test_markdown_escapes_everything_the_author_wrote(small: Path) -> None:
     # The title, source, description and `by` come out as text, not markup or math.
     # Every < the author wrote is backslash-escaped; the only raw tag is derivcheck's footer.
     # (A fenced code block shows its text as is.)
-    outside_fences = re.sub(r"^```text\n.*?\n```$", "", text, flags=re.M | re.S)
+    outside_fences = re.sub(r"^```text\n.*?\n```$", "", text, flags=re.MULTILINE | re.DOTALL)
     assert re.findall(r"(?<!\\)<[^\s]*", outside_fences) == ["<sub>Rendered", "</sub>"]
     assert "\\<img src=x onerror=alert(1)\\>" in text
     assert r"\<script\>alert(1)\</script\> \*\*bold\*\* \$x\$ \[a\](javascript:alert(1)) \& " in text
     assert text.startswith(r"# \<script\>")
-    assert re.search(r"^\$[^$]", text, re.M) is None  # no inline math opened by the author
+    assert re.search(r"^\$[^$]", text, re.MULTILINE) is None  # no inline math opened by the author
     # A claim that does not parse is shown as written, in a fence.
     assert "```text\nt + <b>1</b> = 1\n```" in text
 
