@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sympy
 
-from derivcheck import exprparse, matrices, source, worker
+from derivcheck import exprparse, latex, matrices, source, worker
 from derivcheck.engine import decide as deciding
 from derivcheck.engine.context import Context, Definition, Fact, Family
 from derivcheck.exprparse import Diff, MatrixValue, ParseError, Scope
@@ -166,7 +166,7 @@ def build(derivation: Derivation) -> Workspace:
             continue
         heads[name] = (definition, params)
     uses = {
-        name: {word for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", definition.body.value) if word in heads}
+        name: {word for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", definition.body.value) + latex.names_in(definition.body.value) if word in heads}
         for name, (definition, _) in heads.items()
     }
     cycle = _find_cycle(uses)

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from derivcheck import exprparse
 from derivcheck.exprparse import ParseError, Scope, Value
 
-__all__ = ["Translation", "is_latex", "parse_equation", "parse_expression", "translate"]
+__all__ = ["Translation", "is_latex", "names_in", "parse_equation", "parse_expression", "translate"]
 
 MAX_DEPTH = 80  # nesting of expressions, factors and signs (a braced group is two levels)
 MAX_NUMBER_DIGITS = exprparse.MAX_INT_DIGITS
@@ -69,8 +69,7 @@ _ROMAN_FUNCTIONS = {"exp": "exp", "log": "log", "ln": "log", "tanh": "tanh", "si
 _ROMAN = frozenset({"\\mathrm", "\\operatorname", "\\text", "\\textrm", "\\mathit"})
 _FRACTIONS = frozenset({"\\frac", "\\dfrac", "\\tfrac"})
 _GREEK = frozenset(
-    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma tau "
-    "upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi Omega".split()
+    ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa", "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega"]
 )
 _VARIANTS = {"varepsilon": "epsilon", "vartheta": "theta", "varphi": "phi", "varsigma": "sigma", "varrho": "rho", "varpi": "pi"}
 _UNSUPPORTED = {
@@ -144,6 +143,46 @@ def _pointing_into(translation: Translation) -> Iterator[None]:
         yield
     except ParseError as exc:
         raise ParseError(exc.message, translation.source_offset(exc.offset), exc.code) from None
+
+
+def names_in(text: str) -> list[str]:
+    """The names a LaTeX text may use ([] for other text, or LaTeX that does not tokenize).
+
+    For ordering definitions before the scope is known: the letters, Greek letters and
+    \\mathrm{...} names, and a letter with its subscript (x_1 may be the name x_1 or x1).
+    """
+    if not is_latex(text):
+        return []
+    try:
+        start, end = _inner(text)
+        tokens = _tokenize(text, start, end)
+    except ParseError:
+        return []
+    names: list[str] = []
+    inside = 0  # tokens of a \\mathrm{...} name still to skip: its letters are not names
+    for position, token in enumerate(tokens):
+        if inside:
+            inside -= 1
+            continue
+        if token.kind == "letter":
+            names.append(token.text)
+            following = tokens[position + 1 : position + 2]
+            if following and following[0].text == "_":
+                script = tokens[position + 2 : position + 3]
+                if script and script[0].kind in ("letter", "number"):
+                    names += [f"{token.text}_{script[0].text}", f"{token.text}{script[0].text}"]
+        elif token.kind == "command" and _Parser.greek(token.text):
+            names.append(_Parser.greek(token.text))
+        elif token.text in _ROMAN:
+            inside = 1  # the brace
+            word = ""
+            for inner in tokens[position + 2 :]:
+                if inner.kind not in ("letter", "number") and inner.text != "_":
+                    break
+                word += inner.text
+                inside += 1
+            names.append(word)
+    return names
 
 
 def translate(text: str, scope: Scope, *, equation: bool) -> Translation:

@@ -402,3 +402,42 @@ def test_the_latex_example_derivation_holds() -> None:
     result = checker.check_file(path, timeout=60)
     assert result.ok, [(s.number, s.verdict.value, s.message) for s in result.steps if not s.ok]
     assert sum(step.verdict is Verdict.REFUTED for step in result.steps) == 1
+
+
+def test_latex_definitions_are_ordered_by_the_names_they_use(tmp_path: Path) -> None:
+    # a uses b, which is defined after it (and sorts after it): the order comes from the LaTeX.
+    path = tmp_path / "defs.yaml"
+    path.write_text(
+        """\
+sizes: [N]
+indices:
+  k n: 1..N
+variables:
+  x: [N]
+definitions:
+  a[k]: '$\\frac{e^{b_k}}{\\sum_{n=1}^{N} e^{b_n}}$'
+  b[k]: '$2 x_k$'
+  c: '$\\mathrm{Loss} + 1$'
+  Loss: '$\\sum_{k=1}^{N} a_k$'
+assumptions:
+  sums: '$\\sum_{k=1}^{N} x_k = 1$'
+steps:
+  - claim: '$\\sum_{k=1}^{N} a_k = 1$'
+  - claim: '$c = 2$'
+  - claim: '$\\sum_{n=1}^{N} b_n = 2$'
+  - claim: '$\\sum_{n=1}^{N} b_n = 1$'
+""",
+        encoding="utf-8",
+    )
+    result = checker.check_file(path, timeout=None)
+    assert not result.problems, result.problems
+    assert [step.verdict.value for step in result.steps] == ["proved", "proved", "proved", "refuted"]
+    assert result.steps[2].assumptions_used == ("sums",)
+
+
+def test_names_in_latex() -> None:
+    assert latex.names_in(r"$\frac{e^{b_k}}{\mathrm{Loss}_1} + \theta x_{12}$") == [
+        "e", "b", "b_k", "bk", "k", "Loss", "theta", "x",
+    ]
+    assert latex.names_in("Sum(b[k], (k, 1, N))") == []
+    assert latex.names_in(r"$\input{x}$") == []
