@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Sequence
@@ -18,6 +19,8 @@ from derivcheck.model import FileResult, Problem, Span, StepResult, Verdict
 from derivcheck.source import Derivation, SourceError, Text
 
 DERIVATION_SUFFIXES = (".yaml", ".yml")
+# The time a refuted step's hints (residual, a fact that would make it hold) may take.
+HINT_SECONDS = 5.0
 ONE_HOT = re.compile(r"^\s*one_hot\(\s*([A-Za-z][A-Za-z0-9_]*)\s*\)\s*$")
 
 
@@ -522,7 +525,17 @@ def _check_limited(
         return check_claim(claim, workspace, unequal)
     outcome = worker.run_limited(lambda: check_claim(claim, workspace, unequal), seconds=timeout)
     if isinstance(outcome, worker.Finished):
-        return outcome.value
+        result = outcome.value
+        if result.verdict is Verdict.REFUTED and not claim.step.expect_refuted:
+            # A hint is a bonus: it has its own short limit and never changes the verdict.
+            hinted = worker.run_limited(
+                lambda: deciding.hints(claim.lhs, claim.rhs, workspace.context, unequal=unequal),
+                seconds=min(timeout, HINT_SECONDS),
+            )
+            if isinstance(hinted, worker.Finished) and hinted.value:
+                message = "; ".join(filter(None, [result.message, *hinted.value]))
+                result = dataclasses.replace(result, message=message)
+        return result
     step = claim.step
     if isinstance(outcome, worker.TimedOut):
         method = f"time-out: not finished within {timeout:g} s"

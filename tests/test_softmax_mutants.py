@@ -73,3 +73,20 @@ def test_text_report_shows_the_counterexample(tmp_path: Path) -> None:
     assert "REFUTED" in result.output
     for name in ("N", "D", "j", "W[1, 1]", "y[1]"):
         assert name in result.output
+
+
+def test_refutation_says_which_missing_fact_would_make_it_hold(tmp_path: Path) -> None:
+    path = single_step_file(tmp_path, MUTANTS[-1][2], drop_assumptions=True)
+    result = CliRunner().invoke(app, ["verify", "--format", "json", "--no-cache", str(path)])
+    step = json.loads(result.output)["files"][0]["steps"][0]
+    assert step["verdict"] == "refuted"
+    assert "holds if Sum(y[k], (k, 1, N)) = 1" in step["message"]
+    assert "residual lhs - rhs:" in step["message"]
+
+
+def test_no_fact_is_suggested_when_none_would_help(tmp_path: Path) -> None:
+    path = single_step_file(tmp_path, MUTANTS[0][2], drop_assumptions=True)
+    result = CliRunner().invoke(app, ["verify", "--format", "json", "--no-cache", str(path)])
+    step = json.loads(result.output)["files"][0]["steps"][0]
+    assert step["verdict"] == "refuted"
+    assert "holds if" not in step["message"]

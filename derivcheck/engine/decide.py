@@ -191,6 +191,47 @@ def decide(
     )
 
 
+def _fact_text(fact: Fact, ctx: Context) -> str:
+    family = ctx.families[fact.family]
+    if fact.kind == "one_hot":
+        return f"one_hot({fact.family})" + (" (each column)" if len(family.shape) == 2 else "")
+    var = "k" if len(family.shape) == 1 else "l"
+    entry = f"{fact.family}[{var}]" if len(family.shape) == 1 else f"{fact.family}[{var}, i]"
+    return f"Sum({entry}, ({var}, {fact.low}, {fact.high})) = {fact.value}" + (" for every column i" if len(family.shape) == 2 else "")
+
+
+def hints(
+    lhs: sympy.Expr,
+    rhs: sympy.Expr,
+    ctx: Context,
+    *,
+    unequal: tuple[tuple[sympy.Symbol, sympy.Symbol], ...] = (),
+) -> list[str]:
+    """For a refuted step: its residual, and the common facts (not declared) under which
+    it would be proved, e.g. "holds if Sum(y[k], (k, 1, N)) = 1"."""
+    found: list[str] = []
+    prepared = symbolic.prepare(lhs, rhs, ctx)
+    residual = symbolic.simplified(lhs - rhs, ctx)
+    text = str(residual)
+    found.append("residual lhs - rhs: " + (text if len(text) <= 300 else text[:299] + "…"))
+    declared = {(fact.kind, fact.family) for fact in ctx.facts}
+    candidates: list[Fact] = []
+    for name, family in ctx.families.items():
+        if name in ctx.definitions or len(family.shape) not in (1, 2):
+            continue
+        if ("sum", name) not in declared and ("one_hot", name) not in declared:
+            candidates.append(Fact(f"{name} sums to 1", "sum", name, sympy.Integer(1), family.shape[0], sympy.Integer(1)))
+        if ("one_hot", name) not in declared:
+            candidates.append(Fact(f"{name} one-hot", "one_hot", name))
+    for candidate in candidates:
+        if not (prepared.lhs - prepared.rhs).has(ctx.families[candidate.family].base):
+            continue
+        if symbolic.prove(prepared, ctx, ctx.facts + (candidate,), unequal):
+            found.append(f"holds if {_fact_text(candidate, ctx)}")
+            break  # sum-to-one comes first: the weaker fact is the better hint
+    return found
+
+
 def _sizes_text(sizes: dict[sympy.Symbol, int]) -> str:
     return ", ".join(f"{s}={v}" for s, v in sizes.items()) or "no sizes"
 
