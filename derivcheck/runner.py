@@ -19,6 +19,7 @@ import collections
 import dataclasses
 import multiprocessing
 import multiprocessing.connection
+import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -46,18 +47,32 @@ class FileCrashed(Exception):
 
 def discover(paths: Sequence[Path]) -> tuple[list[Path], list[FileResult]]:
     """Files to check (directories expanded to their *.yaml / *.yml files, sorted), and
-    a FileResult with a `not-found` problem for each path that does not exist.
+    a FileResult with a problem for each path that does not exist or cannot be read.
 
-    The same as `checker.discover`, without importing SymPy.
+    The same as `checker.discover` (tested), without importing SymPy.
     """
     found: list[Path] = []
     missing: list[FileResult] = []
+
+    def unreadable(where: str, why: str) -> None:
+        problem = Problem(where, Span(1, 1), "unreadable", why)
+        missing.append(FileResult(where, None, problems=(problem,)))
+
     for path in paths:
-        if path.is_dir():
-            found.extend(
-                sorted(p for p in path.rglob("*") if p.suffix in DERIVATION_SUFFIXES and p.is_file())
-            )
-        elif path.exists():
+        try:
+            is_dir, exists = path.is_dir(), path.exists()
+        except OSError as exc:
+            unreadable(str(path), f"cannot look at this path: {exc.strerror or exc}")
+            continue
+        if is_dir:
+            inside: list[Path] = []
+            # os.walk reports a folder it cannot enter, where rglob would skip it silently.
+            for folder, _dirs, files in os.walk(
+                path, onerror=lambda exc: unreadable(str(exc.filename), f"cannot read this folder: {exc.strerror}")
+            ):
+                inside.extend(Path(folder) / name for name in files if Path(name).suffix in DERIVATION_SUFFIXES)
+            found.extend(sorted(inside))
+        elif exists:
             found.append(path)
         else:
             problem = Problem(str(path), Span(1, 1), "not-found", "no such file or directory")

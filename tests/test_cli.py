@@ -111,7 +111,7 @@ def test_help_describes_the_tool_with_an_example() -> None:
     code, out, _ = invoke("--help")
     assert code == 0
     assert "Verify step-by-step math derivations" in out
-    assert "derivcheck verify derivations/softmax.yaml" in out
+    assert "derivcheck verify derivations/softmax_ce.yaml" in out
     assert "verify" in out
 
 

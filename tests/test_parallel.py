@@ -87,12 +87,28 @@ def test_two_jobs_give_the_report_of_one(tmp_path: Path) -> None:
     assert any(file["warnings"] for file in files) and any(file["problems"] for file in files)
 
 
-def test_time_limits_still_apply_to_each_claim(tmp_path: Path) -> None:
-    folder = make_folder(tmp_path)
-    code, report = verify_json(str(folder / "a_tiny.yaml"), "--no-cache", "-j", "2", "--timeout", "0.001")
+# True, and quick to check at numbers, but a proof expands a power with tens of thousands of terms.
+SLOW_CLAIM = (
+    "(t + s + u + v + 1)**30 = (t + s + u + v + 1)**28*(t**2 + s**2 + u**2 + v**2 + 1 + 2*t*s + 2*t*u"
+    " + 2*t*v + 2*t + 2*s*u + 2*s*v + 2*s + 2*u*v + 2*u + 2*v)"
+)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_time_limits_still_apply_to_each_claim(jobs: str, tmp_path: Path) -> None:
+    path = tmp_path / "slow.yaml"
+    path.write_text(
+        "variables:\n  t: real\n  s: real\n  u: real\n  v: real\nsteps:\n"
+        f"  - claim: {SLOW_CLAIM}\n  - claim: t + t = 2*t\n  - claim: {SLOW_CLAIM}\n",
+        encoding="utf-8",
+    )
+    started = time.monotonic()
+    code, report = verify_json(str(path), "--cache-dir", str(tmp_path / "c"), "-j", jobs, "--timeout", "2")
+    assert time.monotonic() - started < 60
     assert code == 1
     steps = report["files"][0]["steps"]  # type: ignore[index]
-    assert [step["method"] for step in steps] == ["time-out: not finished within 0.001 s"] * 3
+    assert [step["verdict"] for step in steps] == ["undecided", "proved", "undecided"]
+    assert steps[0]["method"] == steps[2]["method"] == "time-out: not finished within 2 s"
 
 
 # -- the runner's order, concurrency and failures, with stand-in checks ------------------------------
