@@ -590,7 +590,7 @@ def test_ctrl_c_reports_what_was_finished_and_exits_130(tmp_path: Path) -> None:
     slow = tmp_path / "second-slow.yaml"
     slow.write_text(
         "title: slow\nvariables:\n  t: real\n  s: real\n  u: real\n  v: real\nsteps:\n"
-        "  - claim: (t + s + u + v + 1)**30 = (t + s + u + v + 1)**29*(t + s + u + v + 2)\n"
+        "  - claim: (t + s + u + v + 1)**30 = (t + s + u + v + 1)**29*(t + s + u + v) + (t + s + u + v + 1)**29\n"
     )
     command = [sys.executable, "-m", "derivcheck", "verify", "first.yaml", slow.name, "--no-color", "--timeout", "120"]
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

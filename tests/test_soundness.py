@@ -182,12 +182,6 @@ def test_the_harness_reports_a_checker_that_passes_everything(monkeypatch: pytes
     assert "FALSE PASS:" in "".join(lines)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/concrete.size_assignments: the three concrete assignments keep the sizes in the "
-    "same order a fixed distance apart (N=2, D=3 / 3, 4 / 4, 5), so a wrong claim true whenever "
-    "D = N + 1 is 'checked'",
-)
 def test_derivcheck_does_not_pass_a_claim_the_oracle_refutes_for_correlated_sizes(tmp_path: Path) -> None:
     path = tmp_path / "sizes.yaml"
     path.write_text("sizes: [N, D]\nsteps:\n  - claim: D = N + 1\n")

@@ -187,14 +187,15 @@ steps:
   - id: before
     claim: t + t = 2*t
   - id: slow
-    claim: (t + s + u + v + 1)**30 = (t + s + u + v + 1)**29*(t + s + u + v + 2)
+    claim: (t + s + u + v + 1)**30 = (t + s + u + v + 1)**29*(t + s + u + v) + (t + s + u + v + 1)**29
   - id: after
     claim: t - t = 0
 """
 
 
 def test_a_slow_step_is_undecided_by_the_time_limit_and_the_others_are_verified(tmp_path: Path) -> None:
-    # (t + s + u + v + 1)**30 expands to tens of thousands of terms: more than a minute of
+    # A true claim (so the quick numeric look cannot refute it): (t + s + u + v + 1)**30
+    # expands to tens of thousands of terms, more than a minute of
     # SymPy here. (A huge power such as 2**2**2**30 never gets that far: the parser refuses it.)
     from derivcheck import checker
 
