@@ -131,6 +131,25 @@ class ParseError(ValueError):
         return (type(self), (self.message, self.offset, self.code))
 
 
+class sigmoid(sympy.Function):  # noqa: N801 - named as it prints
+    """The logistic function 1/(1 + exp(-x)), kept as one function so that its derivative
+    is sigmoid(x)*(1 - sigmoid(x)) (the form authors write) rather than exp(-x)/(1 + exp(-x))**2."""
+
+    nargs = 1
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        return self * (1 - self)
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _eval_is_positive(self) -> bool | None:
+        return True if self.args[0].is_real else None
+
+    def _eval_rewrite_as_exp(self, arg: sympy.Expr, **kwargs: object) -> sympy.Expr:
+        return 1 / (1 + sympy.exp(-arg))
+
+
 class Diff(sympy.Function):
     """Unevaluated marker for Derivative(F, v): it has no eval, so it survives .doit() and .subs()."""
 
@@ -950,7 +969,7 @@ class _Builder:
         if name == "sqrt":
             return self.power(value, sympy.Rational(1, 2), node)
         if name == "sigmoid":
-            return sympy.Pow(1 + sympy.exp(-value), -1)
+            return sigmoid(value)
         return _UNARY_FUNCTIONS[name](value)
 
     def _matrix_call(self, node: ast.Call, name: str) -> Value:

@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from derivcheck import exprparse, source  # noqa: E402
-from derivcheck.exprparse import Diff, MatrixValue, ParseError, Scope  # noqa: E402
+from derivcheck.exprparse import Diff, MatrixValue, ParseError, Scope, sigmoid  # noqa: E402
 
 DIGITS = 50
 TOLERANCE = mpmath.mpf("1e-20")
@@ -306,6 +306,8 @@ class Evaluator:
             if value == 0:
                 raise ZeroDivisionError
             return mpmath.log(value)
+        if isinstance(e, sigmoid):  # the parser keeps the logistic function as one function
+            return 1 / (1 + mpmath.exp(-self.ev(e.args[0], env)))
         for func, mp in ((sympy.sin, mpmath.sin), (sympy.cos, mpmath.cos), (sympy.tanh, mpmath.tanh), (sympy.Abs, abs)):
             if isinstance(e, func):
                 return mp(self.ev(e.args[0], env))

@@ -19,7 +19,7 @@ from sympy import Indexed, Sum, Symbol
 
 from derivcheck.engine.context import Context, Fact
 from derivcheck.engine.symbolic import EngineError, variable_name
-from derivcheck.exprparse import Diff
+from derivcheck.exprparse import Diff, sigmoid
 
 # An explicit expression is refused beyond this many terms from one unrolled sum.
 MAX_UNROLLED_TERMS = 400
@@ -257,7 +257,7 @@ def _lines(explicit: Explicit, fact: Fact) -> list[list[sympy.Basic]]:
 
 def exactly_zero(expr: sympy.Expr) -> bool:
     """A conservative zero test for an explicit expression (False means 'not shown')."""
-    flat = sympy.expand(sympy.expand_log(expr, force=False))
+    flat = sympy.expand(sympy.expand_log(expr.rewrite(sigmoid, sympy.exp), force=False))
     if flat == 0:
         return True
     flat = sympy.cancel(sympy.together(flat))
@@ -325,6 +325,7 @@ _FUNCTIONS = {
     sympy.cos: mpmath.cos,
     sympy.tanh: mpmath.tanh,
     sympy.Abs: abs,
+    sigmoid: lambda x: 1 / (1 + mpmath.exp(-x)),
 }
 
 

@@ -22,6 +22,8 @@ from derivcheck.model import Counterexample, Verdict
 
 # Index patterns evaluated numerically at each size (all of them when there are fewer).
 NUMERIC_PATTERNS_PER_SIZE = 6
+# In the quick first look (before the proof), fewer: it is also a proved step's spot check.
+QUICK_PATTERNS = 3
 POINTS_PER_PATTERN = 2
 
 
@@ -76,13 +78,13 @@ def decide(
             made[key] = (builder.make(lhs, pattern), builder.make(rhs, pattern))
         return made[key]
 
-    def search(positions: Iterable[int]) -> Outcome | None:
+    def search(positions: Iterable[int], per_size: int) -> Outcome | None:
         """Random admissible points at these size assignments; a refutation if the sides differ."""
         nonlocal points
         for position in positions:
             sizes, explicit = assignments[position], builders[position]
             patterns = list(concrete.index_patterns(free, ctx, sizes, list(unequal)))
-            chosen = patterns if len(patterns) <= NUMERIC_PATTERNS_PER_SIZE else rng.sample(patterns, NUMERIC_PATTERNS_PER_SIZE)
+            chosen = patterns if len(patterns) <= per_size else rng.sample(patterns, per_size)
             for pattern in chosen:
                 left, right = explicit_sides(position, pattern)
                 entries = concrete.variables_in(left) | concrete.variables_in(right)
@@ -115,9 +117,9 @@ def decide(
                         )
         return None
 
-    def numeric(positions: Iterable[int]) -> Outcome | None:
+    def numeric(positions: Iterable[int], per_size: int = NUMERIC_PATTERNS_PER_SIZE) -> Outcome | None:
         try:
-            return search(positions)
+            return search(positions, per_size)
         except symbolic.EngineError as exc:
             return Outcome(Verdict.ERROR, "could not evaluate at concrete sizes", message=str(exc), tried=tried)
         except Exception as exc:  # SymPy can raise anything on hard input; that is not a verdict
@@ -126,7 +128,7 @@ def decide(
 
     # 1. A quick numeric look at the smallest sizes: a wrong step is refuted before any
     #    slow algebra, and a proved step has its independent spot check.
-    found = numeric([0])
+    found = numeric([0], QUICK_PATTERNS)
     if found is not None:
         return found
     spot = f"numeric spot check agrees at {points} admissible points"
@@ -136,9 +138,12 @@ def decide(
     try:
         prepared = symbolic.prepare(lhs, rhs, ctx)
         simplified_sides = (symbolic.simplified(lhs, ctx), symbolic.simplified(rhs, ctx))
-        for subset in symbolic.fact_subsets(ctx.facts):
-            if symbolic.prove(prepared, ctx, subset, unequal):
-                proved_with = subset
+        for mode in symbolic.PASSES:
+            for subset in symbolic.fact_subsets(ctx.facts):
+                if symbolic.prove(prepared, ctx, subset, unequal, mode):
+                    proved_with = subset
+                    break
+            if proved_with is not None:
                 break
         if proved_with is None:
             tried.append("symbolic proof for general sizes: a residual remained after normalisation")

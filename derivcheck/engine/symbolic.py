@@ -16,7 +16,7 @@ import sympy
 from sympy import Add, Indexed, KroneckerDelta, Mul, Pow, Sum, Symbol
 
 from derivcheck.engine.context import Context, Fact
-from derivcheck.exprparse import Diff
+from derivcheck.exprparse import Diff, sigmoid
 
 Ranges = dict[sympy.Symbol, tuple[sympy.Expr, sympy.Expr]]
 
@@ -120,9 +120,6 @@ class Normaliser:
 
     ctx: Context
     facts: tuple[Fact, ...]
-    # Rational mode: each summand is first brought to one fraction p/q (SymPy's cancel),
-    # so that u/(1+u)**2 and 1/(1+u) - 1/(1+u)**2 meet (sigmoid derivatives inside sums).
-    rational: bool = False
 
     def run(self, expr: sympy.Basic, ranges: Ranges) -> sympy.Basic:
         return self._walk(expr, ranges)
@@ -145,9 +142,6 @@ class Normaliser:
 
     def _sum(self, summand: sympy.Expr, var: Symbol, low: sympy.Expr, high: sympy.Expr, ranges: Ranges) -> sympy.Expr:
         summand = drop_delta_powers(expand_summand(summand))
-        if self.rational and summand.has(var):
-            numerator, denominator = sympy.cancel(sympy.together(summand)).as_numer_denom()
-            summand = Add(*(term / denominator for term in Add.make_args(sympy.expand(numerator, power_exp=False))))
         results = []
         for term in Add.make_args(summand):
             term = merge_exponentials(term, var)
@@ -301,10 +295,44 @@ def canonical(expr: sympy.Basic, depth: int = 0) -> sympy.Basic:
     return rebuild(expr, lambda arg: canonical(arg, depth))
 
 
+# Beyond this many summation variables in one merged sum, their order is not canonicalised.
+MAX_REORDERED_LIMITS = 4
+
+
+def merge_nested(expr: sympy.Basic) -> sympy.Basic:
+    """A sum whose summand is a product holding one inner sum, as one sum over both
+    indices: sum_g A_g * (sum_n B_gn) = sum_g sum_n A_g*B_gn (the inner index is fresh,
+    so A_g cannot depend on it)."""
+    if not isinstance(expr, Sum):
+        return rebuild(expr, merge_nested)
+    function = merge_nested(expr.function)
+    factors = Mul.make_args(function)
+    inner = [f for f in factors if isinstance(f, Sum)]
+    if len(inner) == 1:
+        rest = Mul(*(f for f in factors if f is not inner[0]))
+        return merge_nested(Sum(rest * inner[0].function, *inner[0].limits, *expr.limits))
+    return Sum(function, *expr.limits)
+
+
+def order_limits(expr: Sum) -> Sum:
+    """Independent limits (no bound depends on another summation index) in a canonical
+    order: the permutation whose canonical form sorts first. Sums may be swapped."""
+    variables = {limit[0] for limit in expr.limits}
+    limits = list(expr.limits)
+    if len(limits) < 2 or len(limits) > MAX_REORDERED_LIMITS:
+        return expr
+    if any((low.free_symbols | high.free_symbols) & variables for _, low, high in limits):
+        return expr
+    options = [Sum(expr.function, *order) for order in itertools.permutations(limits)]
+    return min(options, key=lambda option: sympy.default_sort_key(canonical(option)))
+
+
 def replace_sums(expr: sympy.Basic, table: dict[sympy.Basic, sympy.Symbol]) -> sympy.Basic:
-    """Each outermost Sum replaced by a symbol (the same symbol for alpha-equivalent sums)."""
+    """Each outermost Sum replaced by a symbol (the same symbol for sums equal up to the
+    names and the order of their summation indices)."""
     if isinstance(expr, Sum):
-        key = canonical(expr)
+        merged = merge_nested(expr)
+        key = canonical(order_limits(merged)) if isinstance(merged, Sum) else canonical(merged)
         if key not in table:
             table[key] = sympy.Symbol(
                 f"Σ{len(table) + 1}",
@@ -373,25 +401,34 @@ def prepare(lhs: sympy.Expr, rhs: sympy.Expr, ctx: Context) -> Prepared:
     return Prepared(sides[0], sides[1])
 
 
+# The ways a residual is normalised, cheapest first. "atomic": the sigmoid stays a
+# function of its own (its derivative is s*(1 - s), as authors write it); "exp": it is
+# written out as 1/(1 + exp(-x)), for claims that spell it out on one side only.
+PASSES = ("atomic", "exp")
+
+
 def prove(
     prepared: Prepared,
     ctx: Context,
     facts: tuple[Fact, ...],
     unequal: Iterable[tuple[sympy.Symbol, sympy.Symbol]] = (),
+    mode: str = "atomic",
 ) -> bool:
     """Whether lhs - rhs normalises to zero for symbolic sizes under `facts`."""
     unequal_deltas = {KroneckerDelta(a, b): sympy.Integer(0) for a, b in unequal}
-    for rational in (False, True):
-        ranges: Ranges = dict(ctx.ranges)
-        residual = apply_one_hot(prepared.lhs - prepared.rhs, ctx, facts, ranges)
-        normaliser = Normaliser(ctx, facts, rational=rational)
+    difference = prepared.lhs - prepared.rhs
+    if mode == "exp":
+        if not difference.has(sigmoid):
+            return False  # the same as the atomic pass
+        difference = difference.rewrite(sigmoid, sympy.exp)
+    ranges: Ranges = dict(ctx.ranges)
+    residual = apply_one_hot(difference, ctx, facts, ranges)
+    normaliser = Normaliser(ctx, facts)
 
-        def normalise(expr: sympy.Expr) -> sympy.Expr:
-            return normaliser.run(expr.xreplace(unequal_deltas), ranges)
+    def normalise(expr: sympy.Expr) -> sympy.Expr:
+        return normaliser.run(expr.xreplace(unequal_deltas), ranges)
 
-        if split_cases(normalise(residual), normalise):
-            return True
-    return False
+    return split_cases(normalise(residual), normalise)
 
 
 def simplified(expr: sympy.Expr, ctx: Context) -> sympy.Expr:
