@@ -140,6 +140,10 @@ class _Latex(LatexPrinter):
         # A name of several letters is one name, not a product: `Loss`, not L·o·s·s.
         return rf"\mathit{{{text}}}" if re.fullmatch(r"[A-Za-z]{2,}", text) else text
 
+    def _print_sigmoid(self, expr: sympy.Function, exp: object = None) -> str:
+        text = rf"\sigma\left({self._print(expr.args[0])}\right)"
+        return rf"{text}^{{{exp}}}" if exp is not None else text
+
     def _print_Dummy(self, expr: sympy.Dummy) -> str:
         return rf"\mathrm{{{expr.name}}}"
 
@@ -187,6 +191,10 @@ class _MathML(MathMLPresentationPrinter):
     def _print_KroneckerDelta(self, expr: sympy.KroneckerDelta) -> minidom.Element:
         indices = self._element("mrow", *(self._print(arg) for arg in expr.args))
         return self._element("msub", self._element("mi", text="\u03b4"), indices)
+
+    def _print_sigmoid(self, expr: sympy.Function) -> minidom.Element:
+        argument = self._element("mrow", self._element("mo", text="("), self._print(expr.args[0]), self._element("mo", text=")"))
+        return self._element("mrow", self._element("mi", text="\u03c3"), argument)
 
     def _print_Exp1(self, expr: sympy.Basic) -> minidom.Element:
         # A plain upright e: the double-struck ⅇ SymPy prints is missing from many fonts.

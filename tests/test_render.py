@@ -420,3 +420,16 @@ def test_the_html_renders_math_in_headless_chromium(tmp_path: Path) -> None:
     share, variance = ink(rows)
     assert 0.01 < share < 0.6, share
     assert variance > 300, variance
+
+
+def test_sigmoid_and_delta_print_as_greek_letters() -> None:
+    import sympy
+
+    from derivcheck.exprparse import sigmoid
+
+    t, k, j = sympy.Symbol("t"), sympy.Symbol("k", integer=True), sympy.Symbol("j", integer=True)
+    math = render._math(sigmoid(t) + sympy.KroneckerDelta(k, j))
+    assert math is not None
+    assert r"\sigma\left(t\right)" in math.latex and r"\delta_{j k}" in math.latex
+    assert "<mi>σ</mi>" in math.mathml and "<mi>δ</mi>" in math.mathml
+    assert "sigmoid" not in math.latex + math.mathml
