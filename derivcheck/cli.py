@@ -187,6 +187,8 @@ def verify(
             metavar="PATH",
             help="Derivation files, or directories to search for *.yaml and *.yml files.",
             show_default=False,
+            # The loader reports an unreadable file at that file, and the run goes on.
+            readable=False,
         ),
     ],
     report_format: Annotated[

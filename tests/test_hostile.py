@@ -176,10 +176,7 @@ EXPECTED: dict[str, Expected] = {
 
 # Wrong outcomes of code owned elsewhere, reported to its owner: each is an expected failure
 # until fixed (strict, so the fix shows up as an unexpected pass to remove from here).
-KNOWN_BUGS: dict[str, str] = {
-    "inject_index_range_high.yaml": "checker.build reports a parse error in an index range's "
-    "high end at the position of its low end (5:6, not 5:9)",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def _outcome(result: FileResult) -> Expected:
@@ -488,11 +485,6 @@ def test_the_unprivileged_prefix_really_drops_the_override(locked: Path) -> None
         assert subprocess.run(probe, capture_output=True, cwd=locked).returncode == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py: typer's Path argument checks readability itself (click.Path readable=True), "
-    "so one unreadable file is a usage error and no other file is checked",
-)
 def test_an_unreadable_file_through_the_cli_exits_2_and_the_run_goes_on(locked: Path) -> None:
     done = _run(["verify", "noperm.yaml", "good.yaml", "--no-color"], locked, prefix=_unprivileged())
     assert done.returncode == EXIT_ERROR
@@ -501,11 +493,6 @@ def test_an_unreadable_file_through_the_cli_exits_2_and_the_run_goes_on(locked: 
     assert "Traceback" not in done.stdout + done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="checker.discover: a path under a directory that cannot be searched raises "
-    "PermissionError from Path.is_dir (an 'internal error'), and the other files are not checked",
-)
 def test_a_file_in_a_closed_directory_is_unreadable_and_the_run_goes_on(locked: Path) -> None:
     done = _run(["verify", "closed/f.yaml", "good.yaml", "--no-color"], locked, prefix=_unprivileged())
     assert done.returncode == EXIT_ERROR
@@ -513,11 +500,6 @@ def test_a_file_in_a_closed_directory_is_unreadable_and_the_run_goes_on(locked: 
     assert "internal error" not in done.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="checker.discover: Path.rglob skips a subdirectory it cannot read without a word, so "
-    "a tree whose derivations cannot all be read is reported as 'all hold' with exit 0",
-)
 def test_an_unreadable_directory_in_a_tree_is_not_skipped_silently(locked: Path) -> None:
     done = _run(["verify", "tree", "--no-color"], locked, prefix=_unprivileged())
     assert done.returncode != EXIT_OK
