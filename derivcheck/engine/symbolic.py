@@ -327,12 +327,25 @@ def order_limits(expr: Sum) -> Sum:
     return min(options, key=lambda option: sympy.default_sort_key(canonical(option)))
 
 
-def replace_sums(expr: sympy.Basic, table: dict[sympy.Basic, sympy.Symbol]) -> sympy.Basic:
-    """Each outermost Sum replaced by a symbol (the same symbol for sums equal up to the
-    names and the order of their summation indices)."""
+# How sums are keyed before they are compared, each an identity, tried in turn:
+# "names": up to the names of the bound indices; "merged": also a product with an inner
+# sum merged into one sum, whose independent limits take a canonical order; "names-merged":
+# the same after the names are made canonical (equal inner sums then combine first,
+# S * S**-2 becoming S**-1).
+KEYINGS = ("names", "merged", "names-merged")
+
+
+def sum_key(expr: Sum, keying: str) -> sympy.Basic:
+    if keying == "names":
+        return canonical(expr)
+    merged = merge_nested(canonical(expr) if keying == "names-merged" else expr)
+    return canonical(order_limits(merged)) if isinstance(merged, Sum) else canonical(merged)
+
+
+def replace_sums(expr: sympy.Basic, table: dict[sympy.Basic, sympy.Symbol], keying: str = "names") -> sympy.Basic:
+    """Each outermost Sum replaced by a symbol (the same symbol for sums with one key)."""
     if isinstance(expr, Sum):
-        merged = merge_nested(expr)
-        key = canonical(order_limits(merged)) if isinstance(merged, Sum) else canonical(merged)
+        key = sum_key(expr, keying)
         if key not in table:
             table[key] = sympy.Symbol(
                 f"Σ{len(table) + 1}",
@@ -340,13 +353,18 @@ def replace_sums(expr: sympy.Basic, table: dict[sympy.Basic, sympy.Symbol]) -> s
                 real=bool(expr.is_real) or None,
             )
         return table[key]
-    return rebuild(expr, lambda arg: replace_sums(arg, table))
+    return rebuild(expr, lambda arg: replace_sums(arg, table, keying))
 
 
 def is_zero(expr: sympy.Expr) -> bool:
-    """A residual free of sums and free deltas is zero: expand, then cancel."""
+    """A residual free of free deltas is zero: each outermost sum replaced by a symbol
+    (under each keying in turn), then expand and cancel."""
+    return any(_is_zero_keyed(expr, keying) for keying in KEYINGS)
+
+
+def _is_zero_keyed(expr: sympy.Expr, keying: str) -> bool:
     table: dict[sympy.Basic, sympy.Symbol] = {}
-    flat = replace_sums(expr, table)
+    flat = replace_sums(expr, table, keying)
     flat = sympy.expand(sympy.expand_log(flat, force=False))
     if flat == 0:
         return True
