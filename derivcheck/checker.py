@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,42 +14,13 @@ from derivcheck.engine import decide as deciding
 from derivcheck.engine.context import Context, Definition, Fact, Family
 from derivcheck.exprparse import Diff, MatrixValue, ParseError, Scope
 from derivcheck.model import FileResult, Problem, Span, StepResult, Verdict
+from derivcheck.runner import discover  # re-exported: finding the files needs no SymPy
 from derivcheck.source import Derivation, SourceError, Text
 
 DERIVATION_SUFFIXES = (".yaml", ".yml")
 # The time a refuted step's hints (residual, a fact that would make it hold) may take.
 HINT_SECONDS = 5.0
 ONE_HOT = re.compile(r"^\s*one_hot\(\s*([A-Za-z][A-Za-z0-9_]*)\s*\)\s*$")
-
-
-def discover(paths: Sequence[Path]) -> tuple[list[Path], list[FileResult]]:
-    """Files to check (directories expanded to their *.yaml / *.yml files, sorted), and
-    a FileResult with a `not-found` problem for each path that does not exist."""
-    found: list[Path] = []
-    missing: list[FileResult] = []
-
-    def unreadable(where: str, why: str) -> None:
-        problem = Problem(where, Span(1, 1), "unreadable", why)
-        missing.append(FileResult(where, None, problems=(problem,)))
-
-    for path in paths:
-        try:
-            is_dir, exists = path.is_dir(), path.exists()
-        except OSError as exc:
-            unreadable(str(path), f"cannot look at this path: {exc.strerror or exc}")
-            continue
-        if is_dir:
-            inside: list[Path] = []
-            # os.walk reports a folder it cannot enter, where rglob would skip it silently.
-            for folder, _dirs, files in os.walk(path, onerror=lambda exc: unreadable(str(exc.filename), f"cannot read this folder: {exc.strerror}")):
-                inside.extend(Path(folder) / name for name in files if Path(name).suffix in DERIVATION_SUFFIXES)
-            found.extend(sorted(inside))
-        elif exists:
-            found.append(path)
-        else:
-            problem = Problem(str(path), Span(1, 1), "not-found", "no such file or directory")
-            missing.append(FileResult(str(path), None, problems=(problem,)))
-    return found, missing
 
 
 class FileProblems(Exception):

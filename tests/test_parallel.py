@@ -237,12 +237,12 @@ def test_stopping_early_stops_the_workers(tmp_path: Path, monkeypatch: pytest.Mo
     assert multiprocessing.active_children() == []
 
 
-def test_discovery_is_the_checkers(tmp_path: Path) -> None:
-    from derivcheck import checker
-
+def test_discovery_finds_derivation_files_and_reports_missing_paths(tmp_path: Path) -> None:
     for name in ["a.yaml", "b.yml", "c.txt", "sub/d.yaml", "sub/deeper/e.yml", "x.yaml/inner.yaml"]:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("steps: []\n", encoding="utf-8")
     paths = [tmp_path, tmp_path / "a.yaml", tmp_path / "missing.yaml", tmp_path / "c.txt"]
-    assert runner.discover(paths) == checker.discover(paths)
-    assert len(runner.discover(paths)[0]) == 7  # five in the folder, and two named
+    found, missing = runner.discover(paths)
+    assert len(found) == 7  # five in the folder (not c.txt), and the two named
+    assert tmp_path / "c.txt" in found and tmp_path / "sub" / "deeper" / "e.yml" in found
+    assert [result.problems[0].code for result in missing] == ["not-found"]
