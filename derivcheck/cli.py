@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 import os
@@ -87,6 +88,91 @@ def default_format(environ: Mapping[str, str], *, to_stdout: bool) -> ReportForm
     return ReportFormat.TEXT
 
 
+# typer (0.29) reads every option through a pydantic TypeAdapter that it builds on first
+# use: importing pydantic and building them is 180 ms, half of a `verify` whose steps are all
+# cached. `verify` reads its options (paths, numbers, a choice) here instead, with typer's
+# own checks and messages for paths and choices. Anything else, or a typer whose internals
+# differ, keeps typer's way.
+try:
+    from typer import _param_types
+    from typer._click.exceptions import BadParameter
+    from typer._coercion import RuntimeParam
+    from typer.core import TyperCommand, TyperGroup
+except ImportError:  # pragma: no cover - another typer: its own coercion is used
+    _LEAN = False
+else:
+    _LEAN = True
+
+    def _number(kind: type[int] | type[float], value: object, info: object) -> int | float:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise BadParameter(f"{value!r} is not a valid {kind.__name__}.")
+        try:
+            number = kind(value.strip() if isinstance(value, str) else value)
+        except (ValueError, OverflowError):
+            raise BadParameter(f"{value!r} is not a valid {kind.__name__}.") from None
+        low, high = getattr(info, "min", None), getattr(info, "max", None)
+        if (low is not None and number < low) or (high is not None and number > high):
+            bounds = " and ".join(
+                text for text in (f"x>={low}" if low is not None else "", f"x<={high}" if high is not None else "") if text
+            )
+            raise BadParameter(f"{number} is not in the range {bounds}.")
+        return number
+
+    @dataclasses.dataclass(frozen=True)
+    class _LeanParam(RuntimeParam):  # type: ignore[misc]
+        """Coercion of one option without pydantic."""
+
+        def _coerce_value(self, value: object, param: object, ctx: object) -> object:
+            annotation = self.annotation
+            if annotation is bool:
+                if isinstance(value, bool):
+                    return value
+                raise BadParameter(f"{value!r} is not a valid boolean.")
+            if isinstance(value, (list, tuple)) and annotation == list[Path]:
+                return [self._path(item, param, ctx) for item in value]
+            if annotation is Path:
+                return self._path(value, param, ctx)
+            if annotation in (int, float):
+                return _number(annotation, value, self.parameter_info)
+            choices = list(annotation)  # an enum.Enum
+            try:
+                return _param_types.coerce_cli_choice(
+                    value, choices=choices, case_sensitive=self.parameter_info.case_sensitive, ctx=ctx  # type: ignore[arg-type]
+                )
+            except ValueError as error:
+                raise BadParameter(str(error)) from None
+
+        def _path(self, value: object, param: object, ctx: object) -> Path:
+            if isinstance(value, Path):
+                return value
+            if not isinstance(value, str):
+                raise BadParameter(f"{value!r} is not a valid path.")
+            checked = _param_types.coerce_cli_path(value, self.parameter_info, path_type=None, param=param, ctx=ctx)  # type: ignore[arg-type]
+            return Path(checked)  # type: ignore[arg-type]
+
+    class _LeanParsing:
+        """Gives the options of a typer command or group the coercion above."""
+
+        def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+            for param in self.get_params(ctx):  # type: ignore[attr-defined]
+                descriptor = getattr(param, "type_descriptor", None)
+                annotation = getattr(descriptor, "annotation", None)
+                lean = annotation in (Path, list[Path], int, float, bool) or (
+                    isinstance(annotation, type) and issubclass(annotation, enum.Enum)
+                )
+                if lean and getattr(param, "_runtime_param", False) is None:
+                    param._runtime_param = _LeanParam(  # type: ignore[attr-defined]
+                        parameter_info=descriptor.parameter_info, annotation=annotation  # type: ignore[union-attr]
+                    )
+            return super().parse_args(ctx, args)  # type: ignore[misc,no-any-return]
+
+    class _LeanCommand(_LeanParsing, TyperCommand):  # type: ignore[misc]
+        pass
+
+    class _LeanGroup(_LeanParsing, TyperGroup):  # type: ignore[misc]
+        pass
+
+
 app = typer.Typer(
     name="derivcheck",
     help=HELP,
@@ -94,6 +180,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=_LeanGroup if _LEAN else None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -179,7 +266,7 @@ def _root(
     """Verify step-by-step math derivations written in YAML."""
 
 
-@app.command(help=VERIFY_HELP)
+@app.command(help=VERIFY_HELP, cls=_LeanCommand if _LEAN else None)
 def verify(
     paths: Annotated[
         list[Path],

@@ -565,6 +565,7 @@ def test_cli_cache_dir_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
 
 
 # -- what is imported: start-up and warm runs (in a fresh interpreter) ------------------------------
+# pydantic too: typer would import it (120 ms) to read the options; cli.py reads them itself.
 
 IMPORTS = textwrap.dedent(
     """
@@ -574,7 +575,10 @@ IMPORTS = textwrap.dedent(
         cli.app(args=sys.argv[1:], prog_name="derivcheck")
     except SystemExit as exit:
         code = exit.code
-    heavy = sorted(name for name in sys.modules if name == "sympy" or name.startswith(("derivcheck.checker", "derivcheck.engine", "derivcheck.exprparse")))
+    heavy = sorted(
+        name for name in sys.modules
+        if name in ("sympy", "pydantic") or name.startswith(("derivcheck.checker", "derivcheck.engine", "derivcheck.exprparse"))
+    )
     print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
     """
 )

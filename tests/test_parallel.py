@@ -246,3 +246,10 @@ def test_discovery_finds_derivation_files_and_reports_missing_paths(tmp_path: Pa
     assert len(found) == 7  # five in the folder (not c.txt), and the two named
     assert tmp_path / "c.txt" in found and tmp_path / "sub" / "deeper" / "e.yml" in found
     assert [result.problems[0].code for result in missing] == ["not-found"]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_jobs_must_be_a_positive_integer(value: str, tmp_path: Path) -> None:
+    result = cli_runner.invoke(cli.app, ["verify", str(tmp_path), "-j", value], prog_name="derivcheck")
+    assert result.exit_code == 2
+    assert "'--jobs' / '-j'" in result.stderr
