@@ -483,6 +483,57 @@ class ResultCache:
 # -- whole files ------------------------------------------------------------------------------------
 
 
+def content_key(data: bytes, *, timeout: float) -> str:
+    """The key of a whole file's result: its bytes decide it, given the code and the time limit.
+
+    A warm run finds each unchanged file here without even reading its YAML.
+    """
+    return _hash("file", code_fingerprint(), repr(float(timeout)), hashlib.sha256(data).hexdigest())
+
+
+def _restamp(result: FileResult, path: str) -> FileResult:
+    steps = tuple(_shift(step, lines=0, path=path) for step in result.steps)
+    return FileResult(
+        path,
+        result.title,
+        steps=steps,  # type: ignore[arg-type]
+        problems=_shift(result.problems, lines=0, path=path),  # type: ignore[arg-type]
+        warnings=_shift(result.warnings, lines=0, path=path),  # type: ignore[arg-type]
+    )
+
+
+def read_whole(cache: ResultCache, key: str, path: str) -> FileResult | None:
+    """The stored result of a file with these bytes, stamped with `path`; None when missing."""
+    stored = cache.get("file", key)
+    if stored is None:
+        return None
+    try:
+        result = _decode(stored, FileResult)
+    except CacheEntryError:
+        cache.corrupt()
+        return None
+    assert isinstance(result, FileResult)
+    if not all(re.fullmatch(r"[0-9]+(\.[0-9]+)*", step.number) for step in result.steps):
+        cache.corrupt()
+        return None
+    return _restamp(result, path)
+
+
+def store_whole(cache: ResultCache, key: str, result: FileResult) -> None:
+    """Store a file's result, unless a step did not finish (it may pass with more time)."""
+    if any(_unfinished(step) for step in result.steps):
+        return
+    plain = _restamp(result, "")
+    try:
+        data = _encode(plain)
+        if _decode(json.loads(json.dumps(data)), FileResult) != plain:
+            return
+    except (TypeError, ValueError, CacheEntryError):
+        return
+    cache.put("file", key, data)
+
+
+
 def cached_file(cache: ResultCache, derivation: Derivation, keys: FileKeys) -> tuple[FileResult | None, list[StepEntry | None], bool | None]:
     """What the cache knows of a derivation: the whole FileResult when it knows everything;
     else each step's entry (None when missing) and whether the declarations build (None: unknown)."""

@@ -21,6 +21,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
@@ -91,20 +92,59 @@ class _Plan:
     entries: list[caching.StepEntry | None] = dataclasses.field(default_factory=list)
     units: list[int] = dataclasses.field(default_factory=list)  # step positions, or NO_STEP
     checked: dict[int, FileResult] = dataclasses.field(default_factory=dict)
+    content: str | None = None  # the key of the whole file's result, from its bytes
+
+
+def _read(path: Path) -> bytes | None:
+    """The bytes of a regular file of at most MAX_FILE_BYTES, or None for anything else
+    (a FIFO, a device, a file too large or unreadable: source.load_derivation handles those)."""
+    try:
+        with open(path, "rb", opener=lambda name, flags: os.open(name, flags | os.O_NONBLOCK)) as stream:
+            info = os.fstat(stream.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_size > source.MAX_FILE_BYTES:
+                return None
+            data = stream.read(source.MAX_FILE_BYTES + 1)
+    except OSError:
+        return None
+    return data if len(data) <= source.MAX_FILE_BYTES else None
+
+
+def _load(path: Path, data: bytes | None) -> tuple[Derivation | None, list[Problem]]:
+    """source.load_derivation, from bytes already read when there are some (so that the
+    result stored under their hash is the result of those very bytes)."""
+    if data is None:
+        return source.load_derivation(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return source.load_derivation(path)  # for the position of the bad byte
+    try:
+        root = source.compose(text)
+    except source.SourceError as exc:
+        return None, [Problem(str(path), exc.span, exc.code, exc.message)]
+    return source.parse_document(root, str(path))
 
 
 def _plan(path: Path, *, timeout: float, cache: caching.ResultCache | None) -> _Plan:
-    derivation, problems = source.load_derivation(path)
+    data = _read(path) if cache is not None else None
+    content = caching.content_key(data, timeout=timeout) if cache is not None and data is not None else None
+    if cache is not None and content is not None:
+        whole = caching.read_whole(cache, content, str(path))
+        if whole is not None:
+            return _Plan(path, whole)
+    derivation, problems = _load(path, data)
     if derivation is None or problems:
         title = derivation.title if derivation is not None else None
-        return _Plan(path, FileResult(str(path), title, problems=tuple(problems)))
-    plan = _Plan(path, derivation=derivation, entries=[None] * len(derivation.steps))
+        return _Plan(path, FileResult(str(path), title, problems=tuple(problems)), content=content)
+    plan = _Plan(path, derivation=derivation, entries=[None] * len(derivation.steps), content=content)
     builds: bool | None = None
     if cache is not None:
         plan.keys = caching.file_keys(derivation, timeout=timeout)
         known, plan.entries, builds = caching.cached_file(cache, derivation, plan.keys)
         if known is not None:
             plan.result = known
+            if content is not None:
+                caching.store_whole(cache, content, known)
             return plan
     plan.units = [position for position, entry in enumerate(plan.entries) if entry is None]
     if not plan.units and not builds:
@@ -184,6 +224,8 @@ def check_paths(
 def _result(plan: _Plan, cache: caching.ResultCache | None) -> FileResult:
     if plan.result is None:
         plan.result = _finish(plan, cache)
+        if cache is not None and plan.content is not None:
+            caching.store_whole(cache, plan.content, plan.result)
     return plan.result
 
 

@@ -93,7 +93,7 @@ def entries(cache_dir: Path) -> list[Path]:
 def test_cold_run_gives_the_checkers_results_and_fills_the_cache(tmp_path: Path, cache_dir: Path) -> None:
     path = write(tmp_path, "tiny.yaml", TINY)
     assert check([path], cache_dir) == fresh([path])
-    assert len(entries(cache_dir)) == 4  # the declarations build, and three steps
+    assert len(entries(cache_dir)) == 5  # the whole file, that the declarations build, three steps
 
 
 def test_warm_run_checks_nothing_and_gives_the_same_results(
@@ -134,6 +134,27 @@ def test_changing_a_definition_back_is_served_from_the_cache(
     monkeypatch.setattr(runner, "_unit", NoChecking())
     (again,) = check([path], cache_dir)
     assert again.steps[0].verdict is Verdict.PROVED
+
+
+def test_an_unchanged_file_is_served_whole_without_reading_its_yaml(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "tiny.yaml", TINY)
+    cold = check([path], cache_dir)
+    copy = write(tmp_path, "elsewhere/copy.yaml", TINY)
+
+    def no_yaml(text: str) -> None:
+        raise AssertionError("the YAML was read")
+
+    monkeypatch.setattr(source, "compose", no_yaml)
+    monkeypatch.setattr(runner, "_unit", NoChecking())
+    assert check([path], cache_dir) == cold
+    (moved,) = check([copy], cache_dir)
+    assert moved == dataclasses.replace(cold[0], path=str(copy))
+    # Its twin: one more comment line, and the YAML is read again (the steps come from the cache).
+    path.write_text("# a comment\n" + TINY, encoding="utf-8")
+    with pytest.raises(AssertionError, match="the YAML was read"):
+        check([path], cache_dir)
 
 
 EDITS_THAT_DECIDE = {
@@ -387,8 +408,8 @@ CORRUPTIONS: dict[str, Callable[[dict[str, object]], object]] = {
 
 def _edit_results(entry: dict[str, object], name: str, value: object, *, drop: bool = False) -> object:
     data = entry["data"]
-    if isinstance(data, dict) and "results" in data:
-        for result in data["results"]:  # type: ignore[union-attr]
+    if isinstance(data, dict):  # the results of a step, or the steps of a whole file
+        for result in data.get("results", data.get("steps", [])):  # type: ignore[union-attr]
             if drop:
                 del result[name]
             else:
@@ -510,7 +531,7 @@ def test_cli_cache_dir_option(tmp_path: Path) -> None:
     path = write(tmp_path, "tiny.yaml", TINY)
     code, out, err = invoke("verify", str(path), "--cache-dir", str(tmp_path / "here"), "-f", "json")
     assert code == 0 and err == ""
-    assert len(entries(tmp_path / "here")) == 4
+    assert len(entries(tmp_path / "here")) == 5
 
 
 def test_cli_cache_dir_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -518,7 +539,7 @@ def test_cli_cache_dir_from_the_environment(tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("DERIVCHECK_CACHE_DIR", str(tmp_path / "from_env"))
     code, _, _ = invoke("verify", str(path), "-f", "json")
     assert code == 0
-    assert len(entries(tmp_path / "from_env")) == 4
+    assert len(entries(tmp_path / "from_env")) == 5
 
 
 def test_cli_default_cache_dir_is_in_the_current_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -527,7 +548,7 @@ def test_cli_default_cache_dir_is_in_the_current_directory(tmp_path: Path, monke
     monkeypatch.chdir(tmp_path)
     code, _, _ = invoke("verify", "tiny.yaml", "-f", "json")
     assert code == 0
-    assert len(entries(tmp_path / ".derivcheck_cache")) == 4
+    assert len(entries(tmp_path / ".derivcheck_cache")) == 5
     assert path.exists()
 
 
