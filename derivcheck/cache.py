@@ -34,15 +34,18 @@ import json
 import os
 import re
 import sys
-import tempfile
 import types
 import typing
 from collections.abc import Sequence
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from derivcheck import __version__
 from derivcheck.model import FileResult, Problem, Span, StepResult, Verdict
-from derivcheck.source import Derivation, StepSpec
+
+if TYPE_CHECKING:  # a file served whole needs neither its YAML read nor PyYAML imported
+    from derivcheck.source import Derivation, StepSpec
 
 CACHE_FORMAT = 1
 DEFAULT_DIRECTORY = ".derivcheck_cache"
@@ -450,6 +453,8 @@ class ResultCache:
             return
         target = self._path(key)
         text = json.dumps({"format": CACHE_FORMAT, "kind": kind, "key": key, "data": data}, ensure_ascii=False)
+        import tempfile  # only when something is written
+
         try:
             self._prepare()
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -17,24 +17,31 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import multiprocessing
-import multiprocessing.connection
 import os
 import signal
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from derivcheck import cache as caching
-from derivcheck import source
 from derivcheck.model import FileResult, Problem, Span
-from derivcheck.source import Derivation
+
+if TYPE_CHECKING:  # imported when needed: a warm run reads no YAML, and forks nothing
+    import multiprocessing.connection
+    import multiprocessing.process
+
+    from derivcheck.source import Derivation
 
 DERIVATION_SUFFIXES = (".yaml", ".yml")
 
 # A check of no step: made only to learn whether a file's declarations build.
 NO_STEP = -1
+
+# The largest derivation file, as in source.MAX_FILE_BYTES (a test keeps them equal): kept
+# here so that a file served whole from the cache does not import source.py and PyYAML.
+MAX_FILE_BYTES = 1_000_000
 
 
 class FileCrashed(Exception):
@@ -101,17 +108,19 @@ def _read(path: Path) -> bytes | None:
     try:
         with open(path, "rb", opener=lambda name, flags: os.open(name, flags | os.O_NONBLOCK)) as stream:
             info = os.fstat(stream.fileno())
-            if not stat.S_ISREG(info.st_mode) or info.st_size > source.MAX_FILE_BYTES:
+            if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
                 return None
-            data = stream.read(source.MAX_FILE_BYTES + 1)
+            data = stream.read(MAX_FILE_BYTES + 1)
     except OSError:
         return None
-    return data if len(data) <= source.MAX_FILE_BYTES else None
+    return data if len(data) <= MAX_FILE_BYTES else None
 
 
 def _load(path: Path, data: bytes | None) -> tuple[Derivation | None, list[Problem]]:
     """source.load_derivation, from bytes already read when there are some (so that the
     result stored under their hash is the result of those very bytes)."""
+    from derivcheck import source
+
     if data is None:
         return source.load_derivation(path)
     try:
@@ -135,7 +144,10 @@ def _plan(path: Path, *, timeout: float, cache: caching.ResultCache | None) -> _
     derivation, problems = _load(path, data)
     if derivation is None or problems:
         title = derivation.title if derivation is not None else None
-        return _Plan(path, FileResult(str(path), title, problems=tuple(problems)), content=content)
+        result = FileResult(str(path), title, problems=tuple(problems))
+        if cache is not None and content is not None:
+            caching.store_whole(cache, content, result)
+        return _Plan(path, result)
     plan = _Plan(path, derivation=derivation, entries=[None] * len(derivation.steps), content=content)
     builds: bool | None = None
     if cache is not None:
@@ -197,7 +209,7 @@ def check_paths(
     tasks = [_unit(plans[index].derivation, position, timeout) for index, position in work]  # type: ignore[arg-type]
     left = collections.Counter(index for index, _ in work)
     crashes: dict[int, BaseException] = {}
-    outcomes = _run(tasks, jobs) if jobs > 1 else _run_here(tasks)
+    outcomes = _run(tasks, jobs) if jobs > 1 and tasks else _run_here(tasks)
     next_file = 0
     try:
         for number, outcome in outcomes:
@@ -263,6 +275,9 @@ def _run(tasks: Sequence[Callable[[], FileResult]], jobs: int) -> Iterator[tuple
     Not multiprocessing.Pool: its workers are daemons, which may not fork the children
     that the checker runs each claim in.
     """
+    import multiprocessing
+    import multiprocessing.connection
+
     context = multiprocessing.get_context("fork")
     waiting = collections.deque(enumerate(tasks))
     running: dict[int, tuple[multiprocessing.process.BaseProcess, multiprocessing.connection.Connection]] = {}

@@ -450,7 +450,7 @@ def test_an_unwritable_cache_directory_is_not_used(
     def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(caching.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
     store = caching.ResultCache(cache_dir)
     assert list(runner.check_paths([path], timeout=20.0, cache=store)) == fresh([path])
     assert store.warnings == [f"cannot write to the cache {cache_dir} (Permission denied); results are not cached"]
@@ -587,6 +587,7 @@ def test_cli_cache_dir_that_is_a_file_is_a_usage_error(tmp_path: Path) -> None:
 
 # -- what is imported: start-up and warm runs (in a fresh interpreter) ------------------------------
 # pydantic too: typer would import it (120 ms) to read the options; cli.py reads them itself.
+# And a file served whole from the cache is not read as YAML: PyYAML is not imported either.
 
 IMPORTS = textwrap.dedent(
     """
@@ -598,7 +599,8 @@ IMPORTS = textwrap.dedent(
         code = exit.code
     heavy = sorted(
         name for name in sys.modules
-        if name in ("sympy", "pydantic") or name.startswith(("derivcheck.checker", "derivcheck.engine", "derivcheck.exprparse"))
+        if name in ("sympy", "pydantic", "yaml", "multiprocessing")
+        or name.startswith(("derivcheck.checker", "derivcheck.engine", "derivcheck.exprparse"))
     )
     print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
     """
@@ -627,3 +629,7 @@ def test_a_warm_run_imports_neither_sympy_nor_the_engine(tmp_path: Path) -> None
     assert code == 1 and "sympy" in heavy and "derivcheck.checker" in heavy
     assert imported(*args) == (1, [])
     assert imported(*args, "-f", "json", "-j", "2") == (1, [])
+
+
+def test_the_runner_reads_files_up_to_the_size_that_source_accepts() -> None:
+    assert runner.MAX_FILE_BYTES == source.MAX_FILE_BYTES
