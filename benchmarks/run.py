@@ -362,6 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "python -c pass": [python, "-c", "pass"],
             "warm folder": [*dc, "verify", str(args.folder), *timeout],
             "warm cached files": [*dc, "verify", *cached_files, *timeout],
+            "warm folder, -f json": [*dc, "verify", str(args.folder), "-f", "json", *timeout],
         }
         if not unfinished
         else {
@@ -417,6 +418,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{'(c) warm, every cached file of ' + str(args.folder) + '/ / python -c pass':<52} {warm_wall:>9.3f}s {warm_base:>9.3f}s {measured['warm_folder']:>6.2f}x  <= 5x   {met['warm_folder']}",
         f"{'    ... imports SymPy':<52} {str(folder['warm imports sympy']):>10}",
         f"{'    warm, the whole folder / python -c pass':<52} {warm_folder_wall:>9.3f}s {warm_base:>9.3f}s {ratio(warm_folder_wall, warm_base):>6.2f}x",
+        *(
+            [f"{'    warm, the whole folder, -f json / python -c pass':<52} {warm['warm folder, -f json']['wall']:>9.3f}s {warm_base:>9.3f}s {ratio(warm['warm folder, -f json']['wall'], warm_base):>6.2f}x"]
+            if "warm folder, -f json" in warm
+            else []
+        ),
         f"{'    ... imports SymPy':<52} {str(folder['warm folder imports sympy']):>10}",
         f"{'    files not cached (a step timed out)':<52} {', '.join(unfinished) or 'none'}",
         f"{'    cold -j 1 / cold -j 2 (speed-up)':<52} {j1:>9.1f}s {j2:>9.1f}s {measured['jobs_speedup']:>6.2f}x  >= 1.6x {met['jobs_speedup']}",
