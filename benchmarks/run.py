@@ -235,7 +235,7 @@ def baseline(files: list[Path], derivcheck_report: dict[str, object], seconds: f
             for claim in claims:
                 ctx = workspace.context
                 began = time.perf_counter()
-                outcome = worker.run_limited(lambda: naive_equal(claim.lhs, claim.rhs, ctx), seconds=seconds)
+                outcome = worker.run_limited(lambda claim=claim, ctx=ctx: naive_equal(claim.lhs, claim.rhs, ctx), seconds=seconds)
                 took = time.perf_counter() - began
                 if isinstance(outcome, worker.Finished):
                     naive = "equal" if outcome.value else "not shown equal"
@@ -416,18 +416,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{'    derivcheck --version / python -c pass':<52} {short['derivcheck --version']['wall']:>9.3f}s {base:>9.3f}s {ratio(short['derivcheck --version']['wall'], base):>6.2f}x",
         f"{'(b) cold verify ' + args.file.name + ' / import sympy':<52} {cold['cold file']['wall']:>9.3f}s {cold['import sympy']['wall']:>9.3f}s {measured['cold_softmax']:>6.2f}x  <= 4x   {met['cold_softmax']}",
         f"{'(c) warm, every cached file of ' + str(args.folder) + '/ / python -c pass':<52} {warm_wall:>9.3f}s {warm_base:>9.3f}s {measured['warm_folder']:>6.2f}x  <= 5x   {met['warm_folder']}",
-        f"{'    ... imports SymPy':<52} {str(folder['warm imports sympy']):>10}",
+        f"{'    ... imports SymPy':<52} {folder['warm imports sympy']!s:>10}",
         f"{'    warm, the whole folder / python -c pass':<52} {warm_folder_wall:>9.3f}s {warm_base:>9.3f}s {ratio(warm_folder_wall, warm_base):>6.2f}x",
         *(
             [f"{'    warm, the whole folder, -f json / python -c pass':<52} {warm['warm folder, -f json']['wall']:>9.3f}s {warm_base:>9.3f}s {ratio(warm['warm folder, -f json']['wall'], warm_base):>6.2f}x"]
             if "warm folder, -f json" in warm
             else []
         ),
-        f"{'    ... imports SymPy':<52} {str(folder['warm folder imports sympy']):>10}",
+        f"{'    ... imports SymPy':<52} {folder['warm folder imports sympy']!s:>10}",
         f"{'    files not cached (a step timed out)':<52} {', '.join(unfinished) or 'none'}",
         f"{'    cold -j 1 / cold -j 2 (speed-up)':<52} {j1:>9.1f}s {j2:>9.1f}s {measured['jobs_speedup']:>6.2f}x  >= 1.6x {met['jobs_speedup']}",
         f"{'    CPU time of cold -j 1 / -j 2':<52} {folder['cold -j 1']['cpu']:>9.1f}s {folder['cold -j 2']['cpu']:>9.1f}s",  # type: ignore[index]
-        f"{'    same report with -j 1 and -j 2':<52} {str(folder['same report with -j 1 and -j 2']):>10}",
+        f"{'    same report with -j 1 and -j 2':<52} {folder['same report with -j 1 and -j 2']!s:>10}",
         f"{'    machine: 2 busy loops, serial / parallel':<52} {results['parallel_calibration_before']['speedup']:>6.2f}x before, {results['parallel_calibration_after']['speedup']:.2f}x after the -j runs",  # type: ignore[index]
     ]
     if "baseline" in results:

@@ -38,7 +38,6 @@ import types
 import typing
 from collections.abc import Sequence
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from derivcheck import __version__

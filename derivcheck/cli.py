@@ -92,7 +92,7 @@ def default_format(environ: Mapping[str, str], *, to_stdout: bool) -> ReportForm
 # use: importing pydantic and building them is 180 ms, half of a `verify` whose steps are all
 # cached. `verify` reads its options (paths, numbers, a choice) here instead, with typer's
 # own checks and messages for paths and choices. Anything else, or a typer whose internals
-# differ, keeps typer's way.
+# differ, keeps typer's way. (tests/test_cache.py checks that a cached run imports no pydantic.)
 try:
     from typer import _param_types
     from typer._click.exceptions import BadParameter
@@ -103,7 +103,7 @@ except ImportError:  # pragma: no cover - another typer: its own coercion is use
 else:
     _LEAN = True
 
-    def _number(kind: type[int] | type[float], value: object, info: object) -> int | float:
+    def _number(kind: type[int | float], value: object, info: object) -> int | float:
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise BadParameter(f"{value!r} is not a valid {kind.__name__}.")
         try:
@@ -128,8 +128,9 @@ else:
                 if isinstance(value, bool):
                     return value
                 raise BadParameter(f"{value!r} is not a valid boolean.")
-            if isinstance(value, (list, tuple)) and annotation == list[Path]:
-                return [self._path(item, param, ctx) for item in value]
+            if annotation == list[Path]:
+                items = value if isinstance(value, (list, tuple)) else [value]
+                return [self._path(item, param, ctx) for item in items]
             if annotation is Path:
                 return self._path(value, param, ctx)
             if annotation in (int, float):

@@ -333,4 +333,4 @@ def _status(code: int | None) -> str:
     return f"exit code {code}"
 
 
-__all__ = ["check_paths", "discover", "FileCrashed", "DERIVATION_SUFFIXES"]
+__all__ = ["DERIVATION_SUFFIXES", "FileCrashed", "check_paths", "discover"]

@@ -19,7 +19,14 @@ from typer.testing import CliRunner
 
 from derivcheck import cache as caching
 from derivcheck import cli, runner, source
-from derivcheck.model import Counterexample, FileResult, Problem, Span, StepResult, Verdict
+from derivcheck.model import (
+    Counterexample,
+    FileResult,
+    Problem,
+    Span,
+    StepResult,
+    Verdict,
+)
 
 TINY = """\
 title: Tiny
@@ -529,7 +536,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 def test_cli_cache_dir_option(tmp_path: Path) -> None:
     path = write(tmp_path, "tiny.yaml", TINY)
-    code, out, err = invoke("verify", str(path), "--cache-dir", str(tmp_path / "here"), "-f", "json")
+    code, _, err = invoke("verify", str(path), "--cache-dir", str(tmp_path / "here"), "-f", "json")
     assert code == 0 and err == ""
     assert len(entries(tmp_path / "here")) == 5
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import multiprocessing
 import pytest
 from typer.testing import CliRunner
 
