@@ -1,1 +1,5 @@
 """The equivalence engine: symbolic proof, concrete checks, numeric refutation."""
+
+from derivcheck.engine import fastpaths
+
+fastpaths.install()

@@ -1,0 +1,87 @@
+"""Two shortcuts in SymPy, measured as hot spots on the bundled derivations; both keep values.
+
+Profiling `check_file(derivations/softmax_ce.yaml)` in one process (cProfile, SymPy 1.14)
+showed more than half the time in SymPy's assumption system, reached from two places:
+
+- `exp.eval` asks `arg.is_zero` (and looks for log factors and multiples of i*pi) every
+  time an `exp(...)` is built. On an argument made of indexed variables and sums the
+  question walks the whole argument and cannot be answered anyway. `exp(arg)` is built
+  thousands of times while the engine rebuilds expressions.
+- `ExprWithLimits.free_symbols` (so `Sum.free_symbols`, and `Sum.is_number`, which SymPy's
+  sign questions ask) is computed afresh on every call; SymPy does not cache it.
+
+The shortcuts:
+
+- `exp.eval` goes on to SymPy's own rules only when the argument is an atom or holds
+  something those rules act on (log, pi, i, infinities, NaN, Order, a matrix). Otherwise
+  `exp(arg)` stays as it is written: the same value, left unevaluated, which is what
+  SymPy's rules give for such arguments but for an argument that is zero by assumptions
+  alone (then `exp(arg)` stays instead of becoming 1: still the same value).
+- `free_symbols` of a Sum/Integral/Product is remembered per expression. Expressions are
+  immutable and equal expressions have the same free symbols, so the memo cannot be stale.
+  The memo is emptied when it grows past MEMO_LIMIT entries.
+
+Installed once, by importing derivcheck.engine. tests/test_fastpaths.py checks SymPy's
+documented results for exp are unchanged and the memo agrees with SymPy's computation.
+"""
+
+from __future__ import annotations
+
+import sympy
+from sympy.concrete.expr_with_limits import ExprWithLimits
+from sympy.core import numbers
+
+MEMO_LIMIT = 200_000
+
+# What exp's own rules act on; an argument holding none of these is left as it is.
+_EXP_RULES_ACT_ON = (
+    sympy.log,
+    numbers.Pi,
+    numbers.ImaginaryUnit,
+    numbers.Infinity,
+    numbers.NegativeInfinity,
+    numbers.ComplexInfinity,
+    numbers.NaN,
+    sympy.Order,
+)
+
+_sympy_exp_eval = sympy.exp.eval.__func__  # type: ignore[attr-defined]
+_sympy_free_symbols = ExprWithLimits.free_symbols.fget  # type: ignore[attr-defined]
+_free_symbols_memo: dict[sympy.Basic, set[sympy.Basic]] = {}
+
+
+def _exp_eval(cls: type, arg: sympy.Basic) -> sympy.Basic | None:
+    if arg.is_Atom or isinstance(arg, sympy.MatrixBase) or arg.has(*_EXP_RULES_ACT_ON):
+        return _sympy_exp_eval(cls, arg)
+    return None
+
+
+def _free_symbols(self: ExprWithLimits) -> set[sympy.Basic]:
+    try:
+        return set(_free_symbols_memo[self])
+    except KeyError:
+        pass
+    found = _sympy_free_symbols(self)
+    if len(_free_symbols_memo) >= MEMO_LIMIT:
+        _free_symbols_memo.clear()
+    _free_symbols_memo[self] = frozenset(found)  # type: ignore[assignment]
+    return set(found)
+
+
+def install() -> None:
+    """Install both shortcuts (idempotent)."""
+    if getattr(sympy.exp, "_derivcheck_fast", False):
+        return
+    sympy.exp.eval = classmethod(_exp_eval)  # type: ignore[assignment]
+    sympy.exp._derivcheck_fast = True  # type: ignore[attr-defined]
+    ExprWithLimits.free_symbols = property(_free_symbols)  # type: ignore[assignment]
+
+
+def uninstall() -> None:
+    """SymPy's own behaviour back (for tests that compare)."""
+    if not getattr(sympy.exp, "_derivcheck_fast", False):
+        return
+    sympy.exp.eval = classmethod(_sympy_exp_eval)  # type: ignore[assignment]
+    sympy.exp._derivcheck_fast = False  # type: ignore[attr-defined]
+    ExprWithLimits.free_symbols = property(_sympy_free_symbols)  # type: ignore[assignment]
+    _free_symbols_memo.clear()
