@@ -47,6 +47,9 @@ MAX_NUMBER_DIGITS = 4_000
 MAX_RADICAND_DIGITS = 50
 
 _NUMBER_LIMIT = 10**MAX_NUMBER_DIGITS
+# The code of a ParseError for numbers too large to compute (a power tower, a number grown
+# past MAX_NUMBER_DIGITS): the expression is fine, checking it is beyond the limits.
+TOO_LARGE_TO_EVALUATE = "too-large-to-evaluate"
 _RADICAND_LIMIT = 10**MAX_RADICAND_DIGITS
 _INT_LITERAL_LIMIT = 10**MAX_INT_DIGITS
 
@@ -113,7 +116,9 @@ _NAME_RE = re.compile(r"[^\W\d]\w*")
 class ParseError(ValueError):
     """A problem in parsed text: message, 0-based character offset into the text, and a code.
 
-    Codes: "syntax", "unsafe-expression", "undeclared-symbol", "too-large", "arity".
+    Codes: "syntax", "unsafe-expression", "undeclared-symbol", "too-large", "arity", and
+    TOO_LARGE_TO_EVALUATE for well-formed mathematics whose numbers are too large to compute
+    (2**2**2**30): a claim holding it is undecided, not an error in the file.
     """
 
     def __init__(self, message: str, offset: int = 0, code: str = "syntax") -> None:
@@ -871,19 +876,19 @@ class _Builder:
                 raise self.error(
                     f"exponent too large (|exponent| at most {MAX_EXPONENT})",
                     node,
-                    "too-large",
+                    TOO_LARGE_TO_EVALUATE,
                 )
             # For numbers this is |n| * log10|base| (the digits of the result); for symbolic
             # bases SymPy may still expand e.g. (10**50*x)**n into 10**(50n)*x**n.
             if float(abs(exponent)) * _max_log10(base) > MAX_POWER_DIGITS:
                 raise self.error(
-                    "the power would be too large a number", node, "too-large"
+                    "the power would be too large a number", node, TOO_LARGE_TO_EVALUATE
                 )
         if not exponent.is_Integer and not _all_numbers_below(base, _RADICAND_LIMIT):
             raise self.error(
                 f"a root or non-integer power of a number longer than {MAX_RADICAND_DIGITS} digits",
                 node,
-                "too-large",
+                TOO_LARGE_TO_EVALUATE,
             )
         return sympy.Pow(base, exponent)
 
@@ -904,7 +909,7 @@ class _Builder:
                     raise self.error(
                         f"a number in this expression is too large (more than {MAX_NUMBER_DIGITS} digits)",
                         node,
-                        "too-large",
+                        TOO_LARGE_TO_EVALUATE,
                     )
                 continue
             if (
@@ -915,7 +920,7 @@ class _Builder:
                 raise self.error(
                     f"a root or non-integer power of a number longer than {MAX_RADICAND_DIGITS} digits",
                     node,
-                    "too-large",
+                    TOO_LARGE_TO_EVALUATE,
                 )
             stack.extend(item.args)
 
