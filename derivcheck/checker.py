@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -378,6 +380,10 @@ def claims_of(step: source.StepSpec, workspace: Workspace) -> tuple[list[Claim],
     words = step.by.value if step.by else ", ".join(ref.value for ref in step.by_ids)
 
     def error(number: str, text: Text, problem: Problem) -> StepResult:
+        if problem.code == exprparse.TOO_LARGE_TO_EVALUATE:
+            # Well-formed, but its numbers cannot be computed within the limits: undecided,
+            # as if it had run out of time, without spending the time.
+            return StepResult(number, step_id, problem.span, text.value, Verdict.UNDECIDED, "time-out: not started, the numbers are too large to compute within the limits", problems=(dataclasses.replace(problem, severity="warning"),), justification=words, expect_refuted=step.expect_refuted, expect_error=step.expect_error)
         return StepResult(number, step_id, problem.span, text.value, Verdict.ERROR, "could not check", message=problem.message, problems=(problem,), justification=words, expect_refuted=step.expect_refuted, expect_error=step.expect_error)
 
     if step.claim is not None:
@@ -483,35 +489,9 @@ def check_claim(claim: Claim, workspace: Workspace, unequal: tuple[tuple[sympy.S
     )
 
 
-def _check_limited(
-    claim: Claim,
-    workspace: Workspace,
-    unequal: tuple[tuple[sympy.Symbol, sympy.Symbol], ...],
-    timeout: float | None,
-) -> StepResult:
-    """check_claim in a killable child process; a time-out or a crash is `undecided`."""
-    if timeout is None:
-        return check_claim(claim, workspace, unequal)
-    outcome = worker.run_limited(lambda: check_claim(claim, workspace, unequal), seconds=timeout)
-    if isinstance(outcome, worker.Finished):
-        result = outcome.value
-        if result.verdict is Verdict.REFUTED and not claim.step.expect_refuted:
-            # A hint is a bonus: it has its own short limit and never changes the verdict.
-            hinted = worker.run_limited(
-                lambda: deciding.hints(claim.lhs, claim.rhs, workspace.context, unequal=unequal),
-                seconds=min(timeout, HINT_SECONDS),
-            )
-            if isinstance(hinted, worker.Finished) and hinted.value:
-                message = "; ".join(filter(None, [result.message, *hinted.value]))
-                result = dataclasses.replace(result, message=message)
-        return result
+def _unfinished(claim: Claim, method: str, tried: tuple[str, ...]) -> StepResult:
+    """A claim with no verdict from the engine: stopped, crashed, or never started."""
     step = claim.step
-    if isinstance(outcome, worker.TimedOut):
-        method = f"time-out: not finished within {timeout:g} s"
-        tried = (f"the check was stopped after {timeout:g} s (raise the limit with --timeout)",)
-    else:
-        method = "the check crashed"
-        tried = (outcome.reason.splitlines()[0],)
     return StepResult(
         number=claim.number,
         id=step.id.value if step.id else None,
@@ -526,15 +506,52 @@ def _check_limited(
     )
 
 
-def check_derivation(derivation: Derivation, *, timeout: float | None = 10.0) -> FileResult:
+def _with_hints(result: StepResult, hints: list[str]) -> StepResult:
+    if not hints:
+        return result
+    return dataclasses.replace(result, message="; ".join(filter(None, [result.message, *hints])))
+
+
+def _wants_hints(claim: Claim, result: StepResult) -> bool:
+    return result.verdict is Verdict.REFUTED and not claim.step.expect_refuted
+
+
+@dataclass
+class Pending:
+    """A claim waiting for the engine, with what it is checked against."""
+
+    claim: Claim
+    workspace: Workspace
+    unequal: tuple[tuple[sympy.Symbol, sympy.Symbol], ...]
+    position: int  # the step's position in its file
+
+
+@dataclass
+class Prepared:
+    """A file read into SymPy, its steps split into claims for the engine and results
+    known without it (parse errors, shape errors), before any claim is checked."""
+
+    derivation: Derivation
+    positions: tuple[int, ...]
+    problems: tuple[Problem, ...] = ()
+    pending: list[Pending] = field(default_factory=list)
+    known: dict[int, list[StepResult]] = field(default_factory=dict)
+    warnings: dict[int, list[Problem]] = field(default_factory=dict)
+
+
+def prepare(derivation: Derivation, positions: Sequence[int] | None = None) -> Prepared:
+    """Build the file and turn the steps at `positions` (all by default) into claims."""
+    chosen = tuple(range(len(derivation.steps))) if positions is None else tuple(positions)
     path = derivation.path
     try:
         workspace = build(derivation)
     except FileProblems as exc:
-        return FileResult(path, derivation.title, problems=tuple(exc.problems))
-    results: list[StepResult] = []
-    warnings: list[Problem] = []
-    for step in derivation.steps:
+        return Prepared(derivation, chosen, problems=tuple(exc.problems))
+    prepared = Prepared(derivation, chosen)
+    for position in chosen:
+        step = derivation.steps[position]
+        known = prepared.known.setdefault(position, [])
+        warnings = prepared.warnings.setdefault(position, [])
         unequal: list[tuple[sympy.Symbol, sympy.Symbol]] = []
         where_error: StepResult | None = None
         for condition in step.where:
@@ -544,25 +561,152 @@ def check_derivation(derivation: Derivation, *, timeout: float | None = 10.0) ->
                 problem = _problem(path, condition, exc)
                 where_error = StepResult(str(step.number), step.id.value if step.id else None, problem.span, condition.value, Verdict.ERROR, "could not parse", message=problem.message, problems=(problem,), expect_refuted=step.expect_refuted, expect_error=step.expect_error)
         if where_error is not None:
-            results.append(where_error)
+            known.append(where_error)
             continue
         claims, errors = claims_of(step, workspace)
-        results.extend(errors)
+        known.extend(errors)
         for claim in claims:
             warnings.extend(hygiene_warnings(claim, workspace.context, path))
-            results.append(_check_limited(claim, workspace, tuple(unequal), timeout))
-    results.sort(key=lambda r: [int(part) for part in r.number.split(".")])
-    return FileResult(path, derivation.title, steps=tuple(results), warnings=tuple(warnings))
+            prepared.pending.append(Pending(claim, workspace, tuple(unequal), position))
+    return prepared
 
 
-def check_file(path: Path, *, timeout: float | None = 10.0) -> FileResult:
-    """Check one derivation file. Never raises for bad input. Each claim runs in a child
-    process stopped after `timeout` seconds (None: in this process, without a limit)."""
+def step_results(prepared: Prepared, outcomes: dict[int, StepResult]) -> dict[int, FileResult]:
+    """Each prepared step's result alone, from the results of its claims (keyed by their
+    place in `prepared.pending`); a file that does not build gives its problems."""
+    derivation = prepared.derivation
+    if prepared.problems:
+        return {position: FileResult(derivation.path, derivation.title, problems=prepared.problems) for position in prepared.positions}
+    results: dict[int, list[StepResult]] = {position: list(prepared.known[position]) for position in prepared.positions}
+    for index, pending in enumerate(prepared.pending):
+        results[pending.position].append(outcomes[index])
+    return {
+        position: FileResult(derivation.path, derivation.title, steps=tuple(_in_order(found)), warnings=tuple(prepared.warnings[position]))
+        for position, found in results.items()
+    }
+
+
+def _in_order(results: list[StepResult]) -> list[StepResult]:
+    return sorted(results, key=lambda r: [int(part) for part in r.number.split(".")])
+
+
+def whole(prepared: Prepared, outcomes: dict[int, StepResult]) -> FileResult:
+    """The file's result from the results of its claims."""
+    derivation = prepared.derivation
+    if prepared.problems:
+        return FileResult(derivation.path, derivation.title, problems=prepared.problems)
+    by_step = step_results(prepared, outcomes)
+    steps = _in_order([result for position in prepared.positions for result in by_step[position].steps])
+    warnings = tuple(warning for position in prepared.positions for warning in by_step[position].warnings)
+    return FileResult(derivation.path, derivation.title, steps=tuple(steps), warnings=warnings)
+
+
+# What a server is asked: check a claim, or find hints for a refuted one.
+CHECK, HINT = "check", "hint"
+
+
+def check_claims(
+    files: Sequence[Prepared],
+    *,
+    timeout: float | None = 10.0,
+    jobs: int = 1,
+    file_budget: float | None = None,
+) -> Iterator[tuple[int, int, StepResult]]:
+    """The result of every pending claim of `files`, as (file, claim) places with it, in the
+    order they end.
+
+    With a timeout, claims run in up to `jobs` server processes (worker.Servers) that keep
+    SymPy's caches from claim to claim; a claim past `timeout` seconds is undecided and its
+    server replaced. Once the claims of a file have taken `file_budget` seconds in all, its
+    claims not yet started are undecided without being checked. Without a timeout, claims
+    run here, one after another, without limits.
+    """
+    everything = [(number, index) for number, prepared in enumerate(files) for index in range(len(prepared.pending))]
+
+    def pending(place: tuple[int, int]) -> Pending:
+        return files[place[0]].pending[place[1]]
+
+    if timeout is None:
+        for place in everything:
+            item = pending(place)
+            result = check_claim(item.claim, item.workspace, item.unequal)
+            if _wants_hints(item.claim, result):
+                result = _with_hints(result, deciding.hints(item.claim.lhs, item.claim.rhs, item.workspace.context, unequal=item.unequal))
+            yield (*place, result)
+        return
+
+    def handle(job: object) -> object:
+        kind, place = job  # type: ignore[misc]
+        item = pending(place)
+        if kind == CHECK:
+            return check_claim(item.claim, item.workspace, item.unequal)
+        return deciding.hints(item.claim.lhs, item.claim.rhs, item.workspace.context, unequal=item.unequal)
+
+    queue: collections.deque[tuple[str, tuple[int, int]]] = collections.deque((CHECK, place) for place in everything)
+    spent: collections.Counter[int] = collections.Counter()
+    refuted: dict[tuple[int, int], StepResult] = {}
+    with worker.Servers(handle, jobs) as servers:
+        while queue or servers.busy():
+            while queue and servers.has_room():
+                kind, place = queue.popleft()
+                if kind == CHECK and file_budget is not None and spent[place[0]] >= file_budget:
+                    yield (*place, _unfinished(
+                        pending(place).claim,
+                        f"time-out: not checked, the file's time budget of {file_budget:g} s was spent",
+                        (f"the file's claims took {spent[place[0]]:.0f} s in all (raise the budget with --file-budget)",),
+                    ))
+                    continue
+                servers.submit((kind, place), (kind, place), timeout if kind == CHECK else min(timeout, HINT_SECONDS))
+            if not servers.busy():
+                continue
+            key, outcome, elapsed = servers.next()
+            kind, place = key  # type: ignore[misc]
+            spent[place[0]] += elapsed
+            claim = pending(place).claim
+            if kind == HINT:
+                result = refuted.pop(place)
+                if isinstance(outcome, worker.Finished):
+                    result = _with_hints(result, outcome.value)  # type: ignore[arg-type]
+                yield (*place, result)  # a hint that fails or times out is no hint: the verdict stands
+                continue
+            if isinstance(outcome, worker.Finished):
+                result = outcome.value  # type: ignore[assignment]
+                if _wants_hints(claim, result):
+                    refuted[place] = result
+                    queue.appendleft((HINT, place))  # a hint is a bonus with its own short limit
+                    continue
+            elif isinstance(outcome, worker.TimedOut):
+                result = _unfinished(
+                    claim,
+                    f"time-out: not finished within {timeout:g} s",
+                    (f"the check was stopped after {timeout:g} s (raise the limit with --timeout)",),
+                )
+            else:
+                result = _unfinished(claim, "the check crashed", (outcome.reason.splitlines()[0],))
+            yield (*place, result)
+
+
+def check_derivation(
+    derivation: Derivation,
+    *,
+    timeout: float | None = 10.0,
+    jobs: int = 1,
+    file_budget: float | None = None,
+) -> FileResult:
+    """Check every step of a loaded derivation (see check_claims for the limits)."""
+    prepared = prepare(derivation)
+    outcomes = {index: result for _, index, result in check_claims([prepared], timeout=timeout, jobs=jobs, file_budget=file_budget)}
+    return whole(prepared, outcomes)
+
+
+def check_file(path: Path, *, timeout: float | None = 10.0, jobs: int = 1, file_budget: float | None = None) -> FileResult:
+    """Check one derivation file. Never raises for bad input. Each claim runs in a server
+    process and is stopped after `timeout` seconds (None: in this process, without a limit)."""
     derivation, problems = source.load_derivation(path)
     if derivation is None or problems:
         title = derivation.title if derivation is not None else None
         return FileResult(str(path), title, problems=tuple(problems))
-    return check_derivation(derivation, timeout=timeout)
+    return check_derivation(derivation, timeout=timeout, jobs=jobs, file_budget=file_budget)
 
 
 __all__ = ["discover", "check_file", "check_derivation", "SourceError"]

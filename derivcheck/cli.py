@@ -201,32 +201,28 @@ def _check_paths(
     timeout: float,
     jobs: int = 1,
     cache: ResultCache | None = None,
+    file_budget: float | None = None,
 ) -> Iterator[FileResult]:
     """Results for every derivation file under `paths`, yielded one by one in order.
 
     Paths that do not exist come first, as results with a "not-found" problem.
-    Raises CheckCrashed if the checker fails on a file. Without a cache and with one job,
-    each file is checked whole, here; otherwise the runner serves steps from the cache
-    and checks the rest, in `jobs` worker processes.
+    Raises CheckCrashed if the checker fails on a file. The runner serves steps from the
+    cache (when there is one) and checks the rest in `jobs` worker processes.
     """
-    if jobs > 1 or cache is not None:
-        from derivcheck import runner  # no SymPy until a step is not in the cache
+    from derivcheck import runner  # no SymPy until a step is not in the cache
 
-        try:
-            yield from runner.check_paths(paths, timeout=timeout, jobs=jobs, cache=cache)
-        except runner.FileCrashed as crash:
-            raise CheckCrashed(crash.path, crash.error) from crash.error
-        return
-    from derivcheck import checker  # imports SymPy: only when there is work to do
+    try:
+        yield from runner.check_paths(paths, timeout=timeout, jobs=jobs, cache=cache, file_budget=file_budget)
+    except runner.FileCrashed as crash:
+        raise CheckCrashed(crash.path, crash.error) from crash.error
 
-    files, unreadable = checker.discover(paths)
-    yield from unreadable
-    for path in files:
-        try:
-            result = checker.check_file(path, timeout=timeout)
-        except Exception as error:
-            raise CheckCrashed(path, error) from error
-        yield result
+
+def default_jobs() -> int:
+    """One job per CPU this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
 
 
 def _version_callback(value: bool) -> None:
@@ -346,10 +342,27 @@ def verify(
             "--jobs",
             "-j",
             metavar="N",
-            min=1,
-            help="Check up to N steps at once, in worker processes. The report is the same for any N.",
+            min=0,
+            show_default=False,
+            help=(
+                "Check up to N claims at once, in worker processes (default, or 0: one per CPU). "
+                "The report is the same for any N."
+            ),
         ),
-    ] = 1,
+    ] = 0,
+    file_budget: Annotated[
+        float,
+        typer.Option(
+            "--file-budget",
+            metavar="SECONDS",
+            callback=_positive_seconds,
+            help=(
+                "Time the claims of one file may take in all. Claims not started when it is "
+                "spent are undecided (time-out), so that a file of many slow steps cannot hold "
+                "up a run."
+            ),
+        ),
+    ] = 600.0,
     cache_dir: Annotated[
         Path | None,
         typer.Option(
@@ -396,7 +409,7 @@ def verify(
                 width=width,
                 strict=strict,
             )
-            return _report(reporter, selected, timeout=timeout, jobs=jobs, cache=cache)
+            return _report(reporter, selected, timeout=timeout, jobs=jobs or default_jobs(), cache=cache, file_budget=file_budget)
 
     results = run(paths)
     if watch:
@@ -596,6 +609,7 @@ def _report(
     timeout: float,
     jobs: int = 1,
     cache: ResultCache | None = None,
+    file_budget: float | None = None,
 ) -> list[FileResult]:
     """Check every file, reporting each as it is done, then the summary; the results.
 
@@ -603,7 +617,7 @@ def _report(
     A cache that cannot be used is one line on stderr; the results are the same.
     """
     try:
-        return _report_results(reporter, paths, timeout=timeout, jobs=jobs, cache=cache)
+        return _report_results(reporter, paths, timeout=timeout, jobs=jobs, cache=cache, file_budget=file_budget)
     finally:
         if cache is not None:
             for warning in cache.warnings:
@@ -618,10 +632,11 @@ def _report_results(
     timeout: float,
     jobs: int,
     cache: ResultCache | None,
+    file_budget: float | None = None,
 ) -> list[FileResult]:
     results: list[FileResult] = []
     try:
-        for result in _check_paths(paths, timeout=timeout, jobs=jobs, cache=cache):
+        for result in _check_paths(paths, timeout=timeout, jobs=jobs, cache=cache, file_budget=file_budget):
             results.append(result)
             reporter.file_done(result)
         if not results:

@@ -1,36 +1,29 @@
 """Checking many derivation files: the cache first, the rest in up to N worker processes, in order.
 
-The unit of work is one step of one file: `checker.check_derivation` on the file with
-that step alone (its declarations are built again, which costs milliseconds). A step's
-results do not depend on the other steps, so the results of a file put together from
-its steps are those of checking it whole, and they can be cached step by step.
-
-With one job the units run here, one after the other. With N jobs each unit runs in a
-forked process, N at a time; the checker inside it still runs each claim in its own
-child with its time limit, so at most N claims are checked at once. Either way files are
-reported in the order they were found, each as soon as it and those before it are done.
+The cache is read step by step: a step's results do not depend on the other steps, so
+the results of a file put together from its steps are those of checking it whole. The
+steps not in the cache are read into SymPy here (checker.prepare), every file before any
+claim is checked; then their claims, across all files, go to `jobs` server processes
+forked from this one (checker.check_claims), which keep SymPy's caches from claim to
+claim. Files are reported in the order they were found, each as soon as it and those
+before it are done.
 
 Nothing here imports SymPy: a run whose every step is in the cache never loads it.
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import os
-import signal
 import stat
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from derivcheck import cache as caching
 from derivcheck.model import FileResult, Problem, Span
 
 if TYPE_CHECKING:  # imported when needed: a warm run reads no YAML, and forks nothing
-    import multiprocessing.connection
-    import multiprocessing.process
 
     from derivcheck.source import Derivation
 
@@ -100,6 +93,10 @@ class _Plan:
     units: list[int] = dataclasses.field(default_factory=list)  # step positions, or NO_STEP
     checked: dict[int, FileResult] = dataclasses.field(default_factory=dict)
     content: str | None = None  # the key of the whole file's result, from its bytes
+    prepared: object = None  # checker.Prepared, once the file is read into SymPy
+    outcomes: dict[int, object] = dataclasses.field(default_factory=dict)  # claim results
+    left: int = 0  # claims not yet done
+    crash: BaseException | None = None
 
 
 def _read(path: Path) -> bytes | None:
@@ -181,21 +178,13 @@ def _finish(plan: _Plan, cache: caching.ResultCache | None) -> FileResult:
     return caching.assemble(derivation, entries)  # type: ignore[arg-type]
 
 
-def _unit(derivation: Derivation, position: int, timeout: float) -> Callable[[], FileResult]:
-    """The check of one step of a file (or of none), to run here or in a worker."""
-    from derivcheck import checker  # imports SymPy: only when there is work to do
-
-    steps = () if position == NO_STEP else (derivation.steps[position],)
-    alone = dataclasses.replace(derivation, steps=steps)
-    return lambda: checker.check_derivation(alone, timeout=timeout)
-
-
 def check_paths(
     paths: Sequence[Path],
     *,
     timeout: float,
     jobs: int = 1,
     cache: caching.ResultCache | None = None,
+    file_budget: float | None = None,
 ) -> Iterator[FileResult]:
     """Results for every derivation file under `paths`, yielded in order as they are done.
 
@@ -205,132 +194,76 @@ def check_paths(
     files, missing = discover(paths)
     yield from missing
     plans = [_plan(path, timeout=timeout, cache=cache) for path in files]
-    work = [(index, position) for index, plan in enumerate(plans) for position in plan.units]
-    tasks = [_unit(plans[index].derivation, position, timeout) for index, position in work]  # type: ignore[arg-type]
-    left = collections.Counter(index for index, _ in work)
-    crashes: dict[int, BaseException] = {}
-    outcomes = _run(tasks, jobs) if jobs > 1 and tasks else _run_here(tasks)
     next_file = 0
+
+    def ready() -> Iterator[FileResult]:
+        nonlocal next_file
+        while next_file < len(plans) and plans[next_file].left == 0:
+            yield _result(plans[next_file], cache)
+            next_file += 1
+
+    if not any(plan.units for plan in plans):
+        yield from ready()
+        return
+    from derivcheck import checker  # imports SymPy: only when there is work to do
+
+    prepared: list[checker.Prepared] = []
+    owners: list[int] = []
+    for index, plan in enumerate(plans):
+        if not plan.units:
+            continue
+        assert plan.derivation is not None
+        try:
+            made = checker.prepare(plan.derivation, [position for position in plan.units if position != NO_STEP])
+        except Exception as error:
+            # A file the checker cannot even read into SymPy: a bug, reported at that file.
+            plan.crash = error
+            continue
+        plan.prepared, plan.left = made, len(made.pending)
+        prepared.append(made)
+        owners.append(index)
+    for plan in plans:
+        if plan.prepared is not None and plan.left == 0:
+            _settle(plan)
+    outcomes = checker.check_claims(prepared, timeout=timeout, jobs=jobs, file_budget=file_budget)
     try:
-        for number, outcome in outcomes:
-            index, position = work[number]
-            if isinstance(outcome, BaseException):
-                crashes.setdefault(index, outcome)
-                left[index] = 0
-            elif index not in crashes:
-                plans[index].checked[position] = outcome
-                left[index] -= 1
-            # Files in order, each once it and those before it are done.
-            while next_file < len(plans) and not left[next_file]:
-                if next_file in crashes:
-                    raise FileCrashed(plans[next_file].path, crashes[next_file])
-                yield _result(plans[next_file], cache)
-                next_file += 1
+        yield from ready()
+        for number, claim, result in outcomes:
+            plan = plans[owners[number]]
+            plan.outcomes[claim] = result
+            plan.left -= 1
+            if plan.left == 0:
+                _settle(plan)
+            yield from ready()
     finally:
-        outcomes.close()  # stops the workers still running when the caller stops early
-    while next_file < len(plans):
-        yield _result(plans[next_file], cache)
-        next_file += 1
+        outcomes.close()  # stops the servers still running when the caller stops early
+    yield from ready()
+
+
+def _settle(plan: _Plan) -> None:
+    """Every claim of the plan is done: its steps' results, for the cache and the report."""
+    from derivcheck import checker
+
+    assert plan.prepared is not None
+    by_step = checker.step_results(plan.prepared, plan.outcomes)
+    if plan.prepared.problems:
+        plan.checked[NO_STEP] = FileResult(plan.prepared.derivation.path, plan.prepared.derivation.title, problems=plan.prepared.problems)
+        return
+    for position in plan.units:
+        if position == NO_STEP:
+            plan.checked[NO_STEP] = FileResult(plan.prepared.derivation.path, plan.prepared.derivation.title)
+        else:
+            plan.checked[position] = by_step[position]
 
 
 def _result(plan: _Plan, cache: caching.ResultCache | None) -> FileResult:
+    if plan.crash is not None:
+        raise FileCrashed(plan.path, plan.crash)
     if plan.result is None:
         plan.result = _finish(plan, cache)
         if cache is not None and plan.content is not None:
             caching.store_whole(cache, plan.content, plan.result)
     return plan.result
-
-
-def _run_here(tasks: Sequence[Callable[[], FileResult]]) -> Iterator[tuple[int, FileResult | BaseException]]:
-    for number, task in enumerate(tasks):
-        try:
-            outcome: FileResult | BaseException = task()
-        except Exception as error:
-            outcome = error
-        yield number, outcome
-
-
-def _stop(signum: int, frame: FrameType | None) -> None:
-    # In a worker: unwind, so that the checker's own cleanup kills the claim's child.
-    raise SystemExit(128 + signum)
-
-
-def _worker(conn: multiprocessing.connection.Connection, task: Callable[[], FileResult]) -> None:
-    signal.signal(signal.SIGTERM, _stop)
-    try:
-        outcome: object = task()
-    except BaseException as error:  # the parent decides what a failure means
-        outcome = error
-    try:
-        conn.send(outcome)
-    except Exception as error:  # an exception that does not pickle: send its text
-        conn.send(RuntimeError(f"{type(outcome).__name__}: {outcome} ({error})"))
-    finally:
-        conn.close()
-
-
-def _run(tasks: Sequence[Callable[[], FileResult]], jobs: int) -> Iterator[tuple[int, FileResult | BaseException]]:
-    """Each task in a forked process, `jobs` at a time; (position, outcome) as each ends.
-
-    Not multiprocessing.Pool: its workers are daemons, which may not fork the children
-    that the checker runs each claim in.
-    """
-    import multiprocessing
-    import multiprocessing.connection
-
-    context = multiprocessing.get_context("fork")
-    waiting = collections.deque(enumerate(tasks))
-    running: dict[int, tuple[multiprocessing.process.BaseProcess, multiprocessing.connection.Connection]] = {}
-    try:
-        while waiting or running:
-            while waiting and len(running) < jobs:
-                number, task = waiting.popleft()
-                receive, send = context.Pipe(duplex=False)
-                process = context.Process(target=_worker, args=(send, task), daemon=False)
-                process.start()
-                send.close()
-                running[number] = (process, receive)
-            handles: list[object] = []
-            for process, receive in running.values():
-                handles.extend((receive, process.sentinel))
-            ready = multiprocessing.connection.wait(handles)  # type: ignore[arg-type]
-            for number, (process, receive) in list(running.items()):
-                if receive not in ready and process.sentinel not in ready:
-                    continue
-                outcome: object
-                if receive.poll():
-                    try:
-                        outcome = receive.recv()
-                    except EOFError:
-                        outcome = None
-                else:
-                    outcome = None
-                process.join()
-                receive.close()
-                del running[number]
-                if not isinstance(outcome, (FileResult, BaseException)):
-                    outcome = RuntimeError(f"the worker process ended without a result ({_status(process.exitcode)})")
-                yield number, outcome
-    finally:
-        for process, receive in running.values():
-            process.terminate()
-        for process, receive in running.values():
-            process.join(timeout=5)
-            if process.is_alive():
-                process.kill()
-                process.join()
-            receive.close()
-
-
-def _status(code: int | None) -> str:
-    if code is None:
-        return "exit status unknown"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
 
 
 __all__ = ["DERIVATION_SUFFIXES", "FileCrashed", "check_paths", "discover"]

@@ -8,10 +8,12 @@ up. Forking shares the parsed derivation with the child without pickling it.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import resource
 import signal
 import sys
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,24 +40,35 @@ class Crashed:
     reason: str
 
 
-def _child(conn: "multiprocessing.connection.Connection", task: Callable[[], object], memory: int) -> None:
+def _set_limits(memory: int) -> None:
+    """In a child: the address-space cap, and room for SymPy's deep recursion."""
+    if memory:
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = memory if hard == resource.RLIM_INFINITY else min(memory, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 5000))
+
+
+def _run(task: Callable[[], object], memory: int) -> tuple[Finished[object] | Crashed, bool]:
+    """task's outcome in a child, and whether the child is spent (it hit its memory cap)."""
     try:
-        if memory:
-            soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-            limit = memory if hard == resource.RLIM_INFINITY else min(memory, hard)
-            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-        sys.setrecursionlimit(max(sys.getrecursionlimit(), 5000))
-        result: object = Finished(task())
+        return Finished(task()), False
     except MemoryError:
-        result = Crashed("ran out of memory (the cap is %d GiB)" % (memory // 1024**3))
+        return Crashed(f"ran out of memory (the cap is {memory // 1024**3} GiB)"), True
     except RecursionError:
-        result = Crashed("the expression is nested too deeply to check")
-    except BaseException as exc:  # the child reports every failure; the parent decides
-        result = Crashed(f"{type(exc).__name__}: {exc}"[:300] + "\n" + traceback.format_exc(limit=3)[-600:])
+        return Crashed("the expression is nested too deeply to check"), False
+    except BaseException as exc:  # noqa: BLE001  # the child reports every failure; the parent decides
+        return Crashed(f"{type(exc).__name__}: {exc}"[:300] + "\n" + traceback.format_exc(limit=3)[-600:]), False
+
+
+def _child(conn: multiprocessing.connection.Connection, task: Callable[[], object], memory: int) -> None:
     try:
-        conn.send(result)
-    except Exception as exc:  # an unpicklable result is a crash, not a hang
-        conn.send(Crashed(f"could not send the result back: {exc}"))
+        _set_limits(memory)
+        result, _spent = _run(task, memory)
+        try:
+            conn.send(result)
+        except Exception as exc:  # noqa: BLE001  # an unpicklable result is a crash, not a hang
+            conn.send(Crashed(f"could not send the result back: {exc}"))
     finally:
         conn.close()
         os._exit(0)  # skip atexit handlers and buffers inherited from the parent
@@ -96,3 +109,140 @@ def run_limited(task: Callable[[], T], *, seconds: float, memory: int = MEMORY_L
     if isinstance(outcome, (Finished, TimedOut, Crashed)):
         return outcome
     return Crashed("the worker sent something unexpected")
+
+
+# ---------------------------------------------------------------------------------------------
+# Servers: children that run many jobs each, so that SymPy's caches outlive a single claim.
+
+
+def _serve(conn: multiprocessing.connection.Connection, handler: Callable[[object], object], memory: int) -> None:
+    """A server's loop: a job in, its outcome out, until the parent closes the pipe."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it kills us
+    try:
+        _set_limits(memory)
+        while True:
+            try:
+                job = conn.recv()
+            except (EOFError, OSError):
+                break
+            result, spent = _run(lambda job=job: handler(job), memory)
+            try:
+                conn.send((result, spent))
+            except Exception as exc:  # noqa: BLE001  # an unpicklable result is a crash, not a hang
+                conn.send((Crashed(f"could not send the result back: {exc}"), spent))
+            if spent:  # a child that hit its cap is not trusted with another job
+                break
+    finally:
+        conn.close()
+        os._exit(0)
+
+
+@dataclass
+class _Server:
+    process: multiprocessing.process.BaseProcess
+    conn: multiprocessing.connection.Connection
+    key: object = None
+    seconds: float = 0.0
+    started: float = 0.0
+
+
+class Servers:
+    """Up to `size` forked children running `handler(job)` for the jobs given to them.
+
+    A child runs its jobs one after another and keeps what it computed (SymPy's caches)
+    from one to the next; `handler` and everything it refers to are shared with the child
+    by forking, so a job is only a small picklable value. Each job has its own wall-clock
+    limit: past it, its child is killed (the job is TimedOut) and a new child is forked for
+    the next job. A child that dies or hits the memory cap gives Crashed, and is replaced.
+    """
+
+    def __init__(self, handler: Callable[[object], object], size: int, *, memory: int = MEMORY_LIMIT) -> None:
+        self._context = multiprocessing.get_context("fork")
+        self._handler = handler
+        self._size = max(1, size)
+        self._memory = memory
+        self._idle: list[_Server] = []
+        self._busy: list[_Server] = []
+
+    def has_room(self) -> bool:
+        return len(self._busy) < self._size
+
+    def busy(self) -> int:
+        return len(self._busy)
+
+    def submit(self, key: object, job: object, seconds: float) -> None:
+        """Start `job` on an idle child (forked if need be); its outcome comes back with `key`."""
+        assert self.has_room()
+        server = self._idle.pop() if self._idle else self._fork()
+        try:
+            server.conn.send(job)
+        except OSError:  # the idle child died meanwhile: replace it
+            self._kill(server)
+            server = self._fork()
+            server.conn.send(job)
+        server.key, server.seconds, server.started = key, seconds, time.monotonic()
+        self._busy.append(server)
+
+    def next(self) -> tuple[object, Finished[object] | TimedOut | Crashed, float]:
+        """Wait for a job to end: its key, its outcome and the seconds it took."""
+        assert self._busy, "no job is running"
+        while True:
+            now = time.monotonic()
+            for server in self._busy:
+                if now - server.started >= server.seconds:
+                    self._busy.remove(server)
+                    self._kill(server)
+                    return server.key, TimedOut(server.seconds), now - server.started
+            wait = min(server.started + server.seconds for server in self._busy) - now
+            handles: list[object] = []
+            for server in self._busy:
+                handles.extend((server.conn, server.process.sentinel))
+            ready = multiprocessing.connection.wait(handles, timeout=max(0.0, wait))  # type: ignore[arg-type]
+            for server in list(self._busy):
+                if server.conn not in ready and server.process.sentinel not in ready:
+                    continue
+                self._busy.remove(server)
+                elapsed = time.monotonic() - server.started
+                outcome: object
+                try:
+                    outcome = server.conn.recv() if server.conn.poll() else None
+                except (EOFError, OSError):
+                    outcome = None
+                if outcome is None:
+                    server.process.join(timeout=5)  # the exit code is only known once the child is reaped
+                    self._kill(server)
+                    return server.key, Crashed(f"the worker died ({_exit_status(server.process.exitcode)})"), elapsed
+                result, spent = outcome if isinstance(outcome, tuple) and len(outcome) == 2 else (None, True)
+                if not isinstance(result, (Finished, TimedOut, Crashed)):
+                    result = Crashed("the worker sent something unexpected")
+                if spent:
+                    self._kill(server)
+                else:
+                    self._idle.append(server)
+                return server.key, result, elapsed
+
+    def close(self) -> None:
+        """Stop every child (those running a job are killed)."""
+        for server in self._busy + self._idle:
+            self._kill(server)
+        self._busy.clear()
+        self._idle.clear()
+
+    def __enter__(self) -> Servers:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _fork(self) -> _Server:
+        mine, theirs = self._context.Pipe(duplex=True)
+        process = self._context.Process(target=_serve, args=(theirs, self._handler, self._memory), daemon=True)
+        process.start()
+        theirs.close()
+        return _Server(process, mine)
+
+    def _kill(self, server: _Server) -> None:
+        if server.process.is_alive():
+            server.process.kill()
+        server.process.join()
+        server.conn.close()

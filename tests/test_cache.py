@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from derivcheck import cache as caching
-from derivcheck import cli, runner, source
+from derivcheck import checker, cli, runner, source
 from derivcheck.model import (
     Counterexample,
     FileResult,
@@ -74,15 +74,19 @@ def fresh(paths: list[Path], *, timeout: float = 20.0) -> list[FileResult]:
     return [checker.check_file(path, timeout=timeout) for path in paths]
 
 
+class StepChecked(BaseException):
+    """Raised through the runner (which turns an Exception into a crash of its file)."""
+
+
 class NoChecking:
-    """Stands in for runner._unit: fails the test if any step would be checked."""
+    """Stands in for checker.prepare: fails the test if any step would be checked."""
 
     def __init__(self) -> None:
         self.calls = 0
 
-    def __call__(self, *args: object) -> Callable[[], FileResult]:
+    def __call__(self, *args: object) -> object:
         self.calls += 1
-        raise AssertionError("a step was checked")
+        raise StepChecked("a step was checked")
 
 
 @pytest.fixture
@@ -108,15 +112,15 @@ def test_warm_run_checks_nothing_and_gives_the_same_results(
 ) -> None:
     path = write(tmp_path, "tiny.yaml", TINY)
     cold = check([path], cache_dir)
-    monkeypatch.setattr(runner, "_unit", NoChecking())
+    monkeypatch.setattr(checker, "prepare", NoChecking())
     assert check([path], cache_dir) == cold
 
 
 def test_a_run_without_the_cache_checks_again(tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, "tiny.yaml", TINY)
     check([path], cache_dir)
-    monkeypatch.setattr(runner, "_unit", NoChecking())
-    with pytest.raises(AssertionError, match="a step was checked"):
+    monkeypatch.setattr(checker, "prepare", NoChecking())
+    with pytest.raises(StepChecked, match="a step was checked"):
         check([path], None, jobs=2)
 
 
@@ -138,7 +142,7 @@ def test_changing_a_definition_back_is_served_from_the_cache(
     path.write_text(TINY_OTHER_F, encoding="utf-8")
     check([path], cache_dir)
     path.write_text(TINY, encoding="utf-8")
-    monkeypatch.setattr(runner, "_unit", NoChecking())
+    monkeypatch.setattr(checker, "prepare", NoChecking())
     (again,) = check([path], cache_dir)
     assert again.steps[0].verdict is Verdict.PROVED
 
@@ -154,7 +158,7 @@ def test_an_unchanged_file_is_served_whole_without_reading_its_yaml(
         raise AssertionError("the YAML was read")
 
     monkeypatch.setattr(source, "compose", no_yaml)
-    monkeypatch.setattr(runner, "_unit", NoChecking())
+    monkeypatch.setattr(checker, "prepare", NoChecking())
     assert check([path], cache_dir) == cold
     (moved,) = check([copy], cache_dir)
     assert moved == dataclasses.replace(cold[0], path=str(copy))
@@ -185,17 +189,17 @@ def test_an_edit_to_what_decides_a_step_checks_again(
     before, after = EDITS_THAT_DECIDE[what]
     assert before in TINY
     path.write_text(TINY.replace(before, after), encoding="utf-8")
-    monkeypatch.setattr(runner, "_unit", NoChecking())
-    with pytest.raises(AssertionError, match="a step was checked"):
+    monkeypatch.setattr(checker, "prepare", NoChecking())
+    with pytest.raises(StepChecked, match="a step was checked"):
         check([path], cache_dir)
 
 
 def test_the_time_limit_is_part_of_the_key(tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, "tiny.yaml", TINY)
     check([path], cache_dir, timeout=20.0)
-    monkeypatch.setattr(runner, "_unit", NoChecking())
+    monkeypatch.setattr(checker, "prepare", NoChecking())
     check([path], cache_dir, timeout=20.0)
-    with pytest.raises(AssertionError, match="a step was checked"):
+    with pytest.raises(StepChecked, match="a step was checked"):
         check([path], cache_dir, timeout=30.0)
 
 
@@ -203,8 +207,8 @@ def test_the_checking_code_is_part_of_the_key(tmp_path: Path, cache_dir: Path, m
     path = write(tmp_path, "tiny.yaml", TINY)
     check([path], cache_dir)
     monkeypatch.setattr(caching, "_fingerprint", "another version of the engine")
-    monkeypatch.setattr(runner, "_unit", NoChecking())
-    with pytest.raises(AssertionError, match="a step was checked"):
+    monkeypatch.setattr(checker, "prepare", NoChecking())
+    with pytest.raises(StepChecked, match="a step was checked"):
         check([path], cache_dir)
 
 
@@ -213,13 +217,14 @@ def test_only_the_edited_step_is_checked_again(tmp_path: Path, cache_dir: Path, 
     check([path], cache_dir)
     path.write_text(TINY.replace("- t**2 - 1", "- t**2 - 1 + 0"), encoding="utf-8")
     checked: list[int] = []
-    unit = runner._unit
+    prepare = checker.prepare
 
-    def counting(derivation: source.Derivation, position: int, timeout: float) -> Callable[[], FileResult]:
-        checked.append(position)
-        return unit(derivation, position, timeout)
+    def counting(derivation: source.Derivation, positions: list[int] | None = None) -> checker.Prepared:
+        if positions is not None:  # the runner's call (a check of the whole file passes none)
+            checked.extend(positions)
+        return prepare(derivation, positions)
 
-    monkeypatch.setattr(runner, "_unit", counting)
+    monkeypatch.setattr(checker, "prepare", counting)
     assert check([path], cache_dir) == fresh([path])
     assert checked == [1]
 
@@ -231,7 +236,7 @@ def test_words_for_people_are_not_part_of_the_key(
     check([path], cache_dir)
     edited = TINY.replace("title: Tiny", "title: Tinier\ndescription: the same steps")
     path.write_text(edited, encoding="utf-8")
-    monkeypatch.setattr(runner, "_unit", NoChecking())
+    monkeypatch.setattr(checker, "prepare", NoChecking())
     (result,) = check([path], cache_dir)
     assert result.title == "Tinier"
 
@@ -248,13 +253,14 @@ def test_a_step_that_moves_keeps_its_results_with_new_lines_and_numbers(
     path.write_text(moved, encoding="utf-8")
     expected = fresh([path])
     checked: list[int] = []
-    unit = runner._unit
+    prepare = checker.prepare
 
-    def counting(derivation: source.Derivation, position: int, timeout: float) -> Callable[[], FileResult]:
-        checked.append(position)
-        return unit(derivation, position, timeout)
+    def counting(derivation: source.Derivation, positions: list[int] | None = None) -> checker.Prepared:
+        if positions is not None:  # the runner's call (a check of the whole file passes none)
+            checked.extend(positions)
+        return prepare(derivation, positions)
 
-    monkeypatch.setattr(runner, "_unit", counting)
+    monkeypatch.setattr(checker, "prepare", counting)
     assert check([path], cache_dir) == expected
     assert checked == [0]  # only the new step
     assert [step.number for step in expected[0].steps] == ["1", "2", "3.1", "4"]
@@ -265,7 +271,7 @@ def test_a_file_moved_elsewhere_gets_its_own_path(tmp_path: Path, cache_dir: Pat
     first = write(tmp_path, "a.yaml", text)
     check([first], cache_dir)
     second = write(tmp_path, "sub/b.yaml", text)
-    monkeypatch.setattr(runner, "_unit", NoChecking())
+    monkeypatch.setattr(checker, "prepare", NoChecking())
     (result,) = check([second], cache_dir)
     assert result.path == str(second)
     assert {problem.path for step in result.steps for problem in step.problems} == {str(second)}
@@ -278,7 +284,7 @@ def test_declarations_that_do_not_build_are_cached_with_their_problems(
     (cold,) = check([path], cache_dir)
     assert cold.problems and cold.problems[0].code == "undeclared-symbol"
     assert cold == fresh([path])[0]
-    monkeypatch.setattr(runner, "_unit", NoChecking())
+    monkeypatch.setattr(checker, "prepare", NoChecking())
     assert check([path], cache_dir) == [cold]
 
 
@@ -286,7 +292,7 @@ def test_a_file_without_steps(tmp_path: Path, cache_dir: Path, monkeypatch: pyte
     path = write(tmp_path, "empty.yaml", "variables:\n  t: real\nsteps: []\n")
     (cold,) = check([path], cache_dir)
     assert cold == fresh([path])[0]
-    monkeypatch.setattr(runner, "_unit", NoChecking())
+    monkeypatch.setattr(checker, "prepare", NoChecking())
     assert check([path], cache_dir) == [cold]
 
 
@@ -295,7 +301,7 @@ def test_unreadable_files_and_schema_problems_need_no_checker(
 ) -> None:
     broken = write(tmp_path, "a.yaml", "steps: [\n")
     schema = write(tmp_path, "b.yaml", "steps:\n  - claim: t = t\n    colour: red\n")
-    monkeypatch.setattr(runner, "_unit", NoChecking())
+    monkeypatch.setattr(checker, "prepare", NoChecking())
     results = check([broken, schema, tmp_path / "missing.yaml"], cache_dir)
     assert [result.path for result in results] == [str(tmp_path / "missing.yaml"), str(broken), str(schema)]
     assert [result.problems[0].code for result in results] == ["not-found", "yaml-syntax", "schema"]

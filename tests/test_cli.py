@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import types
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -14,7 +13,6 @@ from typing import Any, TextIO
 import pytest
 from typer.testing import CliRunner
 
-import derivcheck
 from derivcheck import __version__, cli, report
 from derivcheck.model import FileResult, Problem, Span, StepResult, Verdict
 from derivcheck.report import REPORTER_BY_NAME, Reporter
@@ -466,58 +464,33 @@ def test_no_files_found_warns_on_stderr(monkeypatch: pytest.MonkeyPatch) -> None
     assert "0 files, 0 steps" in out
 
 
-# -- _check_paths, against a fake checker module --------------------------------------------------
+# -- _check_paths, through the runner --------------------------------------------------------------
+
+GOOD = "title: Good\nvariables:\n  t: real\nsteps:\n  - claim: t + t = 2*t\n"
 
 
-@pytest.fixture
-def fake_checker(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
-    """A stand-in for derivcheck.checker, whether or not the real module exists yet."""
-    calls: list[tuple[Path, float]] = []
-
-    def discover(paths: Sequence[Path]) -> tuple[list[Path], list[FileResult]]:
-        found = [path for path in paths if path.name != "missing.yaml"]
-        return found, [not_found(str(path)) for path in paths if path.name == "missing.yaml"]
-
-    def check_file(path: Path, *, timeout: float = 10.0) -> FileResult:
-        calls.append((path, timeout))
-        if path.name == "crash.yaml":
-            raise ValueError("engine bug")
-        return FAKE_RESULTS[path.name]
-
-    module = types.ModuleType("derivcheck.checker")
-    module.discover = discover  # type: ignore[attr-defined]
-    module.check_file = check_file  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "derivcheck.checker", module)
-    monkeypatch.setattr(derivcheck, "checker", module, raising=False)
-    return types.SimpleNamespace(calls=calls)
+def test_check_paths_yields_missing_then_checked(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(GOOD, encoding="utf-8")
+    results = list(cli._check_paths([good, tmp_path / "missing.yaml"], timeout=3.0))
+    assert [Path(result.path).name for result in results] == ["missing.yaml", "good.yaml"]
+    assert [step.verdict for step in results[1].steps] == [Verdict.PROVED]
 
 
-def test_check_paths_yields_missing_then_checked(fake_checker: types.SimpleNamespace) -> None:
-    results = list(cli._check_paths([Path("good.yaml"), Path("missing.yaml")], timeout=3.0))
-    assert [result.path for result in results] == ["missing.yaml", "good.yaml"]
-    assert fake_checker.calls == [(Path("good.yaml"), 3.0)]
+def test_check_paths_wraps_checker_crashes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from derivcheck import checker
 
+    crash = tmp_path / "crash.yaml"
+    crash.write_text(GOOD, encoding="utf-8")
 
-def test_check_paths_wraps_checker_crashes(fake_checker: types.SimpleNamespace) -> None:
+    def build(derivation: object) -> object:
+        raise ValueError("engine bug")
+
+    monkeypatch.setattr(checker, "build", build)
     with pytest.raises(cli.CheckCrashed) as raised:
-        list(cli._check_paths([Path("crash.yaml")], timeout=1.0))
-    assert raised.value.path == Path("crash.yaml")
+        list(cli._check_paths([crash], timeout=1.0))
+    assert raised.value.path == crash
     assert isinstance(raised.value.error, ValueError)
-
-
-def test_verify_end_to_end_with_fake_checker(fake_checker: types.SimpleNamespace) -> None:
-    # --no-cache: each file is checked whole by checker.check_file, which the fake replaces.
-    code, out, _ = invoke("verify", "good.yaml", "--timeout", "4", "--width", "100", "--no-cache")
-    assert code == 0
-    assert "good.yaml — Good" in out
-    assert fake_checker.calls == [(Path("good.yaml"), 4.0)]
-
-
-def test_verify_end_to_end_crash_names_the_file(fake_checker: types.SimpleNamespace) -> None:
-    code, out, err = invoke("verify", "good.yaml", "crash.yaml", "--width", "100", "--no-cache")
-    assert code == 2
-    assert "good.yaml — Good" in out
-    assert err == "derivcheck: internal error while checking crash.yaml: ValueError: engine bug\n"
 
 
 # -- verify --watch -------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from derivcheck import checker, source
 from derivcheck.cli import app
-from derivcheck.model import EXIT_ERROR, EXIT_FAIL, EXIT_OK, FATAL_CODES, FileResult
+from derivcheck.model import EXIT_ERROR, EXIT_FAIL, EXIT_OK, FATAL_CODES, FileResult, Verdict
 
 CORPUS = Path(__file__).parent / "hostile"
 TIMEOUT = 2.0  # per step; the slow steps of the corpus are stopped by it
@@ -70,17 +70,17 @@ EXPECTED: dict[str, Expected] = {
     "huge_index_value.yaml": steps("1 proved", "2 error syntax 14:14", "3 proved"),
     "huge_literal_5000_digits.yaml": steps("1 proved", "2 error too-large 14:16", "3 proved"),
     "huge_long_sum.yaml": steps("1 proved", "2 error too-large 14:16", "3 proved"),
-    "huge_negative_exponent.yaml": steps("1 proved", "2 error too-large 14:16", "3 proved"),
+    "huge_negative_exponent.yaml": steps("1 proved", "2 undecided too-large-to-evaluate 14:16", "3 proved"),
     "huge_nested_calls.yaml": steps("1 proved", "2 error too-large 14:259", "3 proved"),
     "huge_nested_parens.yaml": steps("1 proved", "2 error too-large 14:76", "3 proved"),
-    "huge_power_of_big.yaml": steps("1 proved", "2 error too-large 14:16", "3 proved"),
-    "huge_product_of_powers.yaml": steps("1 proved", "2 error too-large 14:16", "3 proved"),
+    "huge_power_of_big.yaml": steps("1 proved", "2 undecided too-large-to-evaluate 14:16", "3 proved"),
+    "huge_product_of_powers.yaml": steps("1 proved", "2 undecided too-large-to-evaluate 14:16", "3 proved"),
     "huge_root_of_big.yaml": steps("1 proved", "2 error too-large 14:21", "3 proved"),
     "huge_shape.yaml": steps("1 proved", "2 error"),
     "huge_size_range.yaml": steps("1 proved"),
     "huge_sum_range.yaml": steps("1 proved", "2 error", "3 proved"),
     "huge_too_long_text.yaml": steps("1 proved", "2 error too-large 14:10012", "3 proved"),
-    "huge_tower.yaml": steps("1 proved", "2 error too-large 14:19", "3 proved"),
+    "huge_tower.yaml": steps("1 proved", "2 undecided too-large-to-evaluate 14:19", "3 proved"),
     "huge_unary_chain.yaml": steps("1 proved", "2 error too-large 14:16", "3 proved"),
     "inject_assumption_one_hot.yaml": problems("syntax 8:8"),
     "inject_assumption_sum.yaml": problems("unsafe-expression 10:34"),
@@ -599,3 +599,16 @@ def test_ctrl_c_reports_what_was_finished_and_exits_130(tmp_path: Path) -> None:
     time.sleep(0.5)
     ps = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
     assert not [line for line in ps.splitlines() if slow.name in line], "a worker outlived the run"
+
+
+def test_a_power_tower_is_undecided_at_once_and_the_steps_after_it_are_verified() -> None:
+    # Issue 4: `2**2**2**30` in one step, correct steps around it. Its numbers cannot be
+    # computed within any limit, so the step is undecided as a time-out, without spending it.
+    result = checker.check_file(CORPUS / "huge_tower.yaml", timeout=10.0)
+    before, tower, after = result.steps
+    assert before.verdict is after.verdict is Verdict.PROVED
+    assert tower.verdict is Verdict.UNDECIDED
+    assert tower.method.startswith("time-out")
+    (problem,) = tower.problems
+    assert (problem.code, problem.span.line, problem.span.col) == ("too-large-to-evaluate", 14, 19)
+    assert "exponent too large" in problem.message

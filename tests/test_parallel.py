@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from derivcheck import cli, runner, source
-from derivcheck.model import FileResult, StepResult, Verdict
+from derivcheck import checker, cli, runner, source
+from derivcheck.model import StepResult, Verdict
 
 TINY = """\
 title: Tiny
@@ -114,23 +114,14 @@ def test_time_limits_still_apply_to_each_claim(jobs: str, tmp_path: Path) -> Non
 # -- the runner's order, concurrency and failures, with stand-in checks ------------------------------
 
 
-def _fake_unit(
-    behaviour: Callable[[Path, int], None],
-) -> Callable[[source.Derivation, int, float], Callable[[], FileResult]]:
-    """Stands in for runner._unit: the check of a step runs `behaviour`, then proves the step."""
+def _fake_check(behaviour: Callable[[Path, str], None]) -> Callable[..., StepResult]:
+    """Stands in for checker.check_claim: runs `behaviour` (file, claim number), then proves the claim."""
 
-    def unit(derivation: source.Derivation, position: int, timeout: float) -> Callable[[], FileResult]:
-        def task() -> FileResult:
-            behaviour(Path(derivation.path), position)
-            steps = ()
-            if position != runner.NO_STEP:
-                step = derivation.steps[position]
-                steps = (StepResult(str(step.number), None, step.span, "x = x", Verdict.PROVED, "stand-in"),)
-            return FileResult(derivation.path, derivation.title, steps=steps)
+    def check_claim(claim: checker.Claim, workspace: checker.Workspace, unequal: object) -> StepResult:
+        behaviour(Path(workspace.derivation.path), claim.number)
+        return StepResult(claim.number, None, claim.text.span, claim.written, Verdict.PROVED, "stand-in")
 
-        return task
-
-    return unit
+    return check_claim
 
 
 def _files(tmp_path: Path, count: int, steps: int = 2) -> list[Path]:
@@ -143,10 +134,10 @@ def _files(tmp_path: Path, count: int, steps: int = 2) -> list[Path]:
     return paths
 
 
-def _log_times(log: Path, duration: Callable[[Path, int], float]) -> Callable[[Path, int], None]:
-    def behaviour(path: Path, position: int) -> None:
+def _log_times(log: Path, duration: Callable[[Path, str], float]) -> Callable[[Path, str], None]:
+    def behaviour(path: Path, number: str) -> None:
         start = time.monotonic()
-        time.sleep(duration(path, position))
+        time.sleep(duration(path, number))
         with open(log, "a", encoding="utf-8") as stream:
             stream.write(f"{start} {time.monotonic()} {os.getpid()}\n")
 
@@ -159,29 +150,31 @@ def _most_at_once(log: Path) -> int:
 
 
 @pytest.mark.parametrize("jobs", [1, 2, 3])
-def test_at_most_n_steps_are_checked_at_once(jobs: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_at_most_n_claims_are_checked_at_once_in_as_many_servers(jobs: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "log"
-    monkeypatch.setattr(runner, "_unit", _fake_unit(_log_times(log, lambda path, position: 0.3)))
+    monkeypatch.setattr(checker, "check_claim", _fake_check(_log_times(log, lambda path, number: 0.3)))
     results = list(runner.check_paths(_files(tmp_path, 3), timeout=10.0, jobs=jobs))
     assert len(results) == 3 and all(len(result.steps) == 2 for result in results)
+    assert all(step.verdict is Verdict.PROVED for result in results for step in result.steps)
     assert _most_at_once(log) == jobs
-    pids = {line.split()[2] for line in log.read_text().splitlines()}
-    assert (os.getpid() in map(int, pids)) == (jobs == 1)  # one job: checked here
+    pids = {int(line.split()[2]) for line in log.read_text().splitlines()}
+    assert os.getpid() not in pids  # never in this process: a claim could not be stopped here
+    assert len(pids) == jobs  # a server checks claim after claim, keeping SymPy's caches
 
 
 def test_files_come_out_in_order_when_the_first_is_slowest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = _files(tmp_path, 4, steps=1)
     log = tmp_path / "log"
-    slow = _log_times(log, lambda path, position: 1.0 if path == paths[0] else 0.0)
-    monkeypatch.setattr(runner, "_unit", _fake_unit(slow))
+    slow = _log_times(log, lambda path, number: 1.0 if path == paths[0] else 0.0)
+    monkeypatch.setattr(checker, "check_claim", _fake_check(slow))
     results = list(runner.check_paths(list(reversed(paths[1:])) + [paths[0]], timeout=10.0, jobs=2))
     assert [result.path for result in results] == [str(p) for p in reversed(paths[1:])] + [str(paths[0])]
     results = list(runner.check_paths(paths, timeout=10.0, jobs=2))
     assert [result.path for result in results] == [str(p) for p in paths]
 
 
-def _crash_in(name: str, how: Callable[[], None]) -> Callable[[Path, int], None]:
-    def behaviour(path: Path, position: int) -> None:
+def _crash_in(name: str, how: Callable[[], None]) -> Callable[[Path, str], None]:
+    def behaviour(path: Path, number: str) -> None:
         if path.name == name:
             how()
 
@@ -197,9 +190,40 @@ def _die() -> None:
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
+def test_an_engine_failure_on_a_claim_is_undecided_and_the_run_goes_on(jobs: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = _files(tmp_path, 3)
+    monkeypatch.setattr(checker, "check_claim", _fake_check(_crash_in("f1.yaml", _raise)))
+    results = list(runner.check_paths(paths, timeout=10.0, jobs=jobs))
+    assert [step.verdict for step in results[1].steps] == [Verdict.UNDECIDED] * 2
+    assert results[1].steps[0].method == "the check crashed"
+    assert results[1].steps[0].tried[0] == "ValueError: engine bug"
+    assert all(step.verdict is Verdict.PROVED for result in (results[0], results[2]) for step in result.steps)
+
+
+def test_a_server_that_dies_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = _files(tmp_path, 3)
+    monkeypatch.setattr(checker, "check_claim", _fake_check(_crash_in("f1.yaml", _die)))
+    results = list(runner.check_paths(paths, timeout=10.0, jobs=2))
+    assert [step.tried for step in results[1].steps] == [("the worker died (killed by SIGKILL)",)] * 2
+    assert all(step.verdict is Verdict.PROVED for result in (results[0], results[2]) for step in result.steps)
+    assert multiprocessing.active_children() == []
+
+
+def _build_fails_in(name: str) -> Callable[[source.Derivation], checker.Workspace]:
+    build = checker.build
+
+    def failing(derivation: source.Derivation) -> checker.Workspace:
+        if Path(derivation.path).name == name:
+            raise ValueError("engine bug")
+        return build(derivation)
+
+    return failing
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
 def test_a_crash_is_raised_after_the_files_before_it(jobs: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = _files(tmp_path, 3)
-    monkeypatch.setattr(runner, "_unit", _fake_unit(_crash_in("f1.yaml", _raise)))
+    monkeypatch.setattr(checker, "build", _build_fails_in("f1.yaml"))
     checking = runner.check_paths(paths, timeout=10.0, jobs=jobs)
     assert next(checking).path == str(paths[0])
     with pytest.raises(runner.FileCrashed) as raised:
@@ -208,18 +232,9 @@ def test_a_crash_is_raised_after_the_files_before_it(jobs: int, tmp_path: Path, 
     assert isinstance(raised.value.error, ValueError) and str(raised.value.error) == "engine bug"
 
 
-def test_a_worker_that_dies_is_a_crash_of_its_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_reports_a_crash_on_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = _files(tmp_path, 2)
-    monkeypatch.setattr(runner, "_unit", _fake_unit(_crash_in("f1.yaml", _die)))
-    with pytest.raises(runner.FileCrashed) as raised:
-        list(runner.check_paths(paths, timeout=10.0, jobs=2))
-    assert raised.value.path == paths[1]
-    assert str(raised.value.error) == "the worker process ended without a result (killed by SIGKILL)"
-
-
-def test_cli_reports_a_crash_in_a_worker_on_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    paths = _files(tmp_path, 2)
-    monkeypatch.setattr(runner, "_unit", _fake_unit(_crash_in("f1.yaml", _raise)))
+    monkeypatch.setattr(checker, "build", _build_fails_in("f1.yaml"))
     result = cli_runner.invoke(cli.app, ["verify", *map(str, paths), "-j", "2", "--no-cache"], prog_name="derivcheck")
     assert result.exit_code == 2
     assert result.stderr == f"derivcheck: internal error while checking {paths[1]}: ValueError: engine bug\n"
@@ -227,14 +242,25 @@ def test_cli_reports_a_crash_in_a_worker_on_one_line(tmp_path: Path, monkeypatch
 
 def test_stopping_early_stops_the_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = _files(tmp_path, 3, steps=1)
-    slow = _log_times(tmp_path / "log", lambda path, position: 0.0 if path == paths[0] else 60.0)
-    monkeypatch.setattr(runner, "_unit", _fake_unit(slow))
+    slow = _log_times(tmp_path / "log", lambda path, number: 0.0 if path == paths[0] else 60.0)
+    monkeypatch.setattr(checker, "check_claim", _fake_check(slow))
     checking = runner.check_paths(paths, timeout=10.0, jobs=2)
     assert next(checking).path == str(paths[0])
     started = time.monotonic()
     checking.close()
     assert time.monotonic() - started < 10
     assert multiprocessing.active_children() == []
+
+
+def test_a_file_past_its_budget_leaves_its_other_claims_undecided(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = _files(tmp_path, 2, steps=4)
+    log = tmp_path / "log"
+    monkeypatch.setattr(checker, "check_claim", _fake_check(_log_times(log, lambda path, number: 0.4 if path == paths[0] else 0.0)))
+    first, second = runner.check_paths(paths, timeout=10.0, jobs=1, file_budget=0.7)
+    assert [step.verdict for step in first.steps] == [Verdict.PROVED] * 2 + [Verdict.UNDECIDED] * 2
+    assert first.steps[3].method == "time-out: not checked, the file's time budget of 0.7 s was spent"
+    assert len(log.read_text().splitlines()) == 2 + 4  # the two claims past the budget never ran
+    assert [step.verdict for step in second.steps] == [Verdict.PROVED] * 4  # its own budget
 
 
 def test_discovery_finds_derivation_files_and_reports_missing_paths(tmp_path: Path) -> None:
@@ -248,7 +274,7 @@ def test_discovery_finds_derivation_files_and_reports_missing_paths(tmp_path: Pa
     assert [result.problems[0].code for result in missing] == ["not-found"]
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+@pytest.mark.parametrize("value", ["-1", "two", "1.5"])
 def test_jobs_must_be_a_positive_integer(value: str, tmp_path: Path) -> None:
     result = cli_runner.invoke(cli.app, ["verify", str(tmp_path), "-j", value], prog_name="derivcheck")
     assert result.exit_code == 2

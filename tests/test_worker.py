@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from derivcheck import worker
-from derivcheck.worker import Crashed, Finished, TimedOut, run_limited
+from derivcheck.worker import Crashed, Finished, Servers, TimedOut, run_limited
 
 GIB = 1024**3
 
@@ -223,3 +223,69 @@ def test_the_slow_step_through_the_cli(tmp_path: Path) -> None:
     assert "time-out" in result.output
     assert "2 proved" in result.output and "1 undecided" in result.output
     assert "Traceback" not in result.output
+
+
+# -- Servers: children that run job after job ---------------------------------------------------
+
+
+def _serve_all(servers: Servers, jobs: list[tuple[str, object]], seconds: float) -> dict[int, object]:
+    queue = list(enumerate(jobs))
+    outcomes: dict[int, object] = {}
+    while queue or servers.busy():
+        while queue and servers.has_room():
+            number, job = queue.pop(0)
+            servers.submit(number, job, seconds)
+        number, outcome, _elapsed = servers.next()
+        outcomes[number] = outcome  # type: ignore[index]
+    return outcomes
+
+
+def _job(job: object) -> object:
+    kind, value = job  # type: ignore[misc]
+    if kind == "pid":
+        return os.getpid()
+    if kind == "sleep":
+        time.sleep(value)
+    if kind == "grow":
+        return len(bytearray(value))
+    if kind == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if kind == "raise":
+        raise ValueError(value)
+    return value
+
+
+def test_a_server_runs_job_after_job_in_one_child() -> None:
+    with Servers(_job, 1) as servers:
+        outcomes = _serve_all(servers, [("pid", None)] * 5, 10)
+    pids = {outcome.value for outcome in outcomes.values()}  # type: ignore[attr-defined]
+    assert len(pids) == 1 and os.getpid() not in pids
+
+
+def test_a_job_past_its_limit_is_timed_out_and_its_server_replaced() -> None:
+    with Servers(_job, 1) as servers:
+        started = time.monotonic()
+        outcomes = _serve_all(servers, [("pid", None), ("sleep", 60), ("pid", None)], 0.5)
+        assert time.monotonic() - started < 10
+    assert outcomes[1] == TimedOut(0.5)
+    assert isinstance(outcomes[0], Finished) and isinstance(outcomes[2], Finished)
+    assert outcomes[0].value != outcomes[2].value  # the killed child was replaced
+    assert multiprocessing.active_children() == []
+
+
+def test_failures_are_crashes_and_the_jobs_after_them_still_run() -> None:
+    jobs = [("raise", "engine bug"), ("value", 1), ("die", None), ("value", 2), ("grow", 3 * GIB), ("value", 3)]
+    with Servers(_job, 2, memory=1 * GIB) as servers:
+        outcomes = _serve_all(servers, jobs, 20)
+    assert outcomes[0].reason.startswith("ValueError: engine bug")  # type: ignore[attr-defined]
+    assert outcomes[2] == Crashed("the worker died (killed by SIGKILL)")
+    assert outcomes[4] == Crashed("ran out of memory (the cap is 1 GiB)")
+    assert [outcomes[n] for n in (1, 3, 5)] == [Finished(1), Finished(2), Finished(3)]
+
+
+def test_closing_stops_every_server() -> None:
+    servers = Servers(_job, 2)
+    servers.submit(0, ("sleep", 60), 120)
+    servers.submit(1, ("value", 1), 120)
+    servers.close()
+    assert multiprocessing.active_children() == []
