@@ -296,6 +296,29 @@ def test_the_whole_corpus_through_the_cli(sandbox: Path) -> None:
     _no_sentinel(sandbox)
 
 
+# The corpus's time budget, as a hang guard (not a speed goal: it ran in about 4 s with 2
+# workers on the 2-core machine). A hang, or a worker never stopped, fails here instead of
+# holding CI until its own limit.
+CORPUS_BUDGET = 300
+
+
+def test_the_whole_corpus_in_a_fresh_process_ends_within_its_budget(sandbox: Path) -> None:
+    corpus = sandbox / "corpus"
+    corpus.mkdir()
+    for name in EXPECTED:
+        _place(name, corpus, sandbox / "SENTINEL")
+    done = subprocess.run(
+        [sys.executable, "-m", "derivcheck", "verify", str(corpus), "-f", "json", "--no-cache", "--timeout", str(TIMEOUT), "--file-budget", "30"],
+        capture_output=True,
+        text=True,
+        timeout=CORPUS_BUDGET,
+    )
+    assert done.returncode == EXIT_ERROR, done.stderr
+    assert "Traceback" not in done.stderr
+    assert {Path(entry["path"]).name for entry in json.loads(done.stdout)["files"]} == set(EXPECTED)
+    _no_sentinel(sandbox)
+
+
 def test_the_problem_files_through_the_cli_text_report(sandbox: Path) -> None:
     """The text report of every file that stops before its steps: each problem shown with
     its position and code, nothing raw from the file acting on the terminal."""
