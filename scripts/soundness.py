@@ -2,7 +2,31 @@
 count how derivcheck does on them. A false pass (a wrong claim reported proved or checked)
 must never happen.
 
+    python scripts/soundness.py --per-file 12 --seed 1 --jobs 2 --timeout 60     # CI's run
     python scripts/soundness.py --files derivations/*.yaml --max-mutants 60 --seed 1 --jobs 2
+
+Mutants: each is the file's header and one step, with one change: a sign flipped, '+' and '-'
+exchanged, a term or factor dropped, the sides of a difference swapped, a constant changed,
+exp/log (sin/cos, tanh/sigmoid) exchanged, a minus dropped, an index or size renamed at one
+place, a transpose dropped, a `where:` dropped, an assumption dropped, or one of these in a
+definition the step uses. `--per-file N` gives every file N mutants, drawn round-robin across
+these kinds with a generator seeded by --seed and the file's name; a drawn mutant the oracle
+cannot read (it does not load, or no claim has the same free indices on both sides) is set
+aside and another drawn, so that the budget goes to mutants that can be judged.
+`--max-mutants N` instead samples N from the pool of all files together.
+
+Steps marked `expect:` (seeds kept as written: `refuted`, `shape-mismatch`, ...) are mutated
+too. A mutant is written without `expect:`, so derivcheck's verdict on it is the plain one,
+and the oracle judges the mutant itself, not the mutation: a wrong mutant reported proved or
+checked is a false pass wherever its error came from. Such a mutant is usually wrong before
+the mutation, so its refutation says little about the mutation: the report counts these
+apart. When a mutation happens to repair the step, the oracle finds it equivalent and it is
+no false-pass question (if derivcheck refuted it, the report says so).
+
+The report has one row per file and a total: mutants made, judged by the oracle, non-equivalent
+(wrong) by the oracle, and how derivcheck did on those: refuted, error, undecided (time-outs
+counted), FALSE PASS. The exit status is 1 when there is a false pass, or when a file given
+has no judged mutant (a file no mutant of which was judged was not tested); otherwise 0.
 
 The oracle shares no code with derivcheck/engine/: it reads a file with derivcheck.source,
 parses expressions with derivcheck.exprparse (and the matrix notation it compiles), and then
@@ -481,6 +505,14 @@ class Mutant:
     file: str
     description: str
     text: str  # the mutated derivation file: the header and one step
+    kind: str = ""  # the kind of mutation (KINDS), for drawing mutants spread across kinds
+    expect: str | None = None  # the original step's `expect:` (refuted, a problem code): wrong before
+
+
+KINDS = (
+    "sign", "operator", "dropped-term", "swapped-sides", "dropped-factor", "constant", "function",
+    "dropped-minus", "index", "size", "transpose", "dropped-where", "dropped-assumption", "definition",
+)
 
 
 def _split_equation(text: str) -> int | None:
@@ -498,8 +530,8 @@ def _split_equation(text: str) -> int | None:
 _SWAP_FUNCTIONS = {"exp": "log", "log": "exp", "sin": "cos", "cos": "sin", "tanh": "sigmoid", "sigmoid": "tanh"}
 
 
-def expression_mutations(text: str, index_groups: list[list[str]], size_names: list[str]) -> Iterator[tuple[str, str]]:
-    """(description, mutated text) for one expression or one `lhs = rhs`."""
+def expression_mutations(text: str, index_groups: list[list[str]], size_names: list[str]) -> Iterator[tuple[str, str, str]]:
+    """(kind, description, mutated text) for one expression or one `lhs = rhs`."""
     at = _split_equation(text)
     sides = [text] if at is None else [text[:at], text[at + 1 :]]
     for side_number, side in enumerate(sides):
@@ -508,16 +540,16 @@ def expression_mutations(text: str, index_groups: list[list[str]], size_names: l
         except SyntaxError:
             continue
         where = "" if at is None else (" on the left" if side_number == 0 else " on the right")
-        for description, mutated in _tree_mutations(tree, index_groups, size_names):
+        for kind, description, mutated in _tree_mutations(tree, index_groups, size_names):
             new_side = " " + ast.unparse(mutated) + (" " if side_number == 0 and at is not None else "")
             if at is None:
-                yield description, new_side.strip()
+                yield kind, description, new_side.strip()
             else:
                 parts = [sides[0], sides[1]]
                 parts[side_number] = new_side
-                yield description + where, (parts[0].rstrip() + " = " + parts[1].strip())
+                yield kind, description + where, (parts[0].rstrip() + " = " + parts[1].strip())
         if at is not None:
-            yield f"sign flipped{where}", _replace_side(text, at, side_number, f"-({side.strip()})")
+            yield "sign", f"sign flipped{where}", _replace_side(text, at, side_number, f"-({side.strip()})")
 
 
 def _replace_side(text: str, at: int, number: int, new: str) -> str:
@@ -525,7 +557,7 @@ def _replace_side(text: str, at: int, number: int, new: str) -> str:
     return f"{new} = {right}" if number == 0 else f"{left} = {new}"
 
 
-def _tree_mutations(tree: ast.Expression, index_groups: list[list[str]], size_names: list[str]) -> Iterator[tuple[str, ast.AST]]:
+def _tree_mutations(tree: ast.Expression, index_groups: list[list[str]], size_names: list[str]) -> Iterator[tuple[str, str, ast.AST]]:
     nodes = list(ast.walk(tree))
     for position, node in enumerate(nodes):
         def mutate(change: Callable[[ast.AST], None]) -> ast.AST:
@@ -535,28 +567,30 @@ def _tree_mutations(tree: ast.Expression, index_groups: list[list[str]], size_na
 
         if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
             flipped = ast.Sub() if isinstance(node.op, ast.Add) else ast.Add()
-            yield f"'{_op(node.op)}' became '{_op(flipped)}' in {ast.unparse(node)}", mutate(lambda n, f=flipped: setattr(n, "op", f))
-            yield f"dropped the term {ast.unparse(node.right)} of {ast.unparse(node)}", mutate(_keep_left)
+            yield "operator", f"'{_op(node.op)}' became '{_op(flipped)}' in {ast.unparse(node)}", mutate(lambda n, f=flipped: setattr(n, "op", f))
+            yield "dropped-term", f"dropped the term {ast.unparse(node.right)} of {ast.unparse(node)}", mutate(_keep_left)
             if isinstance(node.op, ast.Sub):
-                yield f"swapped the sides of {ast.unparse(node)}", mutate(_swap_operands)
+                yield "swapped-sides", f"swapped the sides of {ast.unparse(node)}", mutate(_swap_operands)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
-            yield f"dropped the factor /{ast.unparse(node.right)}", mutate(_keep_left)
+            yield "dropped-factor", f"dropped the factor /{ast.unparse(node.right)}", mutate(_keep_left)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
-            yield f"dropped the factor {ast.unparse(node.right)} of {ast.unparse(node)}", mutate(_keep_left)
+            yield "dropped-factor", f"dropped the factor {ast.unparse(node.right)} of {ast.unparse(node)}", mutate(_keep_left)
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
             if not _is_limit_part(nodes, node):
-                yield f"the constant {node.value} became {node.value + 1}", mutate(lambda n: setattr(n, "value", n.value + 1))
+                yield "constant", f"the constant {node.value} became {node.value + 1}", mutate(lambda n: setattr(n, "value", n.value + 1))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _SWAP_FUNCTIONS:
             other = _SWAP_FUNCTIONS[node.func.id]
-            yield f"{node.func.id} became {other} in {ast.unparse(node)}", mutate(lambda n, o=other: setattr(n.func, "id", o))
+            yield "function", f"{node.func.id} became {other} in {ast.unparse(node)}", mutate(lambda n, o=other: setattr(n.func, "id", o))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            yield f"dropped the minus of {ast.unparse(node)}", mutate(lambda n: setattr(n, "op", ast.UAdd()))
+            yield "dropped-minus", f"dropped the minus of {ast.unparse(node)}", mutate(lambda n: setattr(n, "op", ast.UAdd()))
+        if isinstance(node, ast.Attribute) and node.attr == "T":
+            yield "transpose", f"dropped the transpose of {ast.unparse(node)}", mutate(_drop_attribute)
         if isinstance(node, ast.Name):
-            for group in index_groups + [size_names]:
+            for kind, group in [("index", g) for g in index_groups] + [("size", size_names)]:
                 if node.id in group:
                     for other in group:
                         if other != node.id:
-                            yield f"{node.id} became {other} at one place", mutate(lambda n, o=other: setattr(n, "id", o))
+                            yield kind, f"{node.id} became {other} at one place", mutate(lambda n, o=other: setattr(n, "id", o))
 
 
 def _is_limit_part(nodes: list[ast.AST], node: ast.AST) -> bool:
@@ -573,6 +607,14 @@ def _keep_left(node: ast.AST) -> None:
     node.__class__ = left.__class__
     node.__dict__.clear()
     node.__dict__.update(left.__dict__)
+
+
+def _drop_attribute(node: ast.AST) -> None:
+    # `X.T` becomes `X`, in place.
+    value = node.value  # type: ignore[attr-defined]
+    node.__class__ = value.__class__
+    node.__dict__.clear()
+    node.__dict__.update(value.__dict__)
 
 
 def _swap_operands(node: ast.AST) -> None:
@@ -644,17 +686,18 @@ def mutants_of(path: Path) -> list[Mutant]:
     found: list[Mutant] = []
     for step in derivation.steps:
         label = f"step {step.number}" + (f" ({step.id.value})" if step.id else "")
+        expect = _expect(step)
         if step.claim is not None:
-            for description, new in expression_mutations(step.claim.value, groups, size_names):
-                found.append(Mutant(str(path), f"{label}: {description}", header + _step_yaml(step, claim=new)))
+            for kind, description, new in expression_mutations(step.claim.value, groups, size_names):
+                found.append(Mutant(str(path), f"{label}: {description}", header + _step_yaml(step, claim=new), kind, expect))
         else:
             items = [link.expr.value for link in step.chain]
             for position, item in enumerate(items):
-                for description, new in expression_mutations(item, groups, size_names):
+                for kind, description, new in expression_mutations(item, groups, size_names):
                     changed = items[:position] + [new] + items[position + 1 :]
-                    found.append(Mutant(str(path), f"{label}, chain item {position + 1}: {description}", header + _step_yaml(step, chain=changed)))
+                    found.append(Mutant(str(path), f"{label}, chain item {position + 1}: {description}", header + _step_yaml(step, chain=changed), kind, expect))
         if step.where:
-            found.append(Mutant(str(path), f"{label}: dropped where: {', '.join(w.value for w in step.where)}", header + _step_yaml(step, claim=step.claim.value if step.claim else None, chain=None if step.claim else [l.expr.value for l in step.chain], keep_where=False)))
+            found.append(Mutant(str(path), f"{label}: dropped where: {', '.join(w.value for w in step.where)}", header + _step_yaml(step, claim=step.claim.value if step.claim else None, chain=None if step.claim else [l.expr.value for l in step.chain], keep_where=False), "dropped-where", expect))
     # Header mutations, each paired with every step (the pairs are sampled later).
     header_lines = header.splitlines()
     heads = {exprparse.parse_head(d.head.value)[0]: d for d in derivation.definitions}
@@ -668,20 +711,26 @@ def mutants_of(path: Path) -> list[Mutant]:
         users = _users(name, heads)
         affected = [step for step in derivation.steps if _names(_step_text(step)) & users]
         # An index renamed in a definition body almost always leaves it a stray free index.
-        for description, new in expression_mutations(body.value, [], size_names):
+        for _kind, description, new in expression_mutations(body.value, [], size_names):
             changed = list(header_lines)
             changed[body.span.line - 1] = line[:start] + new + line[start + len(body.value) :]
             for step in affected:
                 label = f"step {step.number}" + (f" ({step.id.value})" if step.id else "")
-                found.append(Mutant(str(path), f"{label} under the definition of {definition.head.value}: {description}", "\n".join(changed) + "\n" + _original_step(step)))
+                found.append(Mutant(str(path), f"{label} under the definition of {definition.head.value}: {description}", "\n".join(changed) + "\n" + _original_step(step), "definition", _expect(step)))
     for assumption in derivation.assumptions:
         changed = [line for number, line in enumerate(header_lines, start=1) if number != assumption.name.span.line]
         if not any(a is not assumption for a in derivation.assumptions):
             changed = [line for line in changed if not re.match(r"^assumptions\s*:", line)]
         for step in derivation.steps:
             label = f"step {step.number}" + (f" ({step.id.value})" if step.id else "")
-            found.append(Mutant(str(path), f"{label}: dropped the assumption {assumption.name.value}", "\n".join(changed) + "\n" + _original_step(step)))
+            found.append(Mutant(str(path), f"{label}: dropped the assumption {assumption.name.value}", "\n".join(changed) + "\n" + _original_step(step), "dropped-assumption", _expect(step)))
     return found
+
+
+def _expect(step: source.StepSpec) -> str | None:
+    """The step's `expect:` in the original file. A mutant never carries it (its step is written
+    without `expect:`), so derivcheck's verdict on the mutant is the plain one."""
+    return "refuted" if step.expect_refuted else step.expect_error
 
 
 # ---------------------------------------------------------------------------------------------
@@ -694,6 +743,7 @@ class Outcome:
     judgements: dict[str, Judgement]
     verdicts: dict[str, str]
     note: str = ""
+    methods: dict[str, str] = field(default_factory=dict)  # derivcheck's method line, by claim
 
     @property
     def different(self) -> list[str]:
@@ -704,18 +754,35 @@ class Outcome:
         return [n for n in self.different if self.verdicts.get(n) in ("proved", "checked")]
 
     @property
+    def false_refutations(self) -> list[str]:
+        """Claims the oracle finds equal at every point and derivcheck refuted. A refutation
+        comes with a verified counterexample, so one of the two is wrong: reported, not failed."""
+        return [n for n, j in self.judgements.items() if j.status == "equivalent" and self.verdicts.get(n) == "refuted"]
+
+    @property
+    def timeouts(self) -> list[str]:
+        return [n for n in self.different if self.verdicts.get(n) == "undecided" and self.methods.get(n, "").startswith("time-out")]
+
+    @property
     def kind(self) -> str:
         if self.note:
             return "skipped"
         if self.false_passes:
             return "false-pass"
         if self.different:
-            if all(self.verdicts.get(n) == "refuted" for n in self.different):
+            verdicts = [self.verdicts.get(n) for n in self.different]
+            if all(v == "refuted" for v in verdicts):
                 return "killed"
+            if "error" in verdicts:
+                return "error"
             return "undecided"
         if self.judgements and all(j.status == "equivalent" for j in self.judgements.values()):
             return "equivalent"
         return "ill-formed"
+
+
+NON_EQUIVALENT = ("killed", "error", "undecided", "false-pass")
+JUDGED = NON_EQUIVALENT + ("equivalent",)
 
 
 def run_mutant(mutant: Mutant, seed: int, timeout: float) -> Outcome:
@@ -730,21 +797,83 @@ def run_mutant(mutant: Mutant, seed: int, timeout: float) -> Outcome:
             return Outcome(mutant, {}, {}, note=f"oracle: {type(exc).__name__}: {exc}")
         result = checker.check_file(path, timeout=timeout)
         verdicts = {step.number: step.verdict.value for step in result.steps}
+        methods = {step.number: step.method for step in result.steps}
         if result.problems:
             verdicts = {n: "error" for n in judgements}
-        return Outcome(mutant, judgements, verdicts)
+        return Outcome(mutant, judgements, verdicts, methods=methods)
 
 
 def _run_one(args: tuple[Mutant, int, float]) -> Outcome:
     return run_mutant(*args)
 
 
-def run(files: list[Path], *, max_mutants: int, seed: int, jobs: int, timeout: float) -> list[Outcome]:
-    rng = random.Random(seed)
-    pool: list[Mutant] = []
+def oracle_reads(mutant: Mutant) -> bool:
+    """Whether the oracle can read the mutant, with at least one claim well-formed on its face
+    (both sides scalar or both matrices, the same free indices). A mutant that fails this could
+    only come out skipped or ill-formed: it can never be judged, so a budget is not spent on it."""
+    with tempfile.TemporaryDirectory(prefix="soundness-") as work:
+        path = Path(work) / Path(mutant.file).name
+        path.write_text(mutant.text, encoding="utf-8")
+        try:
+            derivation, problems = source.load_derivation(path)
+            if derivation is None or problems:
+                return False
+            model = build_model(derivation)
+            claims = claims_of(derivation, model)
+            return any(
+                isinstance(lhs, MatrixValue) == isinstance(rhs, MatrixValue) and _free(lhs, model) == _free(rhs, model)
+                for _, lhs, rhs, _ in claims
+            )
+        except Exception:  # noqa: BLE001 - whatever the oracle cannot read
+            return False
+
+
+def spread(mutants: list[Mutant], count: int, rng: random.Random, accept: Callable[[Mutant], bool] = lambda m: True) -> tuple[list[Mutant], int]:
+    """`count` mutants drawn round-robin across mutation kinds (in a random order, each kind's
+    mutants shuffled), skipping those `accept` refuses; and how many were refused."""
+    groups: dict[str, list[Mutant]] = {}
+    for mutant in mutants:
+        groups.setdefault(mutant.kind, []).append(mutant)
+    kinds = sorted(groups)
+    for kind in kinds:
+        rng.shuffle(groups[kind])
+    rng.shuffle(kinds)
+    chosen: list[Mutant] = []
+    refused = 0
+    while len(chosen) < count and any(groups.values()):
+        for kind in kinds:
+            if len(chosen) >= count:
+                break
+            if groups[kind]:
+                mutant = groups[kind].pop()
+                if accept(mutant):
+                    chosen.append(mutant)
+                else:
+                    refused += 1
+    return chosen, refused
+
+
+def select(files: list[Path], *, max_mutants: int = 60, per_file: int | None = None, seed: int = 1) -> tuple[list[Mutant], dict[str, int]]:
+    """The mutants to run, and for each file how many drawn mutants were set aside because the
+    oracle cannot read them (per-file mode only). With `per_file`, each file gets that many,
+    spread across kinds, from a generator seeded by `seed` and the file's name; otherwise
+    `max_mutants` are sampled from the pool of all files together."""
+    if per_file is None:
+        pool: list[Mutant] = []
+        for path in files:
+            pool.extend(mutants_of(path))
+        rng = random.Random(seed)
+        return (pool if len(pool) <= max_mutants else rng.sample(pool, max_mutants)), {}
+    chosen: list[Mutant] = []
+    set_aside: dict[str, int] = {}
     for path in files:
-        pool.extend(mutants_of(path))
-    chosen = pool if len(pool) <= max_mutants else rng.sample(pool, max_mutants)
+        picked, refused = spread(mutants_of(path), per_file, random.Random(f"{seed}:{path.name}"), accept=oracle_reads)
+        chosen.extend(picked)
+        set_aside[str(path)] = refused
+    return chosen, set_aside
+
+
+def execute(chosen: list[Mutant], *, seed: int, jobs: int, timeout: float) -> list[Outcome]:
     tasks = [(mutant, seed + number, timeout) for number, mutant in enumerate(chosen)]
     if jobs > 1:
         # Not multiprocessing.Pool: its workers are daemons, which may not fork derivcheck's own.
@@ -753,74 +882,157 @@ def run(files: list[Path], *, max_mutants: int, seed: int, jobs: int, timeout: f
     return [_run_one(task) for task in tasks]
 
 
+def run(files: list[Path], *, max_mutants: int = 60, per_file: int | None = None, seed: int, jobs: int, timeout: float) -> list[Outcome]:
+    chosen, _ = select(files, max_mutants=max_mutants, per_file=per_file, seed=seed)
+    return execute(chosen, seed=seed, jobs=jobs, timeout=timeout)
+
+
 def summary(outcomes: list[Outcome]) -> dict[str, int]:
     kinds = [o.kind for o in outcomes]
     claims_different = sum(len(o.different) for o in outcomes)
     return {
         "mutants": len(outcomes),
-        "non_equivalent": sum(1 for k in kinds if k in ("killed", "undecided", "false-pass")),
+        "judged": sum(1 for k in kinds if k in JUDGED),
+        "non_equivalent": sum(1 for k in kinds if k in NON_EQUIVALENT),
         "killed": kinds.count("killed"),
-        "undecided_or_error": kinds.count("undecided"),
+        "error": kinds.count("error"),
+        "undecided": kinds.count("undecided"),
+        "undecided_or_error": kinds.count("error") + kinds.count("undecided"),
+        "timeouts": sum(1 for o in outcomes if o.timeouts),
         "false_passes": kinds.count("false-pass"),
         "equivalent": kinds.count("equivalent"),
         "ill_formed": kinds.count("ill-formed"),
         "skipped": kinds.count("skipped"),
+        "non_equivalent_of_expect_steps": sum(1 for o in outcomes if o.kind in NON_EQUIVALENT and o.mutant.expect),
+        "false_refutations": sum(1 for o in outcomes if o.false_refutations),
         "claims_different": claims_different,
         "claims_refuted": sum(1 for o in outcomes for n in o.different if o.verdicts.get(n) == "refuted"),
         "claims_false_passes": sum(len(o.false_passes) for o in outcomes),
     }
 
 
-def report(outcomes: list[Outcome], elapsed: float, out=sys.stdout) -> None:
+def per_file(files: list[Path], outcomes: list[Outcome]) -> dict[str, dict[str, int]]:
+    """summary() for each file, in the order given (a file with no mutant has a row of zeros)."""
+    return {str(path): summary([o for o in outcomes if o.mutant.file == str(path)]) for path in files}
+
+
+def vacuous(files: list[Path], outcomes: list[Outcome]) -> list[str]:
+    """The files no mutant of which the oracle judged: a run over them proves nothing."""
+    return [name for name, figures in per_file(files, outcomes).items() if figures["judged"] == 0]
+
+
+def _label(name: str) -> str:
+    path = Path(name)
+    try:
+        return str(path.resolve().relative_to(ROOT / "derivations"))
+    except ValueError:
+        return str(path)
+
+
+_TABLE = (
+    ("made", "mutants"), ("judged", "judged"), ("non-eq", "non_equivalent"), ("refuted", "killed"),
+    ("error", "error"), ("undecided", "undecided"), ("FALSE PASS", "false_passes"),
+    ("equiv", "equivalent"), ("not judged", None), ("set aside", None),
+)
+
+
+def report(outcomes: list[Outcome], elapsed: float, out=None, *, files: list[Path] | None = None, set_aside: dict[str, int] | None = None) -> None:
     figures = summary(outcomes)
-    w = out.write
+    set_aside = set_aside or {}
+    w = (out or sys.stdout).write
     w(f"soundness: {figures['mutants']} mutants in {elapsed:.0f} s\n")
-    w(f"  non-equivalent (oracle):   {figures['non_equivalent']}\n")
-    w(f"    refuted (killed):        {figures['killed']}\n")
-    w(f"    undecided or error:      {figures['undecided_or_error']}\n")
-    w(f"    FALSE PASSES:            {figures['false_passes']}\n")
-    w(f"  equivalent (oracle):       {figures['equivalent']}\n")
-    w(f"  ill-formed (not judged):   {figures['ill_formed']}\n")
-    w(f"  skipped (oracle failed):   {figures['skipped']}\n")
+    rows = per_file(files, outcomes) if files else {}
+    rows["total"] = figures
+    width = max(len(_label(name)) for name in rows)
+    w("\n" + "file".ljust(width) + "".join(f"  {title:>{len(title)}}" for title, _ in _TABLE) + "\n")
+    for name, row in rows.items():
+        aside = sum(set_aside.values()) if name == "total" else set_aside.get(name, 0)
+        values = [row[key] if key else (row["ill_formed"] + row["skipped"] if title == "not judged" else aside) for title, key in _TABLE]
+        label = name if name == "total" else _label(name)
+        w(label.ljust(width) + "".join(f"  {value:>{len(title)}}" for (title, _), value in zip(_TABLE, values)) + "\n")
+    w("\n")
+    w("  made: mutants run; judged: the oracle decided equal or not (not judged: ill-formed or unreadable);\n")
+    w("  non-eq: wrong by the oracle, each refuted, error or undecided by derivcheck, or a FALSE PASS;\n")
+    w("  set aside: drawn, but the oracle cannot read them (per-file mode), so not counted as made.\n")
+    w(f"  non-equivalent mutants of steps marked `expect:` (wrong before the mutation): {figures['non_equivalent_of_expect_steps']}\n")
+    w(f"  time-outs among the undecided: {figures['timeouts']}\n")
+    w(f"  refuted by derivcheck though the oracle finds them equal: {figures['false_refutations']}\n")
     w(f"  claims: {figures['claims_different']} non-equivalent, {figures['claims_refuted']} refuted, "
       f"{figures['claims_false_passes']} false passes\n")
-    for title, kind in (("FALSE PASS", "false-pass"), ("not killed", "undecided"), ("equivalent", "equivalent"), ("skipped", "skipped")):
+    for title, test in (
+        ("FALSE PASS", lambda o: o.kind == "false-pass"),
+        ("not killed (error)", lambda o: o.kind == "error"),
+        ("not killed (undecided)", lambda o: o.kind == "undecided"),
+        ("refuted, oracle equal", lambda o: bool(o.false_refutations)),
+        ("equivalent", lambda o: o.kind == "equivalent"),
+        ("skipped", lambda o: o.kind == "skipped"),
+    ):
         for outcome in outcomes:
-            if outcome.kind != kind:
+            if not test(outcome):
                 continue
-            w(f"\n{title}: {Path(outcome.mutant.file).name}: {outcome.mutant.description}\n")
+            w(f"\n{title}: {_label(outcome.mutant.file)}: {outcome.mutant.description}\n")
+            if outcome.mutant.expect:
+                w(f"  (the original step is marked expect: {outcome.mutant.expect})\n")
             if outcome.note:
                 w(f"  {outcome.note}\n")
             for number, judgement in outcome.judgements.items():
-                w(f"  claim {number}: derivcheck {outcome.verdicts.get(number, '?')}; oracle {judgement.status} ({judgement.detail})\n")
-            if kind == "false-pass":
+                method = outcome.methods.get(number, "")
+                w(f"  claim {number}: derivcheck {outcome.verdicts.get(number, '?')}{f' ({method})' if method else ''}; "
+                  f"oracle {judgement.status} ({judgement.detail})\n")
+            if title == "FALSE PASS":
                 w("  the mutated file:\n" + "".join(f"    {line}\n" for line in outcome.mutant.text.splitlines()))
 
 
+def derivation_files(paths: list[Path]) -> list[Path]:
+    """The files given, with each folder replaced by the .yaml files under it (sorted)."""
+    found: list[Path] = []
+    for path in paths:
+        found.extend(sorted(path.rglob("*.yaml")) if path.is_dir() else [path])
+    return found
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", nargs="+", type=Path, default=sorted((ROOT / "derivations").glob("*.yaml")))
-    parser.add_argument("--max-mutants", type=int, default=60)
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
+    parser.add_argument("--files", nargs="+", type=Path, default=[ROOT / "derivations"],
+                        help="derivation files or folders (searched recursively); default: derivations/")
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--max-mutants", type=int, default=60, help="mutants sampled from all files together")
+    budget.add_argument("--per-file", type=int, help="mutants for each file, spread across mutation kinds")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=20.0, help="derivcheck's limit per claim, seconds")
     parser.add_argument("--json", type=Path, help="also write the figures and every outcome as JSON")
     args = parser.parse_args(argv)
+    files = derivation_files(args.files)
     start = time.monotonic()
-    outcomes = run(args.files, max_mutants=args.max_mutants, seed=args.seed, jobs=args.jobs, timeout=args.timeout)
+    chosen, set_aside = select(files, max_mutants=args.max_mutants, per_file=args.per_file, seed=args.seed)
+    outcomes = execute(chosen, seed=args.seed, jobs=args.jobs, timeout=args.timeout)
     elapsed = time.monotonic() - start
-    report(outcomes, elapsed)
+    report(outcomes, elapsed, files=files, set_aside=set_aside)
+    figures = summary(outcomes)
+    empty = vacuous(files, outcomes)
     if args.json:
         args.json.write_text(json.dumps({
-            "figures": summary(outcomes),
+            "figures": figures,
+            "files": per_file(files, outcomes),
+            "set_aside": set_aside,
             "seconds": round(elapsed, 1),
             "outcomes": [
-                {"file": o.mutant.file, "mutation": o.mutant.description, "kind": o.kind, "note": o.note,
-                 "claims": {n: {"derivcheck": o.verdicts.get(n), "oracle": j.status, "detail": j.detail} for n, j in o.judgements.items()}}
+                {"file": o.mutant.file, "mutation": o.mutant.description, "mutation_kind": o.mutant.kind,
+                 "original_expect": o.mutant.expect, "kind": o.kind, "note": o.note,
+                 "claims": {n: {"derivcheck": o.verdicts.get(n), "method": o.methods.get(n), "oracle": j.status, "detail": j.detail}
+                            for n, j in o.judgements.items()}}
                 for o in outcomes
             ],
         }, indent=2))
-    return 1 if summary(outcomes)["false_passes"] else 0
+    failed = False
+    if figures["false_passes"]:
+        print(f"\nFAILED: {figures['false_passes']} false pass(es): derivcheck passed a claim the oracle finds wrong")
+        failed = True
+    for name in empty:
+        print(f"FAILED: no mutant of {_label(name)} was judged by the oracle")
+        failed = True
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -159,20 +159,22 @@ def test_a_small_run_on_softmax_ce_has_no_false_pass_and_kills_every_wrong_mutan
     ]
 
 
+def _yes_man(path: Path, *, timeout: float | None = None) -> FileResult:
+    """A checker that says "proved" to every claim."""
+    derivation, _ = source.load_derivation(path)
+    assert derivation is not None
+    numbers = [
+        str(step.number) if step.claim is not None else f"{step.number}.{position}"
+        for step in derivation.steps
+        for position in (range(1, len(step.chain)) if step.claim is None else [0])
+    ]
+    steps = tuple(StepResult(n, None, source.Span(1, 1), "", Verdict.PROVED, "fake") for n in numbers)
+    return FileResult(str(path), None, steps)
+
+
 def test_the_harness_reports_a_checker_that_passes_everything(monkeypatch: pytest.MonkeyPatch) -> None:
     # The rejects twin of the run above: a checker that says "proved" to every claim is caught.
-    def yes_man(path: Path, *, timeout: float | None = None) -> FileResult:
-        derivation, _ = source.load_derivation(path)
-        assert derivation is not None
-        numbers = [
-            str(step.number) if step.claim is not None else f"{step.number}.{position}"
-            for step in derivation.steps
-            for position in (range(1, len(step.chain)) if step.claim is None else [0])
-        ]
-        steps = tuple(StepResult(n, None, source.Span(1, 1), "", Verdict.PROVED, "fake") for n in numbers)
-        return FileResult(str(path), None, steps)
-
-    monkeypatch.setattr(checker, "check_file", yes_man)
+    monkeypatch.setattr(checker, "check_file", _yes_man)
     outcomes = soundness.run([ROOT / "derivations" / "softmax_ce.yaml"], max_mutants=6, seed=11, jobs=1, timeout=20)
     figures = soundness.summary(outcomes)
     assert figures["non_equivalent"] >= 1
@@ -188,3 +190,87 @@ def test_derivcheck_does_not_pass_a_claim_the_oracle_refutes_for_correlated_size
     assert soundness.judge_file(path, seed=1)["1"].status == "different"
     verdict = checker.check_file(path, timeout=20).steps[0].verdict
     assert verdict not in (Verdict.PROVED, Verdict.CHECKED)
+
+
+def test_the_oracle_agrees_with_what_the_seeds_expect_of_each_step() -> None:
+    # The seeds keep wrong steps as written (`expect: refuted`, a problem code): the oracle must
+    # find the refuted ones different, not judge the ill-formed ones, and find the rest equal.
+    for path in sorted((ROOT / "derivations" / "seeds").glob("*.yaml")):
+        derivation, _ = source.load_derivation(path)
+        assert derivation is not None
+        header, _ = soundness._header_and_steps(path.read_text())
+        for step in derivation.steps:
+            written = _written(soundness.Mutant(str(path), "as written", header + soundness._original_step(step)))
+            try:
+                statuses = {j.status for j in soundness.judge_file(written, seed=1).values()}
+            except Exception:  # noqa: BLE001 - the oracle cannot read a shape mismatch
+                statuses = {"unreadable"}
+            if step.expect_refuted:
+                assert statuses == {"different"}, (path.name, step.number)
+            elif step.expect_error:
+                assert statuses <= {"ill-formed", "unreadable"}, (path.name, step.number, statuses)
+            else:
+                assert statuses == {"equivalent"}, (path.name, step.number, statuses)
+
+
+def test_mutants_of_expect_steps_are_tagged_and_written_without_expect() -> None:
+    mutants = soundness.mutants_of(ROOT / "derivations" / "seeds" / "003_as_written.yaml")
+    tagged = {m.expect for m in mutants}
+    assert {None, "refuted", "shape-mismatch", "free-index-mismatch"} <= tagged
+    assert all("expect:" not in m.text.split("steps:")[1] for m in mutants)
+    assert all(m.kind in soundness.KINDS for m in mutants)
+
+
+def test_the_default_files_are_every_derivation_seeds_included() -> None:
+    files = soundness.derivation_files([ROOT / "derivations"])
+    assert {p.relative_to(ROOT / "derivations").as_posix() for p in files} == {
+        p.relative_to(ROOT / "derivations").as_posix() for p in (ROOT / "derivations").rglob("*.yaml")
+    }
+    assert any(p.parent.name == "seeds" for p in files)
+
+
+def test_per_file_draws_judgeable_mutants_of_every_file_spread_across_kinds() -> None:
+    # The oracle alone, no derivcheck: fast. Each file gets its budget, from several kinds, and
+    # the oracle judges at least one mutant of each file (so a run over every file is not vacuous).
+    files = soundness.derivation_files([ROOT / "derivations"])
+    chosen, _ = soundness.select(files, per_file=4, seed=1)
+    again, _ = soundness.select(files, per_file=4, seed=1)
+    assert [m.description for m in chosen] == [m.description for m in again]  # a fixed seed
+    for path in files:
+        mine = [m for m in chosen if m.file == str(path)]
+        assert len(mine) == 4, path.name
+        assert len({m.kind for m in mine}) >= 2, (path.name, [m.kind for m in mine])
+        statuses = set().union(*(_oracle_statuses(mutant) for mutant in mine))
+        assert statuses & {"equivalent", "different"}, (path.name, [m.description for m in mine])
+
+
+def _oracle_statuses(mutant: soundness.Mutant) -> set[str]:
+    try:
+        return {j.status for j in soundness.judge_file(_written(mutant), seed=1).values()}
+    except Exception:  # noqa: BLE001 - a mutant the oracle cannot read: no status
+        return set()
+
+
+def test_spread_takes_one_mutant_of_each_kind_before_a_second() -> None:
+    mutants = [soundness.Mutant("f", f"{kind} {n}", "", kind) for kind in ("a", "b", "c") for n in range(5)]
+    chosen, refused = soundness.spread(mutants, 3, random.Random(1))
+    assert sorted(m.kind for m in chosen) == ["a", "b", "c"] and refused == 0
+    chosen, refused = soundness.spread(mutants, 4, random.Random(1), accept=lambda m: m.kind != "b")
+    assert [m.kind for m in chosen].count("b") == 0 and len(chosen) == 4 and refused >= 1
+
+
+def test_the_harness_fails_a_file_with_no_judged_mutant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A LaTeX claim the mutations cannot parse, and no header to mutate: no mutant at all.
+    path = tmp_path / "latex_only.yaml"
+    path.write_text("variables:\n  t: real\nsteps:\n  - claim: '$t + t = 2 t$'\n")
+    assert soundness.main(["--files", str(path), "--per-file", "3", "--jobs", "1"]) == 1
+    assert "no mutant of" in capsys.readouterr().out
+
+
+def test_the_harness_exits_non_zero_on_a_false_pass(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(checker, "check_file", _yes_man)
+    path = ROOT / "derivations" / "softmax_ce.yaml"
+    assert soundness.main(["--files", str(path), "--per-file", "4", "--jobs", "1", "--seed", "2"]) == 1
+    out = capsys.readouterr().out
+    assert "FALSE PASS:" in out and "false pass(es)" in out
+    assert "softmax_ce.yaml" in out.split("\n\n")[1]  # the per-file table
