@@ -13,6 +13,7 @@ import sympy
 
 from derivcheck import exprparse, latex, matrices, source, worker
 from derivcheck.engine import decide as deciding
+from derivcheck.engine import symbolic
 from derivcheck.engine.context import Context, Definition, Fact, Family
 from derivcheck.exprparse import Diff, MatrixValue, ParseError, Scope
 from derivcheck.model import FileResult, Problem, Span, StepResult, Verdict
@@ -323,7 +324,7 @@ def _shown(expr: sympy.Basic) -> sympy.Basic:
 
 def _pretty_equation(lhs: sympy.Basic, rhs: sympy.Basic) -> str:
     """Unicode math for `lhs = rhs`; one line of text when the math would be too big."""
-    left, right = _shown(lhs), _shown(rhs)
+    left, right = symbolic.readable(_shown(lhs), _shown(rhs))
     try:
         text = sympy.pretty(sympy.Eq(left, right, evaluate=False), use_unicode=True, wrap_line=False)
     except Exception:

@@ -611,3 +611,18 @@ def test_report_to_dict_empty_run() -> None:
     assert isinstance(summary, dict)
     assert summary["ok"] is True
     assert summary["steps"] == 0
+
+
+def test_bound_variables_are_shown_by_their_names_not_sympys_dummies() -> None:
+    import sympy
+
+    from derivcheck.engine import symbolic
+
+    k = sympy.Symbol("k", integer=True)
+    x = sympy.IndexedBase("x")
+    first, second = sympy.Dummy("k", integer=True), sympy.Dummy("k", integer=True)
+    inner = sympy.Sum(x[first] * x[second], (first, 1, 3), (second, 1, 3))
+    shown = symbolic.readable(inner + x[k])[0]
+    names = sorted(symbol.name for symbol in shown.atoms(sympy.Symbol))
+    assert not shown.atoms(sympy.Dummy)
+    assert names == ["k", "k′", "k″", "x"]  # the free k keeps its name; the two bound ones differ

@@ -95,7 +95,7 @@ def decide(
                     if differs:
                         example = Counterexample(
                             sizes=tuple((str(s), str(v)) for s, v in sizes.items()),
-                            indices=tuple((str(s), str(v)) for s, v in pattern.items()),
+                            indices=tuple((s.name, str(v)) for s, v in pattern.items()),
                             values=tuple(
                                 (_label(entry), str(point.values[entry]))
                                 for entry in sorted(entries, key=sympy.default_sort_key)
@@ -217,7 +217,7 @@ def hints(
     found: list[str] = []
     prepared = symbolic.prepare(lhs, rhs, ctx)
     residual = symbolic.simplified(lhs - rhs, ctx)
-    text = str(residual)
+    (text,) = map(str, symbolic.readable(residual))
     found.append("residual lhs - rhs: " + (text if len(text) <= 300 else text[:299] + "…"))
     declared = {(fact.kind, fact.family) for fact in ctx.facts}
     candidates: list[Fact] = []

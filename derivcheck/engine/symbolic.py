@@ -466,3 +466,26 @@ def fact_subsets(facts: tuple[Fact, ...]) -> Iterable[tuple[Fact, ...]]:
     if len(facts) > 1:
         for size in range(2, len(facts) + 1):
             yield from itertools.combinations(facts, size)
+
+
+PRIMES = ("", "′", "″", "‴")
+
+
+def readable(*exprs: sympy.Basic) -> tuple[sympy.Basic, ...]:
+    """The expressions with each Dummy (a bound variable renamed by `freshen`, or a matrix
+    claim's generic entry) shown under its own name instead of SymPy's `_k`: k, then k′,
+    k″, ... for other Dummies of that name, never a name a plain symbol already has. For
+    display only: the result is never checked."""
+    dummies = sorted({atom for expr in exprs for atom in expr.atoms(sympy.Dummy)}, key=lambda d: (d.name, d.dummy_index))
+    if not dummies:
+        return exprs
+    taken = {atom.name for expr in exprs for atom in expr.atoms(Symbol) if not isinstance(atom, sympy.Dummy)}
+    names: dict[sympy.Dummy, Symbol] = {}
+    for dummy in dummies:
+        for count in itertools.count():
+            name = dummy.name + (PRIMES[count] if count < len(PRIMES) else f"_{count}")
+            if name not in taken:
+                break
+        taken.add(name)
+        names[dummy] = Symbol(name, **dummy.assumptions0)
+    return tuple(expr.xreplace(names) for expr in exprs)
