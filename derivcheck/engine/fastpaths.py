@@ -1,4 +1,4 @@
-"""Two shortcuts in SymPy, measured as hot spots on the bundled derivations; both keep values.
+"""Three shortcuts in SymPy, measured as hot spots on the bundled derivations; none changes a value.
 
 Profiling `check_file(derivations/softmax_ce.yaml)` in one process (cProfile, SymPy 1.14)
 showed more than half the time in SymPy's assumption system, reached from two places:
@@ -10,6 +10,11 @@ showed more than half the time in SymPy's assumption system, reached from two pl
 - `ExprWithLimits.free_symbols` (so `Sum.free_symbols`, and `Sum.is_number`, which SymPy's
   sign questions ask) is computed afresh on every call; SymPy does not cache it.
 
+- `_ask`, the assumption system's inner loop, shuffles the facts it tries next with its
+  own unseeded random generator (sympy.core.random._assumptions_rng), to shake out order
+  bugs in SymPy's test suite. The shuffling alone was a tenth of the run time, and it
+  makes a run differ from the next.
+
 The shortcuts:
 
 - `exp.eval` goes on to SymPy's own rules only when the argument is an atom or holds
@@ -20,16 +25,26 @@ The shortcuts:
 - `free_symbols` of a Sum/Integral/Product is remembered per expression. Expressions are
   immutable and equal expressions have the same free symbols, so the memo cannot be stale.
   The memo is emptied when it grows past MEMO_LIMIT entries.
+- The assumption system tries facts in SymPy's fixed order instead of a shuffled one.
+  Its answers are meant not to depend on the order; with a fixed order, the same
+  derivation gets the same verdicts run after run, and a cached result is the one a
+  fresh run would give.
 
 Installed once, by importing derivcheck.engine. tests/test_fastpaths.py checks SymPy's
-documented results for exp are unchanged and the memo agrees with SymPy's computation.
+documented results for exp are unchanged, the memo agrees with SymPy's computation, and
+assumption answers are SymPy's.
 """
 
 from __future__ import annotations
 
+import sys
+
 import sympy
 from sympy.concrete.expr_with_limits import ExprWithLimits
 from sympy.core import numbers
+
+# The module, not the function `sympy.core.assumptions` that the package's namespace shadows it with.
+_assumptions = sys.modules["sympy.core.assumptions"]
 
 MEMO_LIMIT = 200_000
 
@@ -47,6 +62,7 @@ _EXP_RULES_ACT_ON = (
 
 _sympy_exp_eval = sympy.exp.eval.__func__  # type: ignore[attr-defined]
 _sympy_free_symbols = ExprWithLimits.free_symbols.fget  # type: ignore[attr-defined]
+_sympy_shuffle = _assumptions.shuffle
 _free_symbols_memo: dict[sympy.Basic, set[sympy.Basic]] = {}
 
 
@@ -68,13 +84,18 @@ def _free_symbols(self: ExprWithLimits) -> set[sympy.Basic]:
     return set(found)
 
 
+def _keep_order(items: list[object]) -> None:
+    """In place of the assumption system's shuffle: the facts stay in SymPy's order."""
+
+
 def install() -> None:
-    """Install both shortcuts (idempotent)."""
+    """Install the shortcuts (idempotent)."""
     if getattr(sympy.exp, "_derivcheck_fast", False):
         return
     sympy.exp.eval = classmethod(_exp_eval)  # type: ignore[assignment]
     sympy.exp._derivcheck_fast = True  # type: ignore[attr-defined]
     ExprWithLimits.free_symbols = property(_free_symbols)  # type: ignore[assignment]
+    _assumptions.shuffle = _keep_order
 
 
 def uninstall() -> None:
@@ -84,4 +105,5 @@ def uninstall() -> None:
     sympy.exp.eval = classmethod(_sympy_exp_eval)  # type: ignore[assignment]
     sympy.exp._derivcheck_fast = False  # type: ignore[attr-defined]
     ExprWithLimits.free_symbols = property(_sympy_free_symbols)  # type: ignore[assignment]
+    _assumptions.shuffle = _sympy_shuffle
     _free_symbols_memo.clear()
