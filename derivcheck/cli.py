@@ -298,7 +298,7 @@ def verify(
             "--timeout",
             metavar="SECONDS",
             callback=_positive_seconds,
-            help="Time limit for each step, in seconds.",
+            help="Time limit for each claim (a step, or one link of a chain), in seconds.",
         ),
     ] = 10.0,
     output: Annotated[
