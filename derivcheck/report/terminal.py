@@ -12,7 +12,13 @@ from rich.table import Table
 from rich.text import Text
 
 from derivcheck.model import Counterexample, FileResult, Problem, StepResult, Verdict
-from derivcheck.report import failing_steps, step_holds, summary_line
+from derivcheck.report import (
+    failing_steps,
+    printable_path,
+    printable_problem,
+    step_holds,
+    summary_line,
+)
 
 __all__ = ["TerminalReporter", "summary_line"]
 
@@ -56,7 +62,8 @@ class TerminalReporter:
 
     def file_done(self, result: FileResult) -> None:
         console = self.console
-        header = result.path if not result.title else f"{result.path} — {result.title}"
+        path = printable_path(result.path)
+        header = path if not result.title else f"{path} — {result.title}"
         console.rule(Text(header, style="bold"), align="left")
         for problem in (*result.problems, *result.warnings):
             self._problem(problem, indent=0)
@@ -108,7 +115,7 @@ class TerminalReporter:
 
     def _problem(self, problem: Problem, *, indent: int = BODY_INDENT) -> None:
         style = SEVERITY_STYLE.get(problem.severity, "red")
-        self._line(Text(str(problem), style=style), indent=indent)
+        self._line(Text(printable_problem(problem), style=style), indent=indent)
 
     def _labelled(self, label: str, value: str, style: str = "") -> None:
         self._line(Text.assemble((f"{label}: ", "dim"), (value, style)))
