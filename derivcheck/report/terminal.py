@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.padding import Padding
+from rich.segment import Segments
 from rich.table import Table
 from rich.text import Text
 
@@ -47,38 +49,71 @@ class TerminalReporter:
         self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = False
     ) -> None:
         self.strict = strict
+        settings: dict[str, Any] = {
+            "file": stream,
+            "color_system": "auto" if color else None,
+            "no_color": not color or None,
+            "markup": False,
+            "emoji": False,
+            "highlight": False,
+            "legacy_windows": False,
+        }
+        # rich asks the environment and the terminal for its size and whether it is a
+        # terminal on every print (a good part of a report's time): ask once, for this report.
+        probe = Console(width=width, **settings)
         self.console = Console(
-            file=stream,
-            width=width,
-            color_system="auto" if color else None,
-            no_color=not color or None,
-            markup=False,
-            emoji=False,
-            highlight=False,
-            legacy_windows=False,
+            width=probe.width, height=probe.height, force_terminal=probe.is_terminal, **settings
         )
+        # Lines printed as they are (soft-wrapped), waiting to be printed in one call.
+        self._pending: list[Text] = []
 
     # -- the Reporter interface ------------------------------------------------------------
 
     def file_done(self, result: FileResult) -> None:
-        console = self.console
         path = printable_path(result.path)
         header = path if not result.title else f"{path} — {result.title}"
-        console.rule(Text(header, style="bold"), align="left")
+        self.console.rule(Text(header, style="bold"), align="left")
         for problem in (*result.problems, *result.warnings):
             self._problem(problem, indent=0)
         if not result.steps and not result.problems:
-            console.print(Text("no steps", style="dim"))
+            self._wrapped(Text("no steps", style="dim"))
         for step in result.steps:
             self._step(step)
-        console.print()
+        self._pending.append(Text())
+        self._flush()
 
     def finish(self, results: Sequence[FileResult]) -> None:
         holds = not failing_steps(results, strict=self.strict) and not any(
             result.problems for result in results
         )
         line = summary_line(results, strict=self.strict)
-        self.console.print(Text(line, style="bold green" if holds else "bold red"), soft_wrap=True)
+        self._pending.append(Text(line, style="bold green" if holds else "bold red"))
+        self._flush()
+
+    # -- printing ----------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        """Print the pending lines, each as it is, in one call (rich's cost is per call)."""
+        if not self._pending:
+            return
+        text = Text("\n").join(self._pending)
+        self._pending.clear()
+        if "\t" in text.plain:  # tabs are expanded when rich lays text out
+            self.console.print(text, soft_wrap=True)
+            return
+        # The lines are laid out already: rich would only split them and join them again.
+        self.console.print(Segments(text.render(self.console, end="\n")), soft_wrap=True)
+
+    def _wrapped(self, text: Text) -> None:
+        """Text wrapped to the width, as `console.print(text)` would."""
+        self._pending.extend(self._wrap(text, self.console.width))
+
+    def _wrap(self, text: Text, width: int) -> Iterable[Text]:
+        """`text.wrap(console, width)`, without the work when the text is one line that fits."""
+        plain = text.plain
+        if "\n" not in plain and "\t" not in plain and cell_len(plain) <= width:
+            return [text]
+        return text.wrap(self.console, width)
 
     # -- pieces ------------------------------------------------------------------------------
 
@@ -101,17 +136,18 @@ class TerminalReporter:
     def _line(self, text: Text, *, indent: int = BODY_INDENT) -> None:
         """A body line, wrapped to the width with the indent kept on every line."""
         wrap_width = max(self.console.width - indent, MIN_WRAP_WIDTH)
-        for line in text.wrap(self.console, wrap_width):
+        for line in self._wrap(text, wrap_width):
             line.rstrip()
-            self.console.print(Text(" " * indent).append_text(line), soft_wrap=True)
+            self._pending.append(Text(" " * indent).append_text(line))
 
     def _block(self, label: str, block: str, *, indent: int = BODY_INDENT) -> None:
         """Pretty-printed math: lines kept aligned and never wrapped; the label leads the first."""
-        lines = block.splitlines()
         prefix = f"{label}: " if label else ""
-        for index, line in enumerate(lines):
-            lead = " " * indent + (prefix if index == 0 else " " * len(prefix))
-            self.console.print(Text(lead + line.rstrip()), soft_wrap=True)
+        lines = (
+            " " * indent + (prefix if index == 0 else " " * len(prefix)) + line.rstrip()
+            for index, line in enumerate(block.splitlines())
+        )
+        self._pending.append(Text("\n".join(lines)))  # one Text: they are many lines
 
     def _problem(self, problem: Problem, *, indent: int = BODY_INDENT) -> None:
         style = SEVERITY_STYLE.get(problem.severity, "red")
@@ -127,7 +163,7 @@ class TerminalReporter:
             header.append("  ")
             header.append(step.id, style="bold")
         header.append(f"  (line {step.span.line})", style="dim")
-        self.console.print(header)
+        self._wrapped(header)
 
         self._line(Text(step.written))
         pretty = step.pretty_written.strip("\n")
@@ -157,6 +193,7 @@ class TerminalReporter:
 
     def _counterexample(self, counterexample: Counterexample) -> None:
         self._line(Text("counterexample:", style="bold"))
+        self._flush()
         table = Table(
             box=box.SQUARE,
             show_header=False,
