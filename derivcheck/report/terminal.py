@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, TextIO
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich import box
 from rich.cells import cell_len
-from rich.console import Console
-from rich.padding import Padding
-from rich.segment import Segments
-from rich.table import Table
+from rich.console import Console, ConsoleOptions
+from rich.control import strip_control_codes
+from rich.measure import Measurement
+from rich.segment import Segment, Segments
 from rich.text import Text
 
 from derivcheck.model import Counterexample, FileResult, Problem, StepResult, Verdict
@@ -21,6 +20,9 @@ from derivcheck.report import (
     step_holds,
     summary_line,
 )
+
+if TYPE_CHECKING:
+    from rich.table import Table  # imported when a counterexample is printed
 
 __all__ = ["TerminalReporter", "summary_line"]
 
@@ -39,6 +41,7 @@ BADGE_WIDTH = max(len(text) for text, _ in BADGE_BY_VERDICT.values())
 EXPECTED_REFUTATION = ("✘ REFUTED (expected)", "bold green")
 MISSED_REFUTATION_STYLE = "bold red"
 MIN_WRAP_WIDTH = 20
+UNLIMITED_WIDTH = 1 << 16  # more columns than any table wants: to measure one's natural width
 SEVERITY_STYLE: dict[str, str] = {"error": "red", "warning": "yellow"}
 
 
@@ -192,29 +195,81 @@ class TerminalReporter:
                 self._line(Text(f"- {attempt}"), indent=BODY_INDENT + 2)
 
     def _counterexample(self, counterexample: Counterexample) -> None:
+        # Only a report with a counterexample needs a table (and rich.table, rich.padding, rich.box).
+        from rich.padding import Padding
+
         self._line(Text("counterexample:", style="bold"))
         self._flush()
-        table = Table(
-            box=box.SQUARE,
-            show_header=False,
-            pad_edge=True,
-        )
-        table.add_column("section", style="dim", no_wrap=True)
-        table.add_column("name", no_wrap=True)
-        table.add_column("value", overflow="fold")
-        sections: list[tuple[str, tuple[tuple[str, str], ...]]] = [
-            ("sizes", counterexample.sizes),
-            ("indices", counterexample.indices),
-            ("values", counterexample.values),
-            ("sides", (("lhs", counterexample.lhs), ("rhs", counterexample.rhs))),
+        sections = [
+            (section, pairs)
+            for section, pairs in (
+                ("sizes", counterexample.sizes),
+                ("indices", counterexample.indices),
+                ("values", counterexample.values),
+                ("sides", (("lhs", counterexample.lhs), ("rhs", counterexample.rhs))),
+            )
+            if pairs
         ]
-        first = True
-        for section, pairs in sections:
-            if not pairs:
-                continue
-            if not first:
-                table.add_section()
-            first = False
-            for index, (name, value) in enumerate(pairs):
-                table.add_row(Text(section if index == 0 else ""), Text(name), Text(value))
+        # rich's cost is per cell and per line it lays out. One row a section, with its names
+        # and its values as the lines of one cell each, is the same table as one row a value,
+        # as long as no cell is laid out again: when the table is no wider than the width and no
+        # name or value is more than one line or has a tab. Then the cells are given as lines.
+        if all(_one_line(text) for _, pairs in sections for pair in pairs for text in pair):
+            table = _table(sections, by_section=True)
+            width = self._natural_width(table)
+            if width <= self.console.width - BODY_INDENT:
+                # As Padding(expand=False) would print it, without measuring the table again.
+                padded = Padding(table, (0, 0, 0, BODY_INDENT), expand=True)
+                self.console.print(padded, width=width + BODY_INDENT, crop=False)
+                return
+        table = _table(sections, by_section=False)
         self.console.print(Padding(table, (0, 0, 0, BODY_INDENT), expand=False))
+
+    def _natural_width(self, table: Table) -> int:
+        """How wide `table` is when nothing limits it."""
+        unlimited = self.console.options.update_width(self.console.width + UNLIMITED_WIDTH)
+        return Measurement.get(self.console, unlimited, table).maximum
+
+
+def _one_line(text: str) -> bool:
+    """Whether rich shows `text` on one line, as it is (no line end of any kind, no tab)."""
+    return "\t" not in text and text.splitlines() in ([], [text])
+
+
+class _Lines:
+    """A table cell of lines that fit their column: what a Text of them would render, without
+    laying them out (Text pads each line to the column's width, as the column is left-justified)."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.lines = [strip_control_codes(line) for line in lines]
+        self.width = max((cell_len(line) for line in self.lines), default=0)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(self.width, self.width)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
+        width = options.max_width
+        yield Segment("\n".join(line + " " * (width - cell_len(line)) for line in self.lines))
+        yield Segment.line()
+
+
+def _table(sections: Sequence[tuple[str, Sequence[tuple[str, str]]]], *, by_section: bool) -> Table:
+    """The counterexample table: a row for each section, or a row for each value."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SQUARE, show_header=False, pad_edge=True)
+    table.add_column("section", style="dim", no_wrap=True)
+    table.add_column("name", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for number, (section, pairs) in enumerate(sections):
+        if number:
+            table.add_section()
+        if by_section:
+            label = [section] + [""] * (len(pairs) - 1)  # a line for each value, as rows have
+            names = [name for name, _ in pairs]
+            table.add_row(_Lines(label), _Lines(names), _Lines(value for _, value in pairs))
+            continue
+        for index, (name, value) in enumerate(pairs):
+            table.add_row(Text(section if index == 0 else ""), Text(name), Text(value))
+    return table
