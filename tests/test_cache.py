@@ -13,6 +13,7 @@ import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -615,16 +616,22 @@ IMPORTS = textwrap.dedent(
         if name in ("sympy", "pydantic", "yaml", "multiprocessing")
         or name.startswith(("derivcheck.checker", "derivcheck.engine", "derivcheck.exprparse"))
     )
-    print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
+    print(json.dumps({"code": code, "heavy": heavy, "modules": sorted(sys.modules)}), file=sys.stderr)
     """
 )
 
 
-def imported(*args: str, cwd: Path | None = None) -> tuple[object, list[str]]:
+def run_imports(*args: str, cwd: Path | None = None) -> dict[str, Any]:
+    """The exit code, the heavy modules and all the modules of a run in a fresh interpreter."""
     done = subprocess.run(
         [sys.executable, "-c", IMPORTS, *args], capture_output=True, text=True, cwd=cwd, timeout=300, check=False
     )
-    report = json.loads(done.stderr.strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads(done.stderr.strip().splitlines()[-1])
+    return report
+
+
+def imported(*args: str, cwd: Path | None = None) -> tuple[object, list[str]]:
+    report = run_imports(*args, cwd=cwd)
     return report["code"], report["heavy"]
 
 
@@ -642,6 +649,40 @@ def test_a_warm_run_imports_neither_sympy_nor_the_engine(tmp_path: Path) -> None
     assert code == 1 and "sympy" in heavy and "derivcheck.checker" in heavy
     assert imported(*args) == (1, [])
     assert imported(*args, "-f", "json", "-j", "2") == (1, [])
+
+
+# The text report's share of a warm run is rich: only rich.console and rich.text (and what they
+# need) always; a counterexample's table only when one is printed; never the parts of rich that
+# print other things (syntax, markdown, pretty-printing, tracebacks) nor typer's rich help.
+NOT_IN_A_TEXT_REPORT = (
+    "pygments",
+    "markdown_it",
+    "rich.syntax",
+    "rich.markdown",
+    "rich.pretty",
+    "rich.traceback",
+    "rich.progress",
+    "rich.live",
+    "typer.rich_utils",
+)
+ONLY_FOR_A_TABLE = ("rich.table", "rich.padding", "rich.box")
+
+
+def _imported_from(report: dict[str, Any], names: tuple[str, ...]) -> list[str]:
+    return [name for name in report["modules"] if name in names or name.startswith(tuple(f"{n}." for n in names))]
+
+
+def test_a_warm_text_report_imports_only_the_rich_it_prints_with(tmp_path: Path) -> None:
+    write(tmp_path, "holds/tiny.yaml", TINY.split("  - claim: t + 1 = t")[0])
+    write(tmp_path, "refuted/tiny.yaml", TINY)  # its last step is shown with a counterexample
+    for folder, table in (("holds", False), ("refuted", True)):
+        args = ["verify", str(tmp_path / folder), "-f", "text", "--cache-dir", str(tmp_path / "c"), "--width", "100"]
+        assert imported(*args)[1]  # cold: fills the cache
+        report = run_imports(*args)
+        assert (report["code"], report["heavy"]) == (0, [])
+        assert "rich.console" in report["modules"]
+        assert _imported_from(report, NOT_IN_A_TEXT_REPORT) == []
+        assert bool(_imported_from(report, ONLY_FOR_A_TABLE)) is table, folder
 
 
 def test_the_runner_reads_files_up_to_the_size_that_source_accepts() -> None:

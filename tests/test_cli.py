@@ -409,6 +409,18 @@ def test_verify_reports_each_file_before_checking_the_next(monkeypatch: pytest.M
     assert out.index("good.yaml — Good") < out.index("bad.yaml — Bad") < out.index("2 files, ")
 
 
+@pytest.mark.parametrize("report_format", ["text", "github", "markdown"])
+def test_verify_shows_control_characters_in_file_names_as_escapes(report_format: str, tmp_path: Path) -> None:
+    # A pull request can name a file anything: its name reaches the report, not the terminal's
+    # escape sequences (here, one that clears the screen) or a bidirectional override.
+    for name in ("a\x1b[2Jb.yaml", "c\u202ed.yaml"):
+        (tmp_path / name).write_text("steps: [\n", encoding="utf-8")
+    code, out, err = invoke("verify", str(tmp_path), "-f", report_format, "--width", "100")
+    assert code == 1
+    assert "\x1b" not in out + err and "\u202e" not in out + err
+    assert out.count("a\\x1b[2Jb.yaml") >= 2 and out.count("c\\u202ed.yaml") >= 2
+
+
 # -- verify: crashes and interrupts ---------------------------------------------------------------
 
 

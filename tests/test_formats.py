@@ -239,6 +239,30 @@ def test_github_user_text_cannot_inject_commands() -> None:
     assert len(_annotations(out)) == 1
 
 
+HOSTILE_PATH = "dir/a\x1b[2Jb\u202ec\x07.yaml"
+SHOWN_PATH = "dir/a\\x1b[2Jb\\u202ec\\x07.yaml"
+
+
+@pytest.mark.parametrize("name", ["github", "markdown"])
+def test_control_characters_in_paths_are_shown_as_escapes(name: str) -> None:
+    step = make_step("1", Verdict.ERROR, problems=(Problem(HOSTILE_PATH, Span(3, 5), "syntax", "no"),))
+    result = FileResult(
+        HOSTILE_PATH, "T", (step, REFUTED), problems=(Problem(HOSTILE_PATH, Span(1, 1), "schema", "bad"),)
+    )
+    out = render(name, [result])
+    assert "\x1b" not in out and "\u202e" not in out and "\x07" not in out
+    lines = out.splitlines()
+    if name == "github":
+        assert f"::group::derivcheck {SHOWN_PATH} — T" in lines
+        annotations = _annotations(out)
+        assert len(annotations) == 3
+        assert all(line.startswith(f"::error file={SHOWN_PATH},line=") for line in annotations)
+    else:
+        assert f"### `{SHOWN_PATH}` — T" in lines
+        assert f"- **error** `{SHOWN_PATH}:1:1` `schema`: bad" in lines
+        assert f"  - `{SHOWN_PATH}:3:5` `syntax`: no" in lines
+
+
 # -- junit ----------------------------------------------------------------------------------------
 
 

@@ -29,6 +29,7 @@ from derivcheck.report import (
     file_holds,
     load_reporter,
     make_reporter,
+    printable_path,
     reporter_names,
     step_holds,
 )
@@ -345,6 +346,63 @@ def test_text_file_without_steps_or_problems_says_so() -> None:
 def test_text_file_with_problems_does_not_say_no_steps() -> None:
     result = make_file(problems=(Problem("d.yaml", Span(1, 1), "not-found", "no such file"),))
     assert "no steps" not in render_text([result])
+
+
+# -- paths: they come from the file system, so their control characters are shown escaped ------
+
+HOSTILE_PATH = "dir/a\x1b[2Jb\u202ec\x07d\x9b\udcff.yaml"
+SHOWN_PATH = "dir/a\\x1b[2Jb\\u202ec\\x07d\\x9b\\udcff.yaml"
+RAW = ("\x1b[2J", "\u202e", "\x07", "\x9b", "\udcff")
+
+
+@pytest.mark.parametrize(
+    ("path", "shown"),
+    [
+        ("derivations/softmax_ce.yaml", "derivations/softmax_ce.yaml"),
+        ("é/∂ — 界 [x].yaml", "é/∂ — 界 [x].yaml"),
+        ("a\x1b[2Jb", "a\\x1b[2Jb"),
+        ("tab\tnew\nline\rend\x00", "tab\\x09new\\x0aline\\x0dend\\x00"),
+        ("del\x7f csi\x9b nel\x85", "del\\x7f csi\\x9b nel\\x85"),
+        ("\u202eevil\u2066\u2069\u200f\u061c", "\\u202eevil\\u2066\\u2069\\u200f\\u061c"),
+        ("line\u2028para\u2029", "line\\u2028para\\u2029"),
+        ("bytes\udcff", "bytes\\udcff"),
+    ],
+)
+def test_printable_path(path: str, shown: str) -> None:
+    assert printable_path(path) == shown
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_text_shows_control_characters_in_paths_as_escapes(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NO_COLOR", "TTY_COMPATIBLE", "FORCE_COLOR", "COLUMNS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    step = make_step(
+        verdict=Verdict.ERROR, problems=(Problem(HOSTILE_PATH, Span(3, 5), "syntax", "no"),)
+    )
+    result = make_file(
+        step, path=HOSTILE_PATH, title="T", problems=(Problem(HOSTILE_PATH, Span(1, 1), "schema", "bad"),)
+    )
+    plain = render_text([result])
+    lines = plain.splitlines()
+    assert lines[0].startswith(f"{SHOWN_PATH} — T ─")
+    assert f"{SHOWN_PATH}:1:1: error [schema] bad" in lines
+    assert f"      {SHOWN_PATH}:3:5: error [syntax] no" in lines
+    assert "\x1b" not in plain
+    terminal = _Terminal()
+    reporter = TerminalReporter(terminal, color=True, width=WIDTH)
+    reporter.file_done(result)
+    reporter.finish([result])
+    colored = terminal.getvalue()
+    assert "\x1b[1m" in colored  # in colour: escape sequences, but only rich's
+    assert colored.count(SHOWN_PATH) == 3
+    for out in (plain, colored):
+        assert not [raw for raw in RAW if raw in out]
+        out.encode("utf-8")  # no lone surrogate: it could not be written
 
 
 def test_text_streams_each_file_before_finish() -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol, TextIO, cast
 
-from derivcheck.model import FileResult, StepResult, Verdict, summarize
+from derivcheck.model import FileResult, Problem, StepResult, Verdict, summarize
 
 # Name -> "module:Class". Modules are imported only when their reporter is asked for,
 # so the JSON reporter never imports rich.
@@ -58,6 +60,33 @@ def make_reporter(
 ) -> Reporter:
     """Build the reporter registered under `name`, writing to `stream`."""
     return load_reporter(name)(stream, color=color, width=width, strict=strict)
+
+
+# What a file path may hold that must not reach a terminal or a log as it is: C0 and C1 controls
+# (ESC starts colour, screen and hyperlink sequences; line ends break the report's lines), line
+# and paragraph separators, bidirectional marks, embeddings, overrides and isolates (they
+# reorder what is shown, as in "Trojan Source"), and lone surrogates (bytes of a name that
+# are not UTF-8, which cannot even be written out). The text inside a file is checked when it
+# is read (source.py); a path comes from the file system or the command line, unchecked.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def printable_path(path: str) -> str:
+    """`path` as it can be shown: the characters above as escapes, like `\\x1b` and `\\u202e`."""
+    return _UNPRINTABLE.sub(_escape, path)
+
+
+def printable_problem(problem: Problem) -> str:
+    """`path:line:col: severity [code] message`, with the path made printable."""
+    shown = printable_path(problem.path)
+    return str(problem if shown == problem.path else replace(problem, path=shown))
 
 
 def step_holds(step: StepResult, *, strict: bool = False) -> bool:

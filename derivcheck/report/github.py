@@ -11,7 +11,9 @@
 #
 # User text can never start a workflow command of its own: commands are recognised at
 # the start of a line only, every plain line starts with the step number, and newlines in
-# messages and properties are escaped as GitHub's runner expects.
+# messages and properties are escaped as GitHub's runner expects. File paths come from the
+# file system, unchecked: their control and bidirectional characters are shown as escapes
+# (printable_path), since the log shows ANSI sequences and GitHub cannot escape them.
 
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from derivcheck.model import FileResult, StepResult, Verdict
-from derivcheck.report import step_holds, summary_line
+from derivcheck.report import printable_path, step_holds, summary_line
 from derivcheck.report.diagnostics import Diagnostic, file_diagnostics, one_line
 
 COMMAND_BY_SEVERITY = {"error": "error", "warning": "warning"}
@@ -46,7 +48,7 @@ def annotation(diagnostic: Diagnostic) -> str:
     return workflow_command(
         COMMAND_BY_SEVERITY.get(diagnostic.severity, "error"),
         diagnostic.message,
-        file=diagnostic.path,
+        file=printable_path(diagnostic.path),
         line=diagnostic.span.line,
         col=diagnostic.span.col,
         title=f"derivcheck: {diagnostic.title}",
@@ -85,7 +87,8 @@ class GithubReporter:
         self.stream.write(line + "\n")
 
     def file_done(self, result: FileResult) -> None:
-        header = result.path if not result.title else f"{result.path} — {result.title}"
+        path = printable_path(result.path)
+        header = path if not result.title else f"{path} — {result.title}"
         self._print(workflow_command("group", f"derivcheck {one_line(header)}"))
         for step in result.steps:
             self._print(step_log_line(step, strict=self.strict))

@@ -10,6 +10,8 @@
 #
 # GitHub-flavoured Markdown. User text goes into code spans (claims, ids, paths), or is
 # escaped (titles, methods, messages), so `a[k]`, `*`, `|` and `<tag>` show as written.
+# Paths, which come from the file system unchecked, have their control and bidirectional
+# characters shown as escapes (printable_path).
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from derivcheck.model import FileResult, Problem, StepResult, Verdict
-from derivcheck.report import run_holds, step_holds, summary_line
+from derivcheck.report import printable_path, run_holds, step_holds, summary_line
 from derivcheck.report.diagnostics import (
     counterexample_summary,
     failure_rule,
@@ -70,12 +72,13 @@ def verdict_cell(step: StepResult, *, strict: bool = False) -> str:
 def _problem(problem: Problem) -> str:
     """`path:line:col` `code`: message."""
     return (
-        f"{code(f'{problem.path}:{problem.span}')} {code(problem.code)}: {escape(problem.message)}"
+        f"{code(f'{printable_path(problem.path)}:{problem.span}')} {code(problem.code)}: "
+        f"{escape(problem.message)}"
     )
 
 
 def _file_section(result: FileResult, *, strict: bool) -> list[str]:
-    heading = f"### {code(result.path)}"
+    heading = f"### {code(printable_path(result.path))}"
     if result.title:
         heading += f" — {escape(result.title)}"
     lines = [heading, ""]

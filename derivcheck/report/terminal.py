@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich import box
-from rich.console import Console
-from rich.padding import Padding
-from rich.table import Table
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions
+from rich.control import strip_control_codes
+from rich.measure import Measurement
+from rich.segment import Segment, Segments
 from rich.text import Text
 
 from derivcheck.model import Counterexample, FileResult, Problem, StepResult, Verdict
-from derivcheck.report import failing_steps, step_holds, summary_line
+from derivcheck.report import (
+    failing_steps,
+    printable_path,
+    printable_problem,
+    step_holds,
+    summary_line,
+)
+
+if TYPE_CHECKING:
+    from rich.table import Table  # imported when a counterexample is printed
 
 __all__ = ["TerminalReporter", "summary_line"]
 
@@ -31,6 +41,7 @@ BADGE_WIDTH = max(len(text) for text, _ in BADGE_BY_VERDICT.values())
 EXPECTED_REFUTATION = ("✘ REFUTED (expected)", "bold green")
 MISSED_REFUTATION_STYLE = "bold red"
 MIN_WRAP_WIDTH = 20
+UNLIMITED_WIDTH = 1 << 16  # more columns than any table wants: to measure one's natural width
 SEVERITY_STYLE: dict[str, str] = {"error": "red", "warning": "yellow"}
 
 
@@ -41,37 +52,71 @@ class TerminalReporter:
         self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = False
     ) -> None:
         self.strict = strict
+        settings: dict[str, Any] = {
+            "file": stream,
+            "color_system": "auto" if color else None,
+            "no_color": not color or None,
+            "markup": False,
+            "emoji": False,
+            "highlight": False,
+            "legacy_windows": False,
+        }
+        # rich asks the environment and the terminal for its size and whether it is a
+        # terminal on every print (a good part of a report's time): ask once, for this report.
+        probe = Console(width=width, **settings)
         self.console = Console(
-            file=stream,
-            width=width,
-            color_system="auto" if color else None,
-            no_color=not color or None,
-            markup=False,
-            emoji=False,
-            highlight=False,
-            legacy_windows=False,
+            width=probe.width, height=probe.height, force_terminal=probe.is_terminal, **settings
         )
+        # Lines printed as they are (soft-wrapped), waiting to be printed in one call.
+        self._pending: list[Text] = []
 
     # -- the Reporter interface ------------------------------------------------------------
 
     def file_done(self, result: FileResult) -> None:
-        console = self.console
-        header = result.path if not result.title else f"{result.path} — {result.title}"
-        console.rule(Text(header, style="bold"), align="left")
+        path = printable_path(result.path)
+        header = path if not result.title else f"{path} — {result.title}"
+        self.console.rule(Text(header, style="bold"), align="left")
         for problem in (*result.problems, *result.warnings):
             self._problem(problem, indent=0)
         if not result.steps and not result.problems:
-            console.print(Text("no steps", style="dim"))
+            self._wrapped(Text("no steps", style="dim"))
         for step in result.steps:
             self._step(step)
-        console.print()
+        self._pending.append(Text())
+        self._flush()
 
     def finish(self, results: Sequence[FileResult]) -> None:
         holds = not failing_steps(results, strict=self.strict) and not any(
             result.problems for result in results
         )
         line = summary_line(results, strict=self.strict)
-        self.console.print(Text(line, style="bold green" if holds else "bold red"), soft_wrap=True)
+        self._pending.append(Text(line, style="bold green" if holds else "bold red"))
+        self._flush()
+
+    # -- printing ----------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        """Print the pending lines, each as it is, in one call (rich's cost is per call)."""
+        if not self._pending:
+            return
+        text = Text("\n").join(self._pending)
+        self._pending.clear()
+        if "\t" in text.plain:  # tabs are expanded when rich lays text out
+            self.console.print(text, soft_wrap=True)
+            return
+        # The lines are laid out already: rich would only split them and join them again.
+        self.console.print(Segments(text.render(self.console, end="\n")), soft_wrap=True)
+
+    def _wrapped(self, text: Text) -> None:
+        """Text wrapped to the width, as `console.print(text)` would."""
+        self._pending.extend(self._wrap(text, self.console.width))
+
+    def _wrap(self, text: Text, width: int) -> Iterable[Text]:
+        """`text.wrap(console, width)`, without the work when the text is one line that fits."""
+        plain = text.plain
+        if "\n" not in plain and "\t" not in plain and cell_len(plain) <= width:
+            return [text]
+        return text.wrap(self.console, width)
 
     # -- pieces ------------------------------------------------------------------------------
 
@@ -94,21 +139,22 @@ class TerminalReporter:
     def _line(self, text: Text, *, indent: int = BODY_INDENT) -> None:
         """A body line, wrapped to the width with the indent kept on every line."""
         wrap_width = max(self.console.width - indent, MIN_WRAP_WIDTH)
-        for line in text.wrap(self.console, wrap_width):
+        for line in self._wrap(text, wrap_width):
             line.rstrip()
-            self.console.print(Text(" " * indent).append_text(line), soft_wrap=True)
+            self._pending.append(Text(" " * indent).append_text(line))
 
     def _block(self, label: str, block: str, *, indent: int = BODY_INDENT) -> None:
         """Pretty-printed math: lines kept aligned and never wrapped; the label leads the first."""
-        lines = block.splitlines()
         prefix = f"{label}: " if label else ""
-        for index, line in enumerate(lines):
-            lead = " " * indent + (prefix if index == 0 else " " * len(prefix))
-            self.console.print(Text(lead + line.rstrip()), soft_wrap=True)
+        lines = (
+            " " * indent + (prefix if index == 0 else " " * len(prefix)) + line.rstrip()
+            for index, line in enumerate(block.splitlines())
+        )
+        self._pending.append(Text("\n".join(lines)))  # one Text: they are many lines
 
     def _problem(self, problem: Problem, *, indent: int = BODY_INDENT) -> None:
         style = SEVERITY_STYLE.get(problem.severity, "red")
-        self._line(Text(str(problem), style=style), indent=indent)
+        self._line(Text(printable_problem(problem), style=style), indent=indent)
 
     def _labelled(self, label: str, value: str, style: str = "") -> None:
         self._line(Text.assemble((f"{label}: ", "dim"), (value, style)))
@@ -120,7 +166,7 @@ class TerminalReporter:
             header.append("  ")
             header.append(step.id, style="bold")
         header.append(f"  (line {step.span.line})", style="dim")
-        self.console.print(header)
+        self._wrapped(header)
 
         self._line(Text(step.written))
         pretty = step.pretty_written.strip("\n")
@@ -149,28 +195,81 @@ class TerminalReporter:
                 self._line(Text(f"- {attempt}"), indent=BODY_INDENT + 2)
 
     def _counterexample(self, counterexample: Counterexample) -> None:
+        # Only a report with a counterexample needs a table (and rich.table, rich.padding, rich.box).
+        from rich.padding import Padding
+
         self._line(Text("counterexample:", style="bold"))
-        table = Table(
-            box=box.SQUARE,
-            show_header=False,
-            pad_edge=True,
-        )
-        table.add_column("section", style="dim", no_wrap=True)
-        table.add_column("name", no_wrap=True)
-        table.add_column("value", overflow="fold")
-        sections: list[tuple[str, tuple[tuple[str, str], ...]]] = [
-            ("sizes", counterexample.sizes),
-            ("indices", counterexample.indices),
-            ("values", counterexample.values),
-            ("sides", (("lhs", counterexample.lhs), ("rhs", counterexample.rhs))),
+        self._flush()
+        sections = [
+            (section, pairs)
+            for section, pairs in (
+                ("sizes", counterexample.sizes),
+                ("indices", counterexample.indices),
+                ("values", counterexample.values),
+                ("sides", (("lhs", counterexample.lhs), ("rhs", counterexample.rhs))),
+            )
+            if pairs
         ]
-        first = True
-        for section, pairs in sections:
-            if not pairs:
-                continue
-            if not first:
-                table.add_section()
-            first = False
-            for index, (name, value) in enumerate(pairs):
-                table.add_row(Text(section if index == 0 else ""), Text(name), Text(value))
+        # rich's cost is per cell and per line it lays out. One row a section, with its names
+        # and its values as the lines of one cell each, is the same table as one row a value,
+        # as long as no cell is laid out again: when the table is no wider than the width and no
+        # name or value is more than one line or has a tab. Then the cells are given as lines.
+        if all(_one_line(text) for _, pairs in sections for pair in pairs for text in pair):
+            table = _table(sections, by_section=True)
+            width = self._natural_width(table)
+            if width <= self.console.width - BODY_INDENT:
+                # As Padding(expand=False) would print it, without measuring the table again.
+                padded = Padding(table, (0, 0, 0, BODY_INDENT), expand=True)
+                self.console.print(padded, width=width + BODY_INDENT, crop=False)
+                return
+        table = _table(sections, by_section=False)
         self.console.print(Padding(table, (0, 0, 0, BODY_INDENT), expand=False))
+
+    def _natural_width(self, table: Table) -> int:
+        """How wide `table` is when nothing limits it."""
+        unlimited = self.console.options.update_width(self.console.width + UNLIMITED_WIDTH)
+        return Measurement.get(self.console, unlimited, table).maximum
+
+
+def _one_line(text: str) -> bool:
+    """Whether rich shows `text` on one line, as it is (no line end of any kind, no tab)."""
+    return "\t" not in text and text.splitlines() in ([], [text])
+
+
+class _Lines:
+    """A table cell of lines that fit their column: what a Text of them would render, without
+    laying them out (Text pads each line to the column's width, as the column is left-justified)."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.lines = [strip_control_codes(line) for line in lines]
+        self.width = max((cell_len(line) for line in self.lines), default=0)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(self.width, self.width)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
+        width = options.max_width
+        yield Segment("\n".join(line + " " * (width - cell_len(line)) for line in self.lines))
+        yield Segment.line()
+
+
+def _table(sections: Sequence[tuple[str, Sequence[tuple[str, str]]]], *, by_section: bool) -> Table:
+    """The counterexample table: a row for each section, or a row for each value."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SQUARE, show_header=False, pad_edge=True)
+    table.add_column("section", style="dim", no_wrap=True)
+    table.add_column("name", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    for number, (section, pairs) in enumerate(sections):
+        if number:
+            table.add_section()
+        if by_section:
+            label = [section] + [""] * (len(pairs) - 1)  # a line for each value, as rows have
+            names = [name for name, _ in pairs]
+            table.add_row(_Lines(label), _Lines(names), _Lines(value for _, value in pairs))
+            continue
+        for index, (name, value) in enumerate(pairs):
+            table.add_row(Text(section if index == 0 else ""), Text(name), Text(value))
+    return table
