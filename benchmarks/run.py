@@ -102,6 +102,9 @@ def environment(cache_dir: Path | None) -> dict[str, str]:
 def take_snapshot() -> None:
     for name in ("derivcheck", "derivations"):
         shutil.copytree(ROOT / name, SNAPSHOT / name, ignore=shutil.ignore_patterns("__pycache__"))
+    # Byte-compiled, as an installed package is: with PYTHONDONTWRITEBYTECODE set (as on
+    # this project's machines) every run would otherwise compile derivcheck from source.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(SNAPSHOT / "derivcheck")], check=True)
     check = subprocess.run([sys.executable, "-c", "import derivcheck; print(derivcheck.__file__)"], capture_output=True, text=True, env=environment(None), cwd=SNAPSHOT, check=True)
     assert check.stdout.strip().startswith(str(SNAPSHOT)), check.stdout
     sys.path.insert(0, str(SNAPSHOT))  # the baseline, run here, uses the same code
