@@ -56,6 +56,9 @@ class Context:
     positive: frozenset[str] = field(default_factory=frozenset)  # variables assumed positive
     nonnegative: frozenset[str] = field(default_factory=frozenset)
     negative: frozenset[str] = field(default_factory=frozenset)
+    # Sides already prepared or simplified in this context, by expression: the links of a
+    # chain share their sides, and a process checks claim after claim of one file.
+    memo: dict[tuple[str, sympy.Basic], sympy.Basic] = field(default_factory=dict, compare=False, repr=False)
 
     def family_of(self, atom: sympy.Basic) -> str | None:
         """The name of the variable or definition an atom (z[k], L) stands for."""

@@ -412,11 +412,19 @@ class Prepared:
 
 
 def prepare(lhs: sympy.Expr, rhs: sympy.Expr, ctx: Context) -> Prepared:
-    sides = []
-    for side in (lhs, rhs):
+    return Prepared(_prepared_side(lhs, ctx), _prepared_side(rhs, ctx))
+
+
+def _prepared_side(side: sympy.Expr, ctx: Context) -> sympy.Expr:
+    """A side with derivatives taken and every definition substituted, its sums' variables
+    fresh. Remembered in ctx.memo: the same side (a chain's link, a derivative used in
+    several steps) is prepared once; both sides being one object is then no harm, as
+    they are equal."""
+    key = ("prepare", side)
+    if key not in ctx.memo:
         resolved = resolve_derivatives(freshen(side), ctx)
-        sides.append(freshen(expand_definitions(resolved, ctx)))
-    return Prepared(sides[0], sides[1])
+        ctx.memo[key] = freshen(expand_definitions(resolved, ctx))
+    return ctx.memo[key]  # type: ignore[return-value]
 
 
 # The ways a residual is normalised, cheapest first. "atomic": the sigmoid stays a
@@ -452,8 +460,11 @@ def prove(
 def simplified(expr: sympy.Expr, ctx: Context) -> sympy.Expr:
     """A side as the report shows it: derivatives taken (with the definitions they
     need substituted), sums normalised, no facts; other definitions kept by name."""
-    ranges: Ranges = dict(ctx.ranges)
-    return Normaliser(ctx, ()).run(resolve_derivatives(freshen(expr), ctx), ranges)
+    key = ("simplified", expr)
+    if key not in ctx.memo:
+        ranges: Ranges = dict(ctx.ranges)
+        ctx.memo[key] = Normaliser(ctx, ()).run(resolve_derivatives(freshen(expr), ctx), ranges)
+    return ctx.memo[key]  # type: ignore[return-value]
 
 
 def fact_subsets(facts: tuple[Fact, ...]) -> Iterable[tuple[Fact, ...]]:
