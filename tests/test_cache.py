@@ -90,6 +90,20 @@ class NoChecking:
         raise StepChecked("a step was checked")
 
 
+def count_checked_steps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The positions of the steps the runner reads into SymPy to check, as it goes."""
+    checked: list[int] = []
+    prepare = checker.prepare
+
+    def counting(derivation: source.Derivation, positions: list[int] | None = None) -> checker.Prepared:
+        if positions is not None:  # the runner's call (a check of the whole file passes none)
+            checked.extend(positions)
+        return prepare(derivation, positions)
+
+    monkeypatch.setattr(checker, "prepare", counting)
+    return checked
+
+
 @pytest.fixture
 def cache_dir(tmp_path: Path) -> Path:
     return tmp_path / "cache"
@@ -217,15 +231,7 @@ def test_only_the_edited_step_is_checked_again(tmp_path: Path, cache_dir: Path, 
     path = write(tmp_path, "tiny.yaml", TINY)
     check([path], cache_dir)
     path.write_text(TINY.replace("- t**2 - 1", "- t**2 - 1 + 0"), encoding="utf-8")
-    checked: list[int] = []
-    prepare = checker.prepare
-
-    def counting(derivation: source.Derivation, positions: list[int] | None = None) -> checker.Prepared:
-        if positions is not None:  # the runner's call (a check of the whole file passes none)
-            checked.extend(positions)
-        return prepare(derivation, positions)
-
-    monkeypatch.setattr(checker, "prepare", counting)
+    checked = count_checked_steps(monkeypatch)
     assert check([path], cache_dir) == fresh([path])
     assert checked == [1]
 
@@ -253,15 +259,7 @@ def test_a_step_that_moves_keeps_its_results_with_new_lines_and_numbers(
     )
     path.write_text(moved, encoding="utf-8")
     expected = fresh([path])
-    checked: list[int] = []
-    prepare = checker.prepare
-
-    def counting(derivation: source.Derivation, positions: list[int] | None = None) -> checker.Prepared:
-        if positions is not None:  # the runner's call (a check of the whole file passes none)
-            checked.extend(positions)
-        return prepare(derivation, positions)
-
-    monkeypatch.setattr(checker, "prepare", counting)
+    checked = count_checked_steps(monkeypatch)
     assert check([path], cache_dir) == expected
     assert checked == [0]  # only the new step
     assert [step.number for step in expected[0].steps] == ["1", "2", "3.1", "4"]
