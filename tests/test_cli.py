@@ -254,16 +254,19 @@ def test_verify_rejects_bad_timeout(fake_check: FakeCheck, value: str) -> None:
     assert fake_check.calls == []
 
 
-def test_verify_strict_fails_checked_steps(fake_check: FakeCheck) -> None:
-    code, out, _ = invoke("verify", "checked.yaml", "--strict", "--width", "100")
+@pytest.mark.parametrize("flags", [(), ("--strict",)])
+def test_verify_fails_checked_steps_by_default(fake_check: FakeCheck, flags: tuple[str, ...]) -> None:
+    # A check at concrete sizes is no proof: (N-1)*(N-2)*(N-3)*(N-4) = 0 holds at N = 1..4.
+    code, out, _ = invoke("verify", "checked.yaml", *flags, "--width", "100")
     assert code == 1
-    assert "does not count with --strict" in out
+    assert "~ CHECKED" in out and "✔ CHECKED" not in out
+    assert "it fails the run (--accept-checked lets it pass)" in out
 
 
-def test_verify_without_strict_accepts_checked_steps(fake_check: FakeCheck) -> None:
-    code, out, _ = invoke("verify", "checked.yaml", "--width", "100")
+def test_verify_accept_checked_lets_checked_steps_pass(fake_check: FakeCheck) -> None:
+    code, out, _ = invoke("verify", "checked.yaml", "--accept-checked", "--width", "100")
     assert code == 0
-    assert "✔ CHECKED" in out
+    assert "✔ CHECKED" in out and "all hold" in out
 
 
 def test_verify_strict_keeps_expected_refutations(fake_check: FakeCheck) -> None:

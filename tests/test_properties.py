@@ -31,6 +31,7 @@ judgement a faked pass, a corrupted counterexample and an inadmissible one.
 from __future__ import annotations
 
 import importlib.util
+import json
 import random
 import re
 import sys
@@ -913,8 +914,9 @@ def test_an_inadmissible_counterexample_is_caught() -> None:
 @pytest.mark.xfail(
     strict=True,
     raises=AssertionError,
-    reason="soundness bug: a claim true at every size derivcheck tries (1 to 4) and false beyond "
-    "is reported `checked` (the README says a wrong step is never reported proved or checked)",
+    reason="a limit of `checked`, which is a finite check: a claim true at every size derivcheck "
+    "tries (1 to 4) and false beyond is `checked`. Such a step fails the run unless "
+    "--accept-checked (test_a_checked_step_fails_the_run_by_default)",
 )
 @pytest.mark.parametrize(
     "header",
@@ -937,3 +939,18 @@ def test_the_generator_writes_the_format() -> None:
     d = diff(("div", ("pow", ("sym", "t"), 3), ("sym", "s")), ("sym", "t"))
     assert text(d) == "3*t**2*s/(s**2)"
     assert text(("add", (num(Fraction(3, 7)), ("neg", ("ent", "x", "k"))))) == "3/7 - x[k]"
+
+
+def test_a_checked_step_fails_the_run_by_default(tmp_path: Path) -> None:
+    # The claim above, through the CLI: `checked` is evidence, not proof, so it does not pass.
+    from typer.testing import CliRunner
+
+    from derivcheck.cli import app
+
+    path = tmp_path / "poly.yaml"
+    path.write_text("sizes: [N]\nsteps:\n  - claim: (N - 1)*(N - 2)*(N - 3)*(N - 4) = 0\n", encoding="utf-8")
+    run = CliRunner().invoke(app, ["verify", str(path), "--no-cache", "-f", "json"])
+    assert run.exit_code == 1
+    assert json.loads(run.stdout)["files"][0]["steps"][0]["verdict"] == "checked"
+    accepted = CliRunner().invoke(app, ["verify", str(path), "--no-cache", "-f", "json", "--accept-checked"])
+    assert accepted.exit_code == 0

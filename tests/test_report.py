@@ -418,7 +418,7 @@ def test_text_streams_each_file_before_finish() -> None:
 def test_text_strict_flags_checked_steps() -> None:
     results = [make_file(make_step(verdict=Verdict.CHECKED))]
     out = render_text(results, strict=True)
-    assert "does not count with --strict" in out
+    assert "it fails the run (--accept-checked lets it pass)" in out
     assert out.rstrip().endswith("— 1 step does not hold")
 
 

@@ -29,7 +29,7 @@ FAILURE_RULES: dict[str, str] = {
         "or its sides have different free indices."
     ),
     "refutation-missed": "The step is marked `expect: refuted`, but it holds.",
-    "not-proved": "With --strict: the step was only checked at concrete sizes, not proved.",
+    "not-proved": "The step was only checked at concrete sizes, not proved (it passes with --accept-checked).",
 }
 
 # Problem codes with a description for SARIF rules; other codes get a generic one.

@@ -134,6 +134,8 @@ class TerminalReporter:
             else:
                 text = f"✘ expected refuted, but was {step.verdict.value.upper()}"
                 style = MISSED_REFUTATION_STYLE
+        elif self.strict and step.verdict is Verdict.CHECKED:
+            text = "~ CHECKED"  # not a proof: the ✔ is for steps that pass
         return Text(text.ljust(BADGE_WIDTH), style=style)
 
     def _line(self, text: Text, *, indent: int = BODY_INDENT) -> None:
@@ -184,7 +186,7 @@ class TerminalReporter:
         if step.message:
             self._line(Text(step.message, style="" if step_holds(step) else "red"))
         if self.strict and step.verdict is Verdict.CHECKED and not step.expect_refuted:
-            self._line(Text("checked numerically only: does not count with --strict", style="red"))
+            self._line(Text("checked at concrete sizes only, not proved: it fails the run (--accept-checked lets it pass)", style="red"))
         for problem in step.problems:
             self._problem(problem)
         if step.counterexample is not None:
