@@ -426,8 +426,17 @@ def _prepared_side(side: sympy.Expr, ctx: Context) -> sympy.Expr:
     they are equal."""
     key = ("prepare", side)
     if key not in ctx.memo:
-        resolved = resolve_derivatives(freshen(side), ctx)
-        ctx.memo[key] = freshen(expand_definitions(resolved, ctx))
+        ctx.memo[key] = freshen(expand_definitions(_resolved(side, ctx), ctx))
+    return ctx.memo[key]  # type: ignore[return-value]
+
+
+def _resolved(expr: sympy.Expr, ctx: Context) -> sympy.Expr:
+    """expr with its derivatives taken (other definitions kept by name), its sums'
+    variables fresh: the common start of a prepared side and of the side the report
+    shows, taken once."""
+    key = ("resolved", expr)
+    if key not in ctx.memo:
+        ctx.memo[key] = resolve_derivatives(freshen(expr), ctx)
     return ctx.memo[key]  # type: ignore[return-value]
 
 
@@ -467,7 +476,7 @@ def simplified(expr: sympy.Expr, ctx: Context) -> sympy.Expr:
     key = ("simplified", expr)
     if key not in ctx.memo:
         ranges: Ranges = dict(ctx.ranges)
-        ctx.memo[key] = Normaliser(ctx, ()).run(resolve_derivatives(freshen(expr), ctx), ranges)
+        ctx.memo[key] = Normaliser(ctx, ()).run(_resolved(expr, ctx), ranges)
     return ctx.memo[key]  # type: ignore[return-value]
 
 
