@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -469,24 +467,12 @@ def test_an_unwritable_cache_directory_is_not_used(
     assert entries(cache_dir) == []
 
 
-def _unprivileged() -> list[str]:
-    """A command prefix under which permission bits apply (as in test_hostile): as root,
-    the command runs without CAP_DAC_OVERRIDE."""
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without setpriv: permission bits cannot be made to apply")
-    caps = "-dac_override,-dac_read_search"
-    return [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}"]
-
-
 def _set_modes(root: Path, *, directories: int, files: int) -> None:
     for path in [root, *root.rglob("*")]:
         path.chmod(directories if path.is_dir() else files)
 
 
-def test_a_read_only_cache_directory_is_read_but_not_written(tmp_path: Path) -> None:
+def test_a_read_only_cache_directory_is_read_but_not_written(tmp_path: Path, unprivileged: list[str]) -> None:
     folder, cache_dir = tmp_path / "folder", tmp_path / "cache"
     write(folder, "a.yaml", TINY)
     # The child must reach tmp_path itself (pytest makes its base directory 0700).
@@ -496,7 +482,7 @@ def test_a_read_only_cache_directory_is_read_but_not_written(tmp_path: Path) -> 
         path.chmod(0o755)
 
     def verify(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [*_unprivileged(), sys.executable, "-m", "derivcheck", "verify", str(folder), "-f", "json", *args]
+        command = [*unprivileged, sys.executable, "-m", "derivcheck", "verify", str(folder), "-f", "json", *args]
         return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False)
 
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -446,18 +445,6 @@ steps:
 """
 
 
-def _unprivileged() -> list[str]:
-    """A command prefix under which permission bits apply. Root reads any file (it has
-    CAP_DAC_OVERRIDE), so as root the command runs with that capability dropped."""
-    if os.geteuid() != 0:
-        return []
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.skip("running as root without setpriv: permission bits cannot be made to apply")
-    caps = "-dac_override,-dac_read_search"
-    return [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}"]
-
-
 def _run(args: list[str], tmp_path: Path, *, prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     command = [*(prefix or []), sys.executable, "-m", "derivcheck", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
@@ -490,41 +477,41 @@ def locked(tmp_path: Path) -> Iterator[Path]:
         path.chmod(mode)
 
 
-def test_an_unreadable_file_is_an_unreadable_problem(locked: Path) -> None:
+def test_an_unreadable_file_is_an_unreadable_problem(locked: Path, unprivileged: list[str]) -> None:
     code = (
         "from pathlib import Path; from derivcheck import checker; "
         "r = checker.check_file(Path('noperm.yaml')); print([(p.code, str(p.span), p.message) for p in r.problems])"
     )
-    command = [*_unprivileged(), sys.executable, "-c", code]
+    command = [*unprivileged, sys.executable, "-c", code]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=locked)
     assert done.stdout.strip() == "[('unreadable', '1:1', 'cannot read the file: Permission denied')]"
 
 
-def test_the_unprivileged_prefix_really_drops_the_override(locked: Path) -> None:
+def test_the_unprivileged_prefix_really_drops_the_override(locked: Path, unprivileged: list[str]) -> None:
     # The rejects twin: with the prefix a mode-000 file cannot be read, without it (as root) it can.
     probe = [sys.executable, "-c", "open('noperm.yaml').read()"]
-    assert subprocess.run([*_unprivileged(), *probe], capture_output=True, cwd=locked).returncode != 0
+    assert subprocess.run([*unprivileged, *probe], capture_output=True, cwd=locked).returncode != 0
     if os.geteuid() == 0:
         assert subprocess.run(probe, capture_output=True, cwd=locked).returncode == 0
 
 
-def test_an_unreadable_file_through_the_cli_exits_2_and_the_run_goes_on(locked: Path) -> None:
-    done = _run(["verify", "noperm.yaml", "good.yaml", "--no-color"], locked, prefix=_unprivileged())
+def test_an_unreadable_file_through_the_cli_exits_2_and_the_run_goes_on(locked: Path, unprivileged: list[str]) -> None:
+    done = _run(["verify", "noperm.yaml", "good.yaml", "--no-color"], locked, prefix=unprivileged)
     assert done.returncode == EXIT_ERROR
     assert "unreadable" in done.stdout and "Permission denied" in done.stdout
     assert "2 proved" in done.stdout  # good.yaml was checked
     assert "Traceback" not in done.stdout + done.stderr
 
 
-def test_a_file_in_a_closed_directory_is_unreadable_and_the_run_goes_on(locked: Path) -> None:
-    done = _run(["verify", "closed/f.yaml", "good.yaml", "--no-color"], locked, prefix=_unprivileged())
+def test_a_file_in_a_closed_directory_is_unreadable_and_the_run_goes_on(locked: Path, unprivileged: list[str]) -> None:
+    done = _run(["verify", "closed/f.yaml", "good.yaml", "--no-color"], locked, prefix=unprivileged)
     assert done.returncode == EXIT_ERROR
     assert "unreadable" in done.stdout and "2 proved" in done.stdout
     assert "internal error" not in done.stderr
 
 
-def test_an_unreadable_directory_in_a_tree_is_not_skipped_silently(locked: Path) -> None:
-    done = _run(["verify", "tree", "--no-color"], locked, prefix=_unprivileged())
+def test_an_unreadable_directory_in_a_tree_is_not_skipped_silently(locked: Path, unprivileged: list[str]) -> None:
+    done = _run(["verify", "tree", "--no-color"], locked, prefix=unprivileged)
     assert done.returncode != EXIT_OK
     assert "locked" in done.stdout + done.stderr
 
