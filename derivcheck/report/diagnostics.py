@@ -113,7 +113,7 @@ def step_headline(step: StepResult, *, strict: bool = False) -> str:
     if rule == "refutation-missed":
         return f"{label} was expected to be refuted, but was {step.verdict.value}"
     if rule == "not-proved":
-        return f"{label} was only checked numerically, not proved (--strict)"
+        return f"{label} was only checked at concrete sizes, not proved (--accept-checked lets it pass)"
     if rule == "refuted":
         return f"{label} is refuted"
     if rule == "undecided":
