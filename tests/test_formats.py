@@ -212,7 +212,7 @@ def test_github_strict_annotates_checked_steps() -> None:
     out = render("github", [GOOD], strict=True)
     (annotation,) = _annotations(out)
     assert "line=6" in annotation
-    assert "not proved (--strict)" in annotation
+    assert "not proved (--accept-checked lets it pass)" in annotation
 
 
 def test_github_file_problems_and_warnings() -> None:
