@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import sympy
 
@@ -19,6 +20,8 @@ from derivcheck.exprparse import Diff, MatrixValue, ParseError, Scope
 from derivcheck.model import FileResult, Problem, Span, StepResult, Verdict
 from derivcheck.runner import discover  # re-exported: finding the files needs no SymPy
 from derivcheck.source import Derivation, SourceError, Text
+
+T = TypeVar("T")
 
 DERIVATION_SUFFIXES = (".yaml", ".yml")
 # The time a refuted step's hints (residual, a fact that would make it hold) may take.
@@ -643,25 +646,44 @@ def check_claims(
             return check_claim(item.claim, item.workspace, item.unequal)
         return deciding.hints(item.claim.lhs, item.claim.rhs, item.workspace.context, unequal=item.unequal)
 
-    queue: collections.deque[tuple[str, tuple[int, int]]] = collections.deque((CHECK, place) for place in everything)
+    servers = worker.Servers(handle, jobs)
+    # Each server starts on its own run of consecutive claims: the links of a chain share
+    # their sides, and a server that prepared a side keeps it for the next link. A server
+    # whose run is done takes claims from the end of the longest run left.
+    blocks = _blocks(everything, servers.size)
+    hints: dict[int, collections.deque[tuple[int, int]]] = collections.defaultdict(collections.deque)
+
+    def take(slot: int) -> tuple[str, tuple[int, int]] | None:
+        if hints[slot]:
+            return HINT, hints[slot].popleft()  # in the server that has the claim's sides
+        if blocks[slot]:
+            return CHECK, blocks[slot].popleft()
+        longest = max(blocks, key=len)
+        return (CHECK, longest.pop()) if longest else None
+
     spent: collections.Counter[int] = collections.Counter()
     refuted: dict[tuple[int, int], StepResult] = {}
-    with worker.Servers(handle, jobs) as servers:
-        while queue or servers.busy():
-            while queue and servers.has_room():
-                kind, place = queue.popleft()
-                if kind == CHECK and file_budget is not None and spent[place[0]] >= file_budget:
-                    yield (*place, _unfinished(
-                        pending(place).claim,
-                        f"time-out: not checked, the file's time budget of {file_budget:g} s was spent",
-                        (f"the file's claims took {spent[place[0]]:.0f} s in all (raise the budget with --file-budget)",),
-                    ))
-                    continue
-                servers.submit((kind, place), (kind, place), timeout if kind == CHECK else min(timeout, HINT_SECONDS))
+    running: dict[tuple[str, tuple[int, int]], int] = {}
+    with servers:
+        while True:
+            for slot in servers.free_slots():
+                while (job := take(slot)) is not None:
+                    kind, place = job
+                    if kind == CHECK and file_budget is not None and spent[place[0]] >= file_budget:
+                        yield (*place, _unfinished(
+                            pending(place).claim,
+                            f"time-out: not checked, the file's time budget of {file_budget:g} s was spent",
+                            (f"the file's claims took {spent[place[0]]:.0f} s in all (raise the budget with --file-budget)",),
+                        ))
+                        continue
+                    servers.submit(job, job, timeout if kind == CHECK else min(timeout, HINT_SECONDS), slot)
+                    running[job] = slot
+                    break
             if not servers.busy():
-                continue
+                break
             key, outcome, elapsed = servers.next()
             kind, place = key  # type: ignore[misc]
+            slot = running.pop(key)  # type: ignore[arg-type]
             spent[place[0]] += elapsed
             claim = pending(place).claim
             if kind == HINT:
@@ -674,7 +696,7 @@ def check_claims(
                 result = outcome.value  # type: ignore[assignment]
                 if _wants_hints(claim, result):
                     refuted[place] = result
-                    queue.appendleft((HINT, place))  # a hint is a bonus with its own short limit
+                    hints[slot].append(place)  # a hint is a bonus with its own short limit
                     continue
             elif isinstance(outcome, worker.TimedOut):
                 result = _unfinished(
@@ -685,6 +707,18 @@ def check_claims(
             else:
                 result = _unfinished(claim, "the check crashed", (outcome.reason.splitlines()[0],))
             yield (*place, result)
+
+
+def _blocks(items: Sequence[T], count: int) -> list[collections.deque[T]]:
+    """`items` cut into `count` runs of consecutive items, as equal in length as can be."""
+    size, extra = divmod(len(items), count)
+    runs: list[collections.deque[T]] = []
+    start = 0
+    for number in range(count):
+        end = start + size + (1 if number < extra else 0)
+        runs.append(collections.deque(items[start:end]))
+        start = end
+    return runs
 
 
 def check_derivation(

@@ -141,6 +141,7 @@ def _serve(conn: multiprocessing.connection.Connection, handler: Callable[[objec
 class _Server:
     process: multiprocessing.process.BaseProcess
     conn: multiprocessing.connection.Connection
+    slot: int
     key: object = None
     seconds: float = 0.0
     started: float = 0.0
@@ -154,6 +155,10 @@ class Servers:
     by forking, so a job is only a small picklable value. Each job has its own wall-clock
     limit: past it, its child is killed (the job is TimedOut) and a new child is forked for
     the next job. A child that dies or hits the memory cap gives Crashed, and is replaced.
+
+    Children sit in numbered slots (0 to size - 1). A job may be given to a chosen slot, so
+    that jobs which share work go to the child that has done it; the child in a slot is
+    forked on its first job, and again after it was killed.
     """
 
     def __init__(self, handler: Callable[[object], object], size: int, *, memory: int = MEMORY_LIMIT) -> None:
@@ -161,8 +166,12 @@ class Servers:
         self._handler = handler
         self._size = max(1, size)
         self._memory = memory
-        self._idle: list[_Server] = []
+        self._idle: dict[int, _Server] = {}  # forked children without a job, by slot
         self._busy: list[_Server] = []
+
+    @property
+    def size(self) -> int:
+        return self._size
 
     def has_room(self) -> bool:
         return len(self._busy) < self._size
@@ -170,15 +179,25 @@ class Servers:
     def busy(self) -> int:
         return len(self._busy)
 
-    def submit(self, key: object, job: object, seconds: float) -> None:
-        """Start `job` on an idle child (forked if need be); its outcome comes back with `key`."""
-        assert self.has_room()
-        server = self._idle.pop() if self._idle else self._fork()
+    def free_slots(self) -> list[int]:
+        """The slots without a running job, in order."""
+        taken = {server.slot for server in self._busy}
+        return [slot for slot in range(self._size) if slot not in taken]
+
+    def submit(self, key: object, job: object, seconds: float, slot: int | None = None) -> None:
+        """Start `job` in `slot` (by default a free slot, one with a forked child first); its
+        outcome comes back with `key`."""
+        free = self.free_slots()
+        if slot is None:
+            assert free, "every slot is busy"
+            slot = next((number for number in free if number in self._idle), free[0])
+        assert slot in free, f"slot {slot} is busy"
+        server = self._idle.pop(slot, None) or self._fork(slot)
         try:
             server.conn.send(job)
         except OSError:  # the idle child died meanwhile: replace it
             self._kill(server)
-            server = self._fork()
+            server = self._fork(slot)
             server.conn.send(job)
         server.key, server.seconds, server.started = key, seconds, time.monotonic()
         self._busy.append(server)
@@ -218,12 +237,12 @@ class Servers:
                 if spent:
                     self._kill(server)
                 else:
-                    self._idle.append(server)
+                    self._idle[server.slot] = server
                 return server.key, result, elapsed
 
     def close(self) -> None:
         """Stop every child (those running a job are killed)."""
-        for server in self._busy + self._idle:
+        for server in self._busy + list(self._idle.values()):
             self._kill(server)
         self._busy.clear()
         self._idle.clear()
@@ -234,12 +253,12 @@ class Servers:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _fork(self) -> _Server:
+    def _fork(self, slot: int) -> _Server:
         mine, theirs = self._context.Pipe(duplex=True)
         process = self._context.Process(target=_serve, args=(theirs, self._handler, self._memory), daemon=True)
         process.start()
         theirs.close()
-        return _Server(process, mine)
+        return _Server(process, mine, slot)
 
     def _kill(self, server: _Server) -> None:
         if server.process.is_alive():

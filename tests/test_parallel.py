@@ -162,6 +162,56 @@ def test_at_most_n_claims_are_checked_at_once_in_as_many_servers(jobs: int, tmp_
     assert len(pids) == jobs  # a server checks claim after claim, keeping SymPy's caches
 
 
+def _log_claims(log: Path, duration: Callable[[str], float]) -> Callable[[Path, str], None]:
+    """A stand-in behaviour that sleeps, then logs the claim's number and its server's pid."""
+
+    def behaviour(path: Path, number: str) -> None:
+        time.sleep(duration(number))
+        with open(log, "a", encoding="utf-8") as stream:
+            stream.write(f"{number} {os.getpid()}\n")
+
+    return behaviour
+
+
+def _servers_of(log: Path) -> dict[str, int]:
+    return {number: int(pid) for number, pid in (line.split() for line in log.read_text().splitlines())}
+
+
+def test_each_server_checks_a_run_of_consecutive_claims(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The links of a chain share their sides: the server that prepared a side checks the next link.
+    log = tmp_path / "log"
+    monkeypatch.setattr(checker, "check_claim", _fake_check(_log_claims(log, lambda number: 0.2)))
+    (result,) = runner.check_paths(_files(tmp_path, 1, steps=6), timeout=10.0, jobs=2)
+    assert [step.verdict for step in result.steps] == [Verdict.PROVED] * 6
+    servers = _servers_of(log)
+    assert servers["1"] == servers["2"] == servers["3"] != servers["4"] == servers["5"] == servers["6"]
+
+
+def test_a_server_done_with_its_run_takes_claims_from_the_end_of_another(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "log"
+    monkeypatch.setattr(checker, "check_claim", _fake_check(_log_claims(log, lambda number: 1.5 if number == "1" else 0.05)))
+    (result,) = runner.check_paths(_files(tmp_path, 1, steps=6), timeout=10.0, jobs=2)
+    assert [step.verdict for step in result.steps] == [Verdict.PROVED] * 6
+    order = [line.split()[0] for line in log.read_text().splitlines()]
+    assert order == ["4", "5", "6", "3", "2", "1"]  # 3 and 2 taken from the end of the first run
+    servers = _servers_of(log)
+    assert servers["2"] == servers["3"] == servers["4"] != servers["1"]
+
+
+def test_a_refuted_claim_gets_its_hints_from_the_server_that_refuted_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refute(claim: checker.Claim, workspace: checker.Workspace, unequal: object) -> StepResult:
+        return StepResult(claim.number, None, claim.text.span, claim.written, Verdict.REFUTED, "stand-in", message=f"refuted in {os.getpid()}")
+
+    monkeypatch.setattr(checker, "check_claim", refute)
+    monkeypatch.setattr(checker.deciding, "hints", lambda *args, **kwargs: [f"hinted in {os.getpid()}"])
+    (result,) = runner.check_paths(_files(tmp_path, 1, steps=4), timeout=10.0, jobs=2)
+    assert [step.verdict for step in result.steps] == [Verdict.REFUTED] * 4
+    for step in result.steps:
+        refuted, hinted = step.message.split("; ")
+        assert refuted.removeprefix("refuted in ") == hinted.removeprefix("hinted in ") != str(os.getpid())
+    assert len({step.message for step in result.steps}) == 2  # two servers
+
+
 def test_files_come_out_in_order_when_the_first_is_slowest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = _files(tmp_path, 4, steps=1)
     log = tmp_path / "log"

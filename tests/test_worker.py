@@ -283,6 +283,21 @@ def test_failures_are_crashes_and_the_jobs_after_them_still_run() -> None:
     assert [outcomes[n] for n in (1, 3, 5)] == [Finished(1), Finished(2), Finished(3)]
 
 
+def test_a_job_can_be_given_to_a_chosen_slot() -> None:
+    with Servers(_job, 2) as servers:
+        assert servers.free_slots() == [0, 1]
+        servers.submit("a", ("pid", None), 10, slot=1)
+        assert servers.free_slots() == [0]
+        with pytest.raises(AssertionError):
+            servers.submit("b", ("pid", None), 10, slot=1)  # busy
+        servers.submit("b", ("pid", None), 10, slot=0)
+        first = dict((key, outcome) for key, outcome, _ in (servers.next(), servers.next()))
+        servers.submit("c", ("pid", None), 10, slot=1)
+        servers.submit("d", ("pid", None), 10, slot=0)
+        second = dict((key, outcome) for key, outcome, _ in (servers.next(), servers.next()))
+    assert first["a"] == second["c"] != first["b"] == second["d"]  # each slot keeps its child
+
+
 def test_closing_stops_every_server() -> None:
     servers = Servers(_job, 2)
     servers.submit(0, ("sleep", 60), 120)
