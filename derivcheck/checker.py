@@ -14,6 +14,7 @@ import sympy
 
 from derivcheck import exprparse, latex, matrices, source, worker
 from derivcheck.engine import decide as deciding
+from derivcheck.engine import fastpaths
 from derivcheck.engine import symbolic
 from derivcheck.engine.context import Context, Definition, Fact, Family
 from derivcheck.exprparse import Diff, MatrixValue, ParseError, Scope
@@ -640,6 +641,7 @@ def check_claims(
         return
 
     def handle(job: object) -> object:
+        fastpaths.defer_units()  # in a server process: ours, with no user code in it
         kind, place = job  # type: ignore[misc]
         item = pending(place)
         if kind == CHECK:

@@ -123,3 +123,48 @@ def test_the_assumption_system_keeps_its_order_and_its_answers() -> None:
     finally:
         fastpaths.install()
     assert fast == slow == [None, None, True, None, True]
+
+
+DEFERRED_UNITS = """\
+import sys
+import sympy
+from derivcheck.engine import fastpaths
+fastpaths.defer_units()
+x, y = sympy.symbols("x y")
+printed = sympy.pretty(2 * x * y), sympy.simplify(sympy.sin(x) ** 2 + sympy.cos(x) ** 2)
+from sympy.physics.units import Quantity
+from sympy.physics.units.quantities import Quantity as TheClass
+assert Quantity is TheClass
+assert "sympy.physics.units.systems" not in sys.modules, "the unit systems were loaded"
+# Any other name: the whole package, as a plain import gives it.
+from sympy.physics.units import meter, joule
+import sympy.physics.units as units
+assert "sympy.physics.units.systems" in sys.modules and units.Quantity is TheClass
+assert isinstance(meter, TheClass) and units.convert_to(units.kilometer, meter) == 1000 * meter
+assert callable(sympy.physics.mgamma)
+print(printed)
+"""
+
+
+def test_deferred_units_give_the_real_quantity_class_and_the_whole_package_on_demand() -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", DEFERRED_UNITS], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    plain = subprocess.run(
+        [sys.executable, "-c", DEFERRED_UNITS.replace("fastpaths.defer_units()", "pass").split("from sympy.physics.units import Quantity")[0] + "print(printed)"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert plain.returncode == 0, plain.stderr
+    assert done.stdout == plain.stdout  # the printer and simplify give what they give without it
+
+
+def test_deferring_units_does_nothing_once_they_are_imported() -> None:
+    import sys
+
+    import sympy.physics.units
+
+    module = sys.modules["sympy.physics.units"]
+    fastpaths.defer_units()
+    assert sys.modules["sympy.physics.units"] is module

@@ -1,4 +1,4 @@
-"""Three shortcuts in SymPy, measured as hot spots on the bundled derivations; none changes a value.
+"""Shortcuts in SymPy, measured as hot spots on the bundled derivations; none changes a value.
 
 Profiling `check_file(derivations/softmax_ce.yaml)` in one process (cProfile, SymPy 1.14)
 showed more than half the time in SymPy's assumption system, reached from two places:
@@ -29,6 +29,10 @@ The shortcuts:
   Its answers are meant not to depend on the order; with a fixed order, the same
   derivation gets the same verdicts run after run, and a cached result is the one a
   fresh run would give.
+
+One more, `defer_units`, is not installed on import: derivcheck's server processes call
+it, so that SymPy's printer and simplify do not load every unit system to ask whether
+something is a physical Quantity (see its docstring).
 
 Installed once, by importing derivcheck.engine. tests/test_fastpaths.py checks SymPy's
 documented results for exp are unchanged, the memo agrees with SymPy's computation, and
@@ -107,3 +111,51 @@ def uninstall() -> None:
     ExprWithLimits.free_symbols = property(_sympy_free_symbols)  # type: ignore[assignment]
     _assumptions.shuffle = _sympy_shuffle
     _free_symbols_memo.clear()
+
+
+# -- sympy.physics.units, imported by SymPy's printer and simplify for one class ---------------
+
+_DEFERRED_PACKAGES = ("sympy.physics", "sympy.physics.units")
+
+
+def defer_units() -> None:
+    """Make `from sympy.physics.units import Quantity` cheap in this process (idempotent).
+
+    SymPy's pretty printer (`_print_Mul`) and `simplify` import `sympy.physics.units` to
+    ask `isinstance(x, Quantity)`. Importing that package loads every unit system SymPy
+    has: 0.17 s, paid by each server process on its first claim, of a cold run of
+    1.5 s. Here the packages `sympy.physics` and `sympy.physics.units` are put in
+    sys.modules without running their `__init__`, with the real `Quantity` class from
+    its own module (0.03 s). Any other name asked of either package runs its
+    `__init__` then, so the package is the whole one from then on.
+
+    Called in derivcheck's server processes only, where no user code runs. Does
+    nothing if the package is already imported.
+    """
+    if _DEFERRED_PACKAGES[0] in sys.modules:
+        return
+    import importlib.util
+
+    for name in _DEFERRED_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:  # pragma: no cover  # SymPy without the package
+            return
+        module = importlib.util.module_from_spec(spec)
+        module.__getattr__ = _completing(module, spec)  # type: ignore[method-assign]
+        sys.modules[name] = module
+        parent, _, child = name.rpartition(".")
+        setattr(sys.modules[parent], child, module)
+    from sympy.physics.units.quantities import Quantity
+
+    sys.modules["sympy.physics.units"].Quantity = Quantity  # type: ignore[attr-defined]
+
+
+def _completing(module: object, spec: object) -> object:
+    """A module `__getattr__` that runs the package's `__init__` on the first name it lacks."""
+
+    def __getattr__(name: str) -> object:
+        del module.__dict__["__getattr__"]  # type: ignore[attr-defined]
+        spec.loader.exec_module(module)  # type: ignore[attr-defined]
+        return getattr(module, name)
+
+    return __getattr__
