@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
 
 import typer
 
@@ -647,6 +647,7 @@ def _report_results(
         if not results:
             _error("no derivation files found")
         reporter.finish(results)
+        sys.stdout.flush()  # a reader that went away is noticed here, not by click at exit
     except KeyboardInterrupt:
         reporter.finish(results)
         _error(f"interrupted after {len(results)} file(s)")
@@ -673,5 +674,35 @@ def _silence_stdout() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name="derivcheck")
+    """Console-script entry point.
+
+    A run that loaded SymPy ends the process at once once its output is flushed, as mypy
+    does: tearing down SymPy's objects and caches at exit took a tenth of a second and
+    more, for memory the system frees anyway. Every file it writes (the report, the cache)
+    is closed by then. A run without SymPy (help, a warm run) exits as usual.
+    """
+    try:
+        app(prog_name="derivcheck")
+    except SystemExit as done:
+        if "sympy" not in sys.modules:
+            raise
+        _hard_exit(done.code)
+
+
+def _hard_exit(code: object) -> NoReturn:
+    """SystemExit's meaning of `code` (None is 0, a message goes to stderr and is 1), then
+    os._exit, after flushing stdout and stderr."""
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:
+        print(code, file=sys.stderr)
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):  # a reader gone, a stream closed or missing
+            if stream is sys.stdout:
+                status = EXIT_BROKEN_PIPE
+    os._exit(status)

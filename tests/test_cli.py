@@ -617,3 +617,48 @@ def test_file_stamps_follow_verify_discovery(tmp_path: Path) -> None:
     stamps = cli.file_stamps([tmp_path, tmp_path / "missing.yaml"])
     assert sorted(path.name for path in stamps) == ["a.yaml", "b.yml"]
     assert stamps[tmp_path / "b.yml"][1] == 2
+
+
+# -- the console script's end: a cold run leaves with os._exit, after its output -----------------
+
+WRONG_AND_RIGHT = "variables:\n  t: real\nsteps:\n  - claim: (t + 1)**2 = t**2 + 1\n  - claim: t + t = 2*t\n"
+
+
+def _derivcheck(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run(
+        [sys.executable, "-m", "derivcheck", *args], capture_output=True, text=True, env=env, cwd=cwd, check=False, timeout=120
+    )
+
+
+def test_a_cold_run_exits_with_its_code_after_all_its_output_and_cache(tmp_path: Path) -> None:
+    (tmp_path / "d.yaml").write_text(WRONG_AND_RIGHT, encoding="utf-8")
+    cold = _derivcheck("verify", "-f", "json", "d.yaml", "--cache-dir", "cache", cwd=tmp_path)
+    assert cold.returncode == 1, cold.stderr
+    steps = json.loads(cold.stdout)["files"][0]["steps"]
+    assert [step["verdict"] for step in steps] == ["refuted", "proved"]
+    written = _derivcheck("verify", "d.yaml", "--cache-dir", "cache", "-o", "report.txt", "--no-cache", cwd=tmp_path)
+    assert written.returncode == 1 and written.stdout == ""
+    assert (tmp_path / "report.txt").read_text(encoding="utf-8").rstrip().endswith("1 refuted, 0 undecided, 0 errors — 1 step does not hold")
+    warm = _derivcheck("verify", "-f", "json", "d.yaml", "--cache-dir", "cache", cwd=tmp_path)
+    assert warm.returncode == 1 and json.loads(warm.stdout) == json.loads(cold.stdout)  # the cache was written
+    assert len(list((tmp_path / "cache").rglob("*.json"))) >= 2
+    usage = _derivcheck("verify", "d.yaml", "--format", "nonsense", cwd=tmp_path)
+    assert usage.returncode == 2 and "nonsense" in usage.stderr
+
+
+def test_a_reader_that_goes_away_ends_the_run_with_141(tmp_path: Path) -> None:
+    for number in range(3):
+        (tmp_path / f"d{number}.yaml").write_text(WRONG_AND_RIGHT.replace("t + t", f"t + {number}*t"), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "derivcheck", "verify", "--no-cache", "--no-color", "."],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline().startswith(b"d0.yaml")
+    process.stdout.close()
+    with process.stderr:
+        error = process.stderr.read()
+    assert process.wait(timeout=120) == cli.EXIT_BROKEN_PIPE
+    assert b"Traceback" not in error and b"Exception ignored" not in error

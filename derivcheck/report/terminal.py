@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -45,6 +46,16 @@ UNLIMITED_WIDTH = 1 << 16  # more columns than any table wants: to measure one's
 SEVERITY_STYLE: dict[str, str] = {"error": "red", "warning": "yellow"}
 
 
+class _Console(Console):
+    """rich's Console, but for a reader that went away: rich ends the process with exit
+    code 1 (a step failed, for derivcheck); here it is a BrokenPipeError, which the CLI
+    reports with its own exit code."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "the reader of the report went away")
+
+
 class TerminalReporter:
     """Prints each file's report as soon as it is checked, then a summary line."""
 
@@ -64,7 +75,7 @@ class TerminalReporter:
         # rich asks the environment and the terminal for its size and whether it is a
         # terminal on every print (a good part of a report's time): ask once, for this report.
         probe = Console(width=width, **settings)
-        self.console = Console(
+        self.console = _Console(
             width=probe.width, height=probe.height, force_terminal=probe.is_terminal, **settings
         )
         # Lines printed as they are (soft-wrapped), waiting to be printed in one call.
