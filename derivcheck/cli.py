@@ -18,7 +18,7 @@ import typer
 
 from derivcheck import __version__
 from derivcheck.model import EXIT_ERROR, FileResult, exit_code
-from derivcheck.report import Reporter, make_reporter
+from derivcheck.report import Reporter, make_reporter, printable_path
 
 if TYPE_CHECKING:
     from derivcheck.cache import ResultCache
@@ -238,8 +238,9 @@ def _positive_seconds(value: float) -> float:
 
 
 def _error(message: str) -> None:
-    """One line on stderr."""
-    typer.echo(f"derivcheck: {message}", err=True)
+    """One line on stderr; characters that would act on the terminal (a path's escape
+    sequences, line breaks, bidi controls) are shown escaped, as the reports show paths."""
+    typer.echo(f"derivcheck: {printable_path(message)}", err=True)
 
 
 def _describe(error: BaseException) -> str:
@@ -529,7 +530,7 @@ def new(
     except OSError as error:
         _error(f"cannot write {path}: {error.strerror or error}")
         raise typer.Exit(EXIT_ERROR) from None
-    typer.echo(f"wrote {path}; check it with:  derivcheck verify {path}")
+    typer.echo(printable_path(f"wrote {path}; check it with:  derivcheck verify {path}"))
 
 
 RENDER_HELP = (

@@ -61,6 +61,16 @@ def test_new_refuses_to_overwrite(tmp_path: Path) -> None:
     assert target.read_text(encoding="utf-8") == "my work\n"
 
 
+def test_a_path_that_would_act_on_the_terminal_is_shown_escaped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out, err = invoke("new", "a\x1b[2Jb\u202ec")
+    assert code == 0 and (tmp_path / "a\x1b[2Jb\u202ec.yaml").exists()
+    assert out == "wrote a\\x1b[2Jb\\u202ec.yaml; check it with:  derivcheck verify a\\x1b[2Jb\\u202ec.yaml\n"
+    code, out, err = invoke("new", "a\x1b[2Jb\u202ec")
+    assert code == 2
+    assert err == "derivcheck: a\\x1b[2Jb\\u202ec.yaml already exists; it was left as it is\n"
+
+
 def test_new_writes_when_the_name_is_free(tmp_path: Path) -> None:
     (tmp_path / "mine.yml").write_text("other\n", encoding="utf-8")  # another file, not the target
     code, _, _ = invoke("new", str(tmp_path / "mine"))
