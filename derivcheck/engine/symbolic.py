@@ -356,6 +356,67 @@ def replace_sums(expr: sympy.Basic, table: dict[sympy.Basic, sympy.Symbol], keyi
     return rebuild(expr, lambda arg: replace_sums(arg, table, keying))
 
 
+# At most this many terms are written out to give sums over one summand the same limits.
+MAX_PEELED_TERMS = 8
+
+
+def align_limits(expr: sympy.Basic) -> sympy.Basic:
+    """Sums over one summand whose limits differ by a constant, given the same limits:
+    x[1] + sum_{n=2}^{N} x[n] - sum_{n=1}^{N} x[n] has its second sum written as
+    x[1] + sum_{n=2}^{N} x[n], and a sum up to N - 1 is one up to N less its last term.
+
+    Each rewrite is an identity for every size where it is made: sum_{n=a}^{b} f =
+    f(a) + ... + f(c - 1) + sum_{n=c}^{b} f holds when b >= c - 1 (an empty sum is 0), and
+    a sum is only rewritten so when that follows from the sizes' assumptions. Only the
+    outermost sums with a single limit are aligned."""
+    expr = _align(expr, lower=True)
+    return _align(expr, lower=False)
+
+
+def _outermost_sums(expr: sympy.Basic) -> list[Sum]:
+    if isinstance(expr, Sum):
+        return [expr]
+    return [found for arg in expr.args for found in _outermost_sums(arg)]
+
+
+def _align(expr: sympy.Basic, *, lower: bool) -> sympy.Basic:
+    groups: dict[tuple[sympy.Basic, ...], list[Sum]] = {}
+    for found in _outermost_sums(expr):
+        if len(found.limits) != 1:
+            continue
+        _var, low, high = found.limits[0]
+        summand = canonical(found).function
+        if lower:
+            if low.is_Integer:
+                groups.setdefault((summand, high), []).append(found)
+        else:
+            offset, rest = high.as_coeff_Add()
+            groups.setdefault((summand, low, rest), []).append(found)
+    mapping: dict[sympy.Basic, sympy.Basic] = {}
+    for group in groups.values():
+        if lower:
+            bounds = {found.limits[0][1] for found in group}
+        else:
+            bounds = {found.limits[0][2].as_coeff_Add()[0] for found in group}
+        if len(bounds) < 2:
+            continue
+        target = max(bounds)
+        for found in group:
+            var, low, high = found.limits[0]
+            if lower:
+                peel = target - low
+                if 0 < peel <= MAX_PEELED_TERMS and (high - (target - 1)).is_nonnegative:
+                    terms = [found.function.xreplace({var: low + i}) for i in range(int(peel))]
+                    mapping[found] = Add(Sum(found.function, (var, target, high)), *terms)
+            else:
+                offset, rest = high.as_coeff_Add()
+                peel = target - offset
+                if 0 < peel <= MAX_PEELED_TERMS and (high - low + 1).is_nonnegative:
+                    terms = [found.function.xreplace({var: rest + target - i}) for i in range(int(peel))]
+                    mapping[found] = Sum(found.function, (var, low, rest + target)) - Add(*terms)
+    return expr.xreplace(mapping) if mapping else expr
+
+
 def is_zero(expr: sympy.Expr) -> bool:
     """A residual free of free deltas is zero: each outermost sum replaced by a symbol
     (under each keying in turn), then expand and cancel; SymPy's simplify is tried only
@@ -465,7 +526,9 @@ def prove(
     normaliser = Normaliser(ctx, facts)
 
     def normalise(expr: sympy.Expr) -> sympy.Expr:
-        return normaliser.run(expr.xreplace(unequal_deltas), ranges)
+        normal = normaliser.run(expr.xreplace(unequal_deltas), ranges)
+        aligned = align_limits(normal)
+        return normal if aligned == normal else normaliser.run(aligned, ranges)
 
     return split_cases(normalise(residual), normalise)
 

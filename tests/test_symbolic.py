@@ -1,0 +1,55 @@
+"""derivcheck/engine/symbolic.py: rewrites that are identities, and only where they are."""
+
+from __future__ import annotations
+
+import sympy
+from sympy import IndexedBase, Sum, Symbol
+
+from derivcheck.engine import symbolic
+
+N = Symbol("N", integer=True, positive=True)
+n = sympy.Dummy("n", integer=True)
+m = sympy.Dummy("m", integer=True)
+x = IndexedBase("x")
+
+
+def _equal_at_every_size(before: sympy.Expr, after: sympy.Expr, sizes: range = range(0, 9)) -> bool:
+    """Both sides at N = 0..8, an empty sum (upper limit below the lower) being 0."""
+
+    def value(expr: sympy.Expr, size: int) -> sympy.Expr:
+        def total(s: Sum) -> sympy.Expr:
+            var, low, high = s.limits[0]
+            low, high = int(low.subs(N, size)), int(high.subs(N, size))
+            return sympy.Add(*(s.function.xreplace({var: i}) for i in range(low, high + 1)))
+
+        return sympy.expand(expr.subs(N, size).replace(lambda e: isinstance(e, Sum), total))
+
+    return all(value(before, size) == value(after, size) for size in sizes)
+
+
+def test_sums_over_one_summand_get_the_same_lower_limit() -> None:
+    residual = x[1] + Sum(x[n], (n, 2, N)) - Sum(x[m], (m, 1, N))
+    aligned = symbolic.align_limits(residual)
+    assert symbolic.is_zero(aligned)  # sums equal up to the name of their index
+    assert _equal_at_every_size(residual, aligned, range(1, 9))
+
+
+def test_sums_over_one_summand_get_the_same_upper_limit() -> None:
+    residual = Sum(x[n], (n, 1, N)) - x[N] - Sum(x[m], (m, 1, N - 1))
+    aligned = symbolic.align_limits(residual)
+    assert symbolic.is_zero(aligned)  # sums equal up to the name of their index
+    assert _equal_at_every_size(residual, aligned, range(1, 9))
+
+
+def test_no_rewrite_where_it_would_not_hold_at_every_size() -> None:
+    # sum_{1}^{N} = x[1] + x[2] + sum_{3}^{N} is false at N = 1, where sum_{3}^{1} is empty.
+    residual = Sum(x[n], (n, 1, N)) - Sum(x[m], (m, 3, N))
+    assert symbolic.align_limits(residual) == residual
+    # sum_{1}^{N-2} = sum_{1}^{N} - x[N] - x[N-1] is false at N = 1, where the left is empty.
+    residual = Sum(x[n], (n, 1, N)) - Sum(x[m], (m, 1, N - 2))
+    assert symbolic.align_limits(residual) == residual
+
+
+def test_other_sums_are_left_alone() -> None:
+    residual = Sum(x[n], (n, 2, N)) - Sum(x[m] ** 2, (m, 1, N)) + Sum(x[m], (m, 1, 2 * N))
+    assert symbolic.align_limits(residual) == residual
