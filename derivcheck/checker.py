@@ -591,6 +591,17 @@ def step_results(prepared: Prepared, outcomes: dict[int, StepResult]) -> dict[in
     }
 
 
+def step_result(prepared: Prepared, position: int, outcomes: dict[int, StepResult]) -> FileResult:
+    """The step at `position` alone, from the results of its own claims (keyed by their
+    place in `prepared.pending`); a file that does not build gives its problems."""
+    derivation = prepared.derivation
+    if prepared.problems:
+        return FileResult(derivation.path, derivation.title, problems=prepared.problems)
+    found = list(prepared.known[position])
+    found += [outcomes[index] for index, pending in enumerate(prepared.pending) if pending.position == position]
+    return FileResult(derivation.path, derivation.title, steps=tuple(_in_order(found)), warnings=tuple(prepared.warnings[position]))
+
+
 def _in_order(results: list[StepResult]) -> list[StepResult]:
     return sorted(results, key=lambda r: [int(part) for part in r.number.split(".")])
 
@@ -610,23 +621,44 @@ def whole(prepared: Prepared, outcomes: dict[int, StepResult]) -> FileResult:
 CHECK, HINT = "check", "hint"
 
 
+def claim_servers(files: Sequence[Prepared], jobs: int) -> worker.Servers:
+    """Up to `jobs` server processes for the claims of `files` (forked when first needed),
+    to give to check_claims as `servers`: they can serve several calls in turn, keeping
+    SymPy's caches from one to the next. The caller closes them."""
+
+    def handle(job: object) -> object:
+        fastpaths.defer_units()  # in a server process: ours, with no user code in it
+        kind, (number, index) = job  # type: ignore[misc]
+        item = files[number].pending[index]
+        if kind == CHECK:
+            return check_claim(item.claim, item.workspace, item.unequal)
+        return deciding.hints(item.claim.lhs, item.claim.rhs, item.workspace.context, unequal=item.unequal)
+
+    return worker.Servers(handle, jobs)
+
+
 def check_claims(
     files: Sequence[Prepared],
     *,
     timeout: float | None = 10.0,
     jobs: int = 1,
     file_budget: float | None = None,
+    places: Sequence[tuple[int, int]] | None = None,
+    servers: worker.Servers | None = None,
 ) -> Iterator[tuple[int, int, StepResult]]:
-    """The result of every pending claim of `files`, as (file, claim) places with it, in the
-    order they end.
+    """The result of every pending claim of `files` (or of those at `places` only), as
+    (file, claim) places with it, in the order they end.
 
     With a timeout, claims run in up to `jobs` server processes (worker.Servers) that keep
     SymPy's caches from claim to claim; a claim past `timeout` seconds is undecided and its
-    server replaced. Once the claims of a file have taken `file_budget` seconds in all, its
+    server replaced. `servers` from claim_servers(files, ...) are used instead of new ones,
+    and left running. Once the claims of a file have taken `file_budget` seconds in all, its
     claims not yet started are undecided without being checked. Without a timeout, claims
     run here, one after another, without limits.
     """
-    everything = [(number, index) for number, prepared in enumerate(files) for index in range(len(prepared.pending))]
+    everything = list(places) if places is not None else [
+        (number, index) for number, prepared in enumerate(files) for index in range(len(prepared.pending))
+    ]
 
     def pending(place: tuple[int, int]) -> Pending:
         return files[place[0]].pending[place[1]]
@@ -640,15 +672,29 @@ def check_claims(
             yield (*place, result)
         return
 
-    def handle(job: object) -> object:
-        fastpaths.defer_units()  # in a server process: ours, with no user code in it
-        kind, place = job  # type: ignore[misc]
-        item = pending(place)
-        if kind == CHECK:
-            return check_claim(item.claim, item.workspace, item.unequal)
-        return deciding.hints(item.claim.lhs, item.claim.rhs, item.workspace.context, unequal=item.unequal)
+    if servers is None:
+        with claim_servers(files, jobs) as owned:
+            yield from _serve(files, everything, owned, timeout, file_budget)
+        return
+    try:
+        yield from _serve(files, everything, servers, timeout, file_budget)
+    except BaseException:
+        servers.close()  # jobs still running would answer the next call: stop them
+        raise
 
-    servers = worker.Servers(handle, jobs)
+
+def _serve(
+    files: Sequence[Prepared],
+    everything: list[tuple[int, int]],
+    servers: worker.Servers,
+    timeout: float,
+    file_budget: float | None,
+) -> Iterator[tuple[int, int, StepResult]]:
+    """check_claims with servers: the claims at `everything`, in as many servers as there are."""
+
+    def pending(place: tuple[int, int]) -> Pending:
+        return files[place[0]].pending[place[1]]
+
     # Each server starts on its own run of consecutive claims: the links of a chain share
     # their sides, and a server that prepared a side keeps it for the next link. A server
     # whose run is done takes claims from the end of the longest run left.
@@ -666,49 +712,48 @@ def check_claims(
     spent: collections.Counter[int] = collections.Counter()
     refuted: dict[tuple[int, int], StepResult] = {}
     running: dict[tuple[str, tuple[int, int]], int] = {}
-    with servers:
-        while True:
-            for slot in servers.free_slots():
-                while (job := take(slot)) is not None:
-                    kind, place = job
-                    if kind == CHECK and file_budget is not None and spent[place[0]] >= file_budget:
-                        yield (*place, _unfinished(
-                            pending(place).claim,
-                            f"time-out: not checked, the file's time budget of {file_budget:g} s was spent",
-                            (f"the file's claims took {spent[place[0]]:.0f} s in all (raise the budget with --file-budget)",),
-                        ))
-                        continue
-                    servers.submit(job, job, timeout if kind == CHECK else min(timeout, HINT_SECONDS), slot)
-                    running[job] = slot
-                    break
-            if not servers.busy():
-                break
-            key, outcome, elapsed = servers.next()
-            kind, place = key  # type: ignore[misc]
-            slot = running.pop(key)  # type: ignore[arg-type]
-            spent[place[0]] += elapsed
-            claim = pending(place).claim
-            if kind == HINT:
-                result = refuted.pop(place)
-                if isinstance(outcome, worker.Finished):
-                    result = _with_hints(result, outcome.value)  # type: ignore[arg-type]
-                yield (*place, result)  # a hint that fails or times out is no hint: the verdict stands
-                continue
-            if isinstance(outcome, worker.Finished):
-                result = outcome.value  # type: ignore[assignment]
-                if _wants_hints(claim, result):
-                    refuted[place] = result
-                    hints[slot].append(place)  # a hint is a bonus with its own short limit
+    while True:
+        for slot in servers.free_slots():
+            while (job := take(slot)) is not None:
+                kind, place = job
+                if kind == CHECK and file_budget is not None and spent[place[0]] >= file_budget:
+                    yield (*place, _unfinished(
+                        pending(place).claim,
+                        f"time-out: not checked, the file's time budget of {file_budget:g} s was spent",
+                        (f"the file's claims took {spent[place[0]]:.0f} s in all (raise the budget with --file-budget)",),
+                    ))
                     continue
-            elif isinstance(outcome, worker.TimedOut):
-                result = _unfinished(
-                    claim,
-                    f"time-out: not finished within {timeout:g} s",
-                    (f"the check was stopped after {timeout:g} s (raise the limit with --timeout)",),
-                )
-            else:
-                result = _unfinished(claim, "the check crashed", (outcome.reason.splitlines()[0],))
-            yield (*place, result)
+                servers.submit(job, job, timeout if kind == CHECK else min(timeout, HINT_SECONDS), slot)
+                running[job] = slot
+                break
+        if not servers.busy():
+            break
+        key, outcome, elapsed = servers.next()
+        kind, place = key  # type: ignore[misc]
+        slot = running.pop(key)  # type: ignore[arg-type]
+        spent[place[0]] += elapsed
+        claim = pending(place).claim
+        if kind == HINT:
+            result = refuted.pop(place)
+            if isinstance(outcome, worker.Finished):
+                result = _with_hints(result, outcome.value)  # type: ignore[arg-type]
+            yield (*place, result)  # a hint that fails or times out is no hint: the verdict stands
+            continue
+        if isinstance(outcome, worker.Finished):
+            result = outcome.value  # type: ignore[assignment]
+            if _wants_hints(claim, result):
+                refuted[place] = result
+                hints[slot].append(place)  # a hint is a bonus with its own short limit
+                continue
+        elif isinstance(outcome, worker.TimedOut):
+            result = _unfinished(
+                claim,
+                f"time-out: not finished within {timeout:g} s",
+                (f"the check was stopped after {timeout:g} s (raise the limit with --timeout)",),
+            )
+        else:
+            result = _unfinished(claim, "the check crashed", (outcome.reason.splitlines()[0],))
+        yield (*place, result)
 
 
 def _blocks(items: Sequence[T], count: int) -> list[collections.deque[T]]:

@@ -207,7 +207,7 @@ def _check_paths(
 
     Paths that do not exist come first, as results with a "not-found" problem.
     Raises CheckCrashed if the checker fails on a file. The runner serves steps from the
-    cache (when there is one) and checks the rest in `jobs` worker processes.
+    cache (when there is one) and checks the rest in `jobs` worker processes (0: one per CPU).
     """
     from derivcheck import runner  # no SymPy until a step is not in the cache
 
@@ -215,14 +215,6 @@ def _check_paths(
         yield from runner.check_paths(paths, timeout=timeout, jobs=jobs, cache=cache, file_budget=file_budget)
     except runner.FileCrashed as crash:
         raise CheckCrashed(crash.path, crash.error) from crash.error
-
-
-def default_jobs() -> int:
-    """One job per CPU this process may run on."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def _version_callback(value: bool) -> None:
@@ -415,7 +407,7 @@ def verify(
                 width=width,
                 strict=strict,
             )
-            return _report(reporter, selected, timeout=timeout, jobs=jobs or default_jobs(), cache=cache, file_budget=file_budget)
+            return _report(reporter, selected, timeout=timeout, jobs=jobs, cache=cache, file_budget=file_budget)
 
     results = run(paths)
     if watch:

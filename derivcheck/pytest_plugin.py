@@ -15,7 +15,6 @@ Importing this module is cheap: SymPy is only imported when the first step runs.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from collections.abc import Iterator
@@ -117,9 +116,16 @@ def _problems_text(problems: tuple[Problem, ...] | list[Problem]) -> str:
 
 
 class DerivationFile(pytest.File):
-    """A derivation file: one item per step, or one failing item when the file can't be read."""
+    """A derivation file: one item per step, or one failing item when the file can't be read.
+
+    The file is read into SymPy once, when its first step runs; its steps' claims then go to
+    server processes forked for this file, which keep SymPy's caches from step to step, as
+    the CLI's do. They stop when the file's last step has run."""
 
     file_problems: tuple[Problem, ...] | None = None  # found when a step first ran
+    derivation: Derivation | None = None
+    _prepared: Any = None  # checker.Prepared
+    _servers: Any = None  # worker.Servers
 
     def collect(self) -> Iterator[pytest.Item]:
         from derivcheck import source
@@ -128,8 +134,32 @@ class DerivationFile(pytest.File):
         if derivation is None or problems:
             yield FileProblemsItem.from_parent(self, name="file", problems=tuple(problems))
             return
-        for step in derivation.steps:
-            yield StepItem.from_parent(self, name=item_name(step), derivation=derivation, step=step)
+        self.derivation = derivation
+        for position, step in enumerate(derivation.steps):
+            yield StepItem.from_parent(self, name=item_name(step), derivation=derivation, step=step, position=position)
+
+    def check_step(self, position: int, timeout: float) -> FileResult:
+        """The result of the step at `position` (the file's problems, if it does not build)."""
+        from derivcheck import checker
+
+        assert self.derivation is not None
+        if self._prepared is None:
+            self._prepared = checker.prepare(self.derivation)
+        prepared = self._prepared
+        if not prepared.problems and self._servers is None:
+            self._servers = checker.claim_servers([prepared], 0)
+        places = [(0, index) for index, pending in enumerate(prepared.pending) if pending.position == position]
+        outcomes = {
+            index: result
+            for _, index, result in checker.check_claims([prepared], timeout=timeout, places=places, servers=self._servers)
+        }
+        return checker.step_result(prepared, position, outcomes)
+
+    def teardown(self) -> None:
+        if self._servers is not None:
+            self._servers.close()
+            self._servers = None
+        self._prepared = None
 
 
 class FileProblemsItem(pytest.Item):
@@ -155,18 +185,17 @@ class FileProblemsItem(pytest.Item):
 class StepItem(pytest.Item):
     """One step of a derivation: a claim, or a chain whose every link must hold."""
 
-    def __init__(self, *, derivation: Derivation, step: StepSpec, **kwargs: Any) -> None:
+    def __init__(self, *, derivation: Derivation, step: StepSpec, position: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.derivation = derivation
         self.step = step
+        self.position = position
         self.add_marker("derivcheck")
 
     def _check(self) -> FileResult:
-        from derivcheck import checker
-
-        only_this_step = dataclasses.replace(self.derivation, steps=(self.step,))
-        timeout = self.config.getoption("derivcheck_timeout")
-        return checker.check_derivation(only_this_step, timeout=timeout)
+        parent = self.parent
+        assert isinstance(parent, DerivationFile)
+        return parent.check_step(self.position, self.config.getoption("derivcheck_timeout"))
 
     def runtest(self) -> None:
         from derivcheck.report import step_holds

@@ -3,7 +3,7 @@
 The cache is read step by step: a step's results do not depend on the other steps, so
 the results of a file put together from its steps are those of checking it whole. The
 steps not in the cache are read into SymPy here (checker.prepare), every file before any
-claim is checked; then their claims, across all files, go to `jobs` server processes
+claim is checked; then their claims, across all files, go to `jobs` server processes (0: one per CPU)
 forked from this one (checker.check_claims), which keep SymPy's caches from claim to
 claim. Files are reported in the order they were found, each as soon as it and those
 before it are done.

@@ -40,6 +40,14 @@ class Crashed:
     reason: str
 
 
+def default_jobs() -> int:
+    """One job per CPU this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def _set_limits(memory: int) -> None:
     """In a child: the address-space cap, and room for SymPy's deep recursion."""
     if memory:
@@ -148,7 +156,8 @@ class _Server:
 
 
 class Servers:
-    """Up to `size` forked children running `handler(job)` for the jobs given to them.
+    """Up to `size` forked children (0: one per CPU) running `handler(job)` for the jobs
+    given to them.
 
     A child runs its jobs one after another and keeps what it computed (SymPy's caches)
     from one to the next; `handler` and everything it refers to are shared with the child
@@ -164,7 +173,7 @@ class Servers:
     def __init__(self, handler: Callable[[object], object], size: int, *, memory: int = MEMORY_LIMIT) -> None:
         self._context = multiprocessing.get_context("fork")
         self._handler = handler
-        self._size = max(1, size)
+        self._size = size if size > 0 else default_jobs()
         self._memory = memory
         self._idle: dict[int, _Server] = {}  # forked children without a job, by slot
         self._busy: list[_Server] = []

@@ -96,6 +96,39 @@ def test_a_wrong_step_fails_and_is_named(pytester: pytest.Pytester, plugin_args:
     assert "Traceback" not in result.stdout.str()
 
 
+COUNT_FORKS = """\
+import os
+from derivcheck import worker
+
+_fork = worker.Servers._fork
+
+
+def _counted(self, slot):
+    server = _fork(self, slot)
+    with open("forks.log", "a", encoding="utf-8") as log:
+        log.write(f"{server.process.pid}\\n")
+    return server
+
+
+worker.Servers._fork = _counted
+"""
+
+
+def test_the_steps_of_a_file_share_a_server(pytester: pytest.Pytester, plugin_args: list[str]) -> None:
+    # Four one-claim steps: one server checks them all, keeping SymPy's caches, and it
+    # stops after the file's last step.
+    steps = "".join(f"  - claim: {n}*t = t + {n - 1}*t\n" for n in range(2, 6))
+    pytester.makefile(".yaml", four="variables:\n  t: real\nsteps:\n" + steps)
+    pytester.makeconftest(COUNT_FORKS)
+    pytester.makepyfile(
+        test_after="import multiprocessing\n\ndef test_no_server_is_left():\n    assert multiprocessing.active_children() == []\n"
+    )
+    result = pytester.runpytest_subprocess(*plugin_args, "--derivcheck", "four.yaml", "test_after.py", "-v")
+    result.assert_outcomes(passed=5)
+    result.stdout.fnmatch_lines(["*four.yaml::step-4 PASSED*", "*test_after.py::test_no_server_is_left PASSED*"])
+    assert len((pytester.path / "forks.log").read_text(encoding="utf-8").split()) == 1
+
+
 def test_k_selects_one_step(pytester: pytest.Pytester, plugin_args: list[str]) -> None:
     pytester.makefile(".yaml", bad=BAD)
     result = pytester.runpytest_subprocess(*plugin_args, "--derivcheck", "bad.yaml", "-k", "double")
