@@ -319,6 +319,15 @@ def test_text_undecided_lists_what_was_tried() -> None:
     assert "- random evaluation: agree" in out
 
 
+def test_text_a_long_attempt_wraps_under_its_own_text() -> None:
+    step = make_step(verdict=Verdict.UNDECIDED, tried=("symbolic proof: " + " ".join(["residual"] * 12),))
+    out = render_text([make_file(step)], width=40)
+    lines = out[out.index("- symbolic") - 8 :].splitlines()
+    assert lines[0] == "        - symbolic proof: residual"
+    continued = [line for line in lines[1:] if line.strip().startswith("residual")]
+    assert continued and all(line.startswith(" " * 10 + "residual") and len(line) <= 40 for line in continued)
+
+
 def test_text_no_tried_section_without_attempts() -> None:
     assert "tried:" not in render_text([make_file(make_step(verdict=Verdict.UNDECIDED))])
 

@@ -149,12 +149,13 @@ class TerminalReporter:
             text = "~ CHECKED"  # not a proof: the ✔ is for steps that pass
         return Text(text.ljust(BADGE_WIDTH), style=style)
 
-    def _line(self, text: Text, *, indent: int = BODY_INDENT) -> None:
-        """A body line, wrapped to the width with the indent kept on every line."""
-        wrap_width = max(self.console.width - indent, MIN_WRAP_WIDTH)
-        for line in self._wrap(text, wrap_width):
+    def _line(self, text: Text, *, indent: int = BODY_INDENT, hanging: int = 0) -> None:
+        """A body line, wrapped to the width with the indent kept on every line, and
+        `hanging` more columns on the lines after the first (under a list item's text)."""
+        wrap_width = max(self.console.width - indent - hanging, MIN_WRAP_WIDTH)
+        for number, line in enumerate(self._wrap(text, wrap_width)):
             line.rstrip()
-            self._pending.append(Text(" " * indent).append_text(line))
+            self._pending.append(Text(" " * (indent + (hanging if number else 0))).append_text(line))
 
     def _block(self, label: str, block: str, *, indent: int = BODY_INDENT) -> None:
         """Pretty-printed math: lines kept aligned and never wrapped; the label leads the first."""
@@ -205,7 +206,7 @@ class TerminalReporter:
         if step.tried:
             self._line(Text("tried:", style="dim"))
             for attempt in step.tried:
-                self._line(Text(f"- {attempt}"), indent=BODY_INDENT + 2)
+                self._line(Text(f"- {attempt}"), indent=BODY_INDENT + 2, hanging=2)
 
     def _counterexample(self, counterexample: Counterexample) -> None:
         # Only a report with a counterexample needs a table (and rich.table, rich.padding, rich.box).
