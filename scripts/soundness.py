@@ -33,7 +33,9 @@ parses expressions with derivcheck.exprparse (and the matrix notation it compile
 evaluates both sides of every claim itself, with mpmath at 50 digits: sums unrolled,
 definitions expanded, `Derivative(F, v)` taken numerically (mpmath.diff) with v's family
 held as independent variables, exactly as docs/format.md defines it. Points are admissible:
-sizes distinct in 2..4 (in random order), one-hot families one-hot (each column of a
+sizes distinct in 2..4 (in random order), then once in 5..7, beyond the sizes derivcheck's
+concrete checks try (1..4), so that a claim true only at small sizes is found different;
+one-hot families one-hot (each column of a
 matrix), sum facts honoured, signs of declared variables respected. A claim is
 non-equivalent when the sides differ somewhere by more than 1e-20 relative.
 """
@@ -68,6 +70,7 @@ from derivcheck.exprparse import Diff, MatrixValue, ParseError, Scope, sigmoid  
 DIGITS = 50
 TOLERANCE = mpmath.mpf("1e-20")
 SIZE_ASSIGNMENTS = 3
+LARGE_SIZE_ASSIGNMENTS = 1  # at sizes from 5 up: past every size derivcheck tries
 POINTS_PER_PATTERN = 2
 MAX_PATTERNS = 24
 
@@ -415,9 +418,10 @@ def judge(model: Model, lhs: object, rhs: object, unequal: list, rng: random.Ran
         free = sorted(_free(lhs, model) | _free(rhs, model), key=lambda s: s.name)
         if _free(lhs, model) != _free(rhs, model):
             return Judgement("ill-formed", "different free indices")
-        size_values = list(range(2, max(5, 2 + len(model.sizes))))
+        small = list(range(2, max(5, 2 + len(model.sizes))))
+        large = list(range(5, max(8, 5 + len(model.sizes))))
         evaluated = 0
-        for _ in range(SIZE_ASSIGNMENTS):
+        for size_values in [small] * SIZE_ASSIGNMENTS + [large] * LARGE_SIZE_ASSIGNMENTS:
             chosen = rng.sample(size_values, len(model.sizes))
             sizes = dict(zip(model.sizes, chosen))
             probe = Point(model, sizes, rng)

@@ -664,7 +664,7 @@ def oracle_judge(derivation: source.Derivation, seed: int) -> soundness.Judgemen
     return soundness.judge(model, lhs, rhs, [], random.Random(seed))
 
 
-LARGE_SIZES = (5, 6)  # beyond every size derivcheck tries (1 to 4) and the oracle's judge tries (2 to 4)
+LARGE_SIZES = (5, 6)  # beyond every size derivcheck tries (1 to 4); the oracle's judge tries 2 to 4, then 5 to 7 once
 LARGE_PATTERNS = 4
 
 

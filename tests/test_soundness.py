@@ -71,6 +71,8 @@ def judge(claim: str, tmp_path: Path, *, one_hot: bool = True, where: str = "") 
          "Derivative(Derivative(L, a[k]), z[j]) = y[k]*(KroneckerDelta(k, j) + a[j])/a[k]"),
         ("sigmoid(t) = 1/(1 + exp(-t))", "sigmoid(t) = 1/(1 + exp(t))"),
         ("N*D = D*N", "D = N + 1"),
+        # True at every size derivcheck tries (1 to 4), false beyond: the oracle also tries 5 to 7.
+        ("(N - 1)*(N - 2) = N**2 - 3*N + 2", "(N - 1)*(N - 2)*(N - 3)*(N - 4) = 0"),
     ],
 )
 def test_the_oracle_accepts_the_true_claim_and_rejects_its_wrong_twin(true_claim: str, wrong_claim: str, tmp_path: Path) -> None:
