@@ -380,40 +380,40 @@ def _outermost_sums(expr: sympy.Basic) -> list[Sum]:
 
 
 def _align(expr: sympy.Basic, *, lower: bool) -> sympy.Basic:
-    groups: dict[tuple[sympy.Basic, ...], list[Sum]] = {}
+    # Sums are grouped by their limits first (cheap), then, where a group's bounds differ,
+    # by their summand up to the name of the index (canonical rebuilds the sum).
+    by_limits: dict[sympy.Basic, list[tuple[Sum, sympy.Expr]]] = {}
     for found in _outermost_sums(expr):
         if len(found.limits) != 1:
             continue
         _var, low, high = found.limits[0]
-        summand = canonical(found).function
         if lower:
             if low.is_Integer:
-                groups.setdefault((summand, high), []).append(found)
+                by_limits.setdefault(high, []).append((found, low))
         else:
             offset, rest = high.as_coeff_Add()
-            groups.setdefault((summand, low, rest), []).append(found)
+            by_limits.setdefault(sympy.Tuple(low, rest), []).append((found, offset))
     mapping: dict[sympy.Basic, sympy.Basic] = {}
-    for group in groups.values():
-        if lower:
-            bounds = {found.limits[0][1] for found in group}
-        else:
-            bounds = {found.limits[0][2].as_coeff_Add()[0] for found in group}
-        if len(bounds) < 2:
+    for members in by_limits.values():
+        if len({bound for _, bound in members}) < 2:
             continue
-        target = max(bounds)
-        for found in group:
-            var, low, high = found.limits[0]
-            if lower:
-                peel = target - low
-                if 0 < peel <= MAX_PEELED_TERMS and (high - (target - 1)).is_nonnegative:
+        by_summand: dict[sympy.Basic, list[tuple[Sum, sympy.Expr]]] = {}
+        for found, bound in members:
+            by_summand.setdefault(canonical(found).function, []).append((found, bound))
+        for group in by_summand.values():
+            target = max(bound for _, bound in group)
+            for found, bound in group:
+                peel = target - bound
+                if not 0 < peel <= MAX_PEELED_TERMS:
+                    continue
+                var, low, high = found.limits[0]
+                if lower and (high - (target - 1)).is_nonnegative:
                     terms = [found.function.xreplace({var: low + i}) for i in range(int(peel))]
                     mapping[found] = Add(Sum(found.function, (var, target, high)), *terms)
-            else:
-                offset, rest = high.as_coeff_Add()
-                peel = target - offset
-                if 0 < peel <= MAX_PEELED_TERMS and (high - low + 1).is_nonnegative:
-                    terms = [found.function.xreplace({var: rest + target - i}) for i in range(int(peel))]
-                    mapping[found] = Sum(found.function, (var, low, rest + target)) - Add(*terms)
+                elif not lower and (high - low + 1).is_nonnegative:
+                    top = high + peel
+                    terms = [found.function.xreplace({var: top - i}) for i in range(int(peel))]
+                    mapping[found] = Sum(found.function, (var, low, top)) - Add(*terms)
     return expr.xreplace(mapping) if mapping else expr
 
 
