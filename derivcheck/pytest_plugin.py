@@ -50,6 +50,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Time limit for each step of a derivation, in seconds (default: 10).",
     )
     group.addoption(
+        "--derivcheck-jobs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="Check up to N claims at once, in worker processes (default, or 0: one per CPU).",
+    )
+    group.addoption(
         "--derivcheck-accept-checked",
         action="store_false",
         dest="derivcheck_strict",
@@ -72,6 +79,8 @@ def pytest_configure(config: pytest.Config) -> None:
     timeout = config.getoption("derivcheck_timeout")
     if not timeout > 0 or timeout == float("inf"):
         raise pytest.UsageError("--derivcheck-timeout must be a positive number of seconds")
+    if config.getoption("derivcheck_jobs") < 0:
+        raise pytest.UsageError("--derivcheck-jobs must be 0 (one per CPU) or a positive number")
 
 
 def looks_like_derivation(path: Path) -> bool:
@@ -118,14 +127,19 @@ def _problems_text(problems: tuple[Problem, ...] | list[Problem]) -> str:
 class DerivationFile(pytest.File):
     """A derivation file: one item per step, or one failing item when the file can't be read.
 
-    The file is read into SymPy once, when its first step runs; its steps' claims then go to
-    server processes forked for this file, which keep SymPy's caches from step to step, as
-    the CLI's do. They stop when the file's last step has run."""
+    The file is read into SymPy once, when its first step runs. Then the claims of every
+    step of it that this session runs go to server processes forked for the file
+    (--derivcheck-jobs, one per CPU by default), which keep SymPy's caches from claim to claim, as the CLI's do: later steps are
+    checked while earlier ones are reported. Under pytest-xdist, where a worker runs only
+    some of the steps it collected, each step's claims go when the step runs. The servers
+    stop when the file's last step has run."""
 
     file_problems: tuple[Problem, ...] | None = None  # found when a step first ran
     derivation: Derivation | None = None
     _prepared: Any = None  # checker.Prepared
     _servers: Any = None  # worker.Servers
+    _running: Any = None  # checker.check_claims of the claims sent to the servers
+    _outcomes: dict[int, Any]  # claim results, by their place in the prepared file
 
     def collect(self) -> Iterator[pytest.Item]:
         from derivcheck import source
@@ -145,17 +159,39 @@ class DerivationFile(pytest.File):
         assert self.derivation is not None
         if self._prepared is None:
             self._prepared = checker.prepare(self.derivation)
+            self._outcomes = {}
         prepared = self._prepared
-        if not prepared.problems and self._servers is None:
-            self._servers = checker.claim_servers([prepared], 0)
-        places = [(0, index) for index, pending in enumerate(prepared.pending) if pending.position == position]
-        outcomes = {
-            index: result
-            for _, index, result in checker.check_claims([prepared], timeout=timeout, places=places, servers=self._servers)
-        }
-        return checker.step_result(prepared, position, outcomes)
+        wanted = [index for index, pending in enumerate(prepared.pending) if pending.position == position]
+        while not prepared.problems and any(index not in self._outcomes for index in wanted):
+            if self._running is None:
+                if self._servers is None:
+                    self._servers = checker.claim_servers([prepared], self.config.getoption("derivcheck_jobs"))
+                steps = self._steps_to_run() | {position}
+                places = [
+                    (0, index)
+                    for index, pending in enumerate(prepared.pending)
+                    if pending.position in steps and index not in self._outcomes
+                ]
+                self._running = checker.check_claims([prepared], timeout=timeout, places=places, servers=self._servers)
+            for _, index, result in self._running:
+                self._outcomes[index] = result
+                if all(claim in self._outcomes for claim in wanted):
+                    break
+            else:
+                self._running = None  # every claim sent is done
+        return checker.step_result(prepared, position, self._outcomes)
+
+    def _steps_to_run(self) -> set[int]:
+        """The positions of this file's steps that this session runs (after -k, --lf and
+        the like); none under pytest-xdist, whose workers run only some of them."""
+        if hasattr(self.config, "workerinput"):
+            return set()
+        return {item.position for item in self.session.items if isinstance(item, StepItem) and item.parent is self}
 
     def teardown(self) -> None:
+        if self._running is not None:
+            self._running.close()
+            self._running = None
         if self._servers is not None:
             self._servers.close()
             self._servers = None

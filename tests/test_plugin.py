@@ -96,37 +96,73 @@ def test_a_wrong_step_fails_and_is_named(pytester: pytest.Pytester, plugin_args:
     assert "Traceback" not in result.stdout.str()
 
 
-COUNT_FORKS = """\
+COUNT_FORKS_AND_CLAIMS = """\
 import os
-from derivcheck import worker
+from derivcheck import checker, worker
 
 _fork = worker.Servers._fork
+_check_claim = checker.check_claim
 
 
-def _counted(self, slot):
+def _counted_fork(self, slot):
     server = _fork(self, slot)
     with open("forks.log", "a", encoding="utf-8") as log:
         log.write(f"{server.process.pid}\\n")
     return server
 
 
-worker.Servers._fork = _counted
+def _logged_check(claim, workspace, unequal):
+    with open("claims.log", "a", encoding="utf-8") as log:
+        log.write(f"{claim.number} {os.getpid()}\\n")
+    return _check_claim(claim, workspace, unequal)
+
+
+worker.Servers._fork = _counted_fork
+checker.check_claim = _logged_check
 """
 
+SIX_STEPS = "variables:\n  t: real\nsteps:\n" + "".join(f"  - claim: {n}*t = t + {n - 1}*t\n" for n in range(2, 8))
 
-def test_the_steps_of_a_file_share_a_server(pytester: pytest.Pytester, plugin_args: list[str]) -> None:
-    # Four one-claim steps: one server checks them all, keeping SymPy's caches, and it
-    # stops after the file's last step.
-    steps = "".join(f"  - claim: {n}*t = t + {n - 1}*t\n" for n in range(2, 6))
-    pytester.makefile(".yaml", four="variables:\n  t: real\nsteps:\n" + steps)
-    pytester.makeconftest(COUNT_FORKS)
+
+def _logged(pytester: pytest.Pytester, name: str) -> list[str]:
+    path = pytester.path / name
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_steps_of_a_file_share_its_servers(jobs: int, pytester: pytest.Pytester, plugin_args: list[str]) -> None:
+    # Six one-claim steps: `jobs` servers check them all, each a run of consecutive claims,
+    # keeping SymPy's caches; none is left once the file's last step has run.
+    pytester.makefile(".yaml", six=SIX_STEPS)
+    pytester.makeconftest(COUNT_FORKS_AND_CLAIMS)
     pytester.makepyfile(
         test_after="import multiprocessing\n\ndef test_no_server_is_left():\n    assert multiprocessing.active_children() == []\n"
     )
-    result = pytester.runpytest_subprocess(*plugin_args, "--derivcheck", "four.yaml", "test_after.py", "-v")
-    result.assert_outcomes(passed=5)
-    result.stdout.fnmatch_lines(["*four.yaml::step-4 PASSED*", "*test_after.py::test_no_server_is_left PASSED*"])
-    assert len((pytester.path / "forks.log").read_text(encoding="utf-8").split()) == 1
+    args = ["--derivcheck", "--derivcheck-jobs", str(jobs), "six.yaml", "test_after.py", "-v"]
+    result = pytester.runpytest_subprocess(*plugin_args, *args)
+    result.assert_outcomes(passed=7)
+    result.stdout.fnmatch_lines(["*six.yaml::step-6 PASSED*", "*test_after.py::test_no_server_is_left PASSED*"])
+    assert len(_logged(pytester, "forks.log")) == jobs
+    servers = dict(line.split() for line in _logged(pytester, "claims.log"))
+    assert sorted(servers, key=int) == [str(n) for n in range(1, 7)]  # each claim checked once
+    assert servers["1"] == servers["2"] and servers["5"] == servers["6"]
+    assert (servers["1"] != servers["6"]) == (jobs == 2)
+
+
+def test_only_the_selected_steps_are_checked(pytester: pytest.Pytester, plugin_args: list[str]) -> None:
+    pytester.makefile(".yaml", six=SIX_STEPS)
+    pytester.makeconftest(COUNT_FORKS_AND_CLAIMS)
+    result = pytester.runpytest_subprocess(*plugin_args, "--derivcheck", "six.yaml", "-k", "step-2 or step-5")
+    result.assert_outcomes(passed=2)
+    assert sorted(line.split()[0] for line in _logged(pytester, "claims.log")) == ["2", "5"]
+
+
+def test_x_stops_at_the_first_failing_step_while_later_ones_are_being_checked(pytester: pytest.Pytester, plugin_args: list[str]) -> None:
+    pytester.makefile(".yaml", six=SIX_STEPS.replace("2*t = t + 1*t", "2*t = t"))
+    result = pytester.runpytest_subprocess(*plugin_args, "--derivcheck", "six.yaml", "-x", timeout=120)
+    result.assert_outcomes(failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
 def test_k_selects_one_step(pytester: pytest.Pytester, plugin_args: list[str]) -> None:
@@ -213,10 +249,16 @@ def test_a_bad_timeout_is_a_usage_error(pytester: pytest.Pytester, plugin_args: 
     result.stderr.fnmatch_lines(["*--derivcheck-timeout must be a positive number*"])
 
 
+def test_negative_jobs_are_a_usage_error(pytester: pytest.Pytester, plugin_args: list[str]) -> None:
+    result = pytester.runpytest_subprocess(*plugin_args, "--derivcheck", "--derivcheck-jobs", "-1")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--derivcheck-jobs must be 0 (one per CPU) or a positive number*"])
+
+
 def test_help_lists_the_options(pytester: pytest.Pytester, plugin_args: list[str]) -> None:
     result = pytester.runpytest_subprocess(*plugin_args, "--help")
     result.stdout.fnmatch_lines(
-        ["*--derivcheck *", "*--derivcheck-timeout=SECONDS*", "*--derivcheck-strict*"]
+        ["*--derivcheck *", "*--derivcheck-timeout=SECONDS*", "*--derivcheck-jobs=N*", "*--derivcheck-strict*"]
     )
 
 
