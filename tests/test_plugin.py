@@ -98,6 +98,7 @@ def test_a_wrong_step_fails_and_is_named(pytester: pytest.Pytester, plugin_args:
 
 COUNT_FORKS_AND_CLAIMS = """\
 import os
+import time
 from derivcheck import checker, worker
 
 _fork = worker.Servers._fork
@@ -112,6 +113,7 @@ def _counted_fork(self, slot):
 
 
 def _logged_check(claim, workspace, unequal):
+    time.sleep(0.3)  # claims of equal length: the servers' runs do not depend on start-up times
     with open("claims.log", "a", encoding="utf-8") as log:
         log.write(f"{claim.number} {os.getpid()}\\n")
     return _check_claim(claim, workspace, unequal)
