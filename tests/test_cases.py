@@ -43,3 +43,15 @@ def test_every_derivation_holds(path: Path) -> None:
     assert not result.problems, result.problems
     not_holding = [(s.number, s.verdict.value, s.message) for s in result.steps if not s.ok]
     assert not not_holding
+
+
+def test_an_index_outside_its_range_names_the_sizes_where_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "d.yaml"
+    path.write_text(
+        "sizes: [N]\nindices:\n  n: 1..N\nvariables:\n  x: [N]\nsteps:\n"
+        "  - claim: x[1] + x[2] + Sum(x[n], (n, 3, N)) = Sum(x[n], (n, 1, N))\n",
+        encoding="utf-8",
+    )
+    (step,) = check_file(path, timeout=60).steps
+    assert step.verdict is Verdict.ERROR
+    assert step.message == "index 1 of x is 2, outside 1..1 (at N=1)"

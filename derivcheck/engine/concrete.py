@@ -96,8 +96,9 @@ class Explicit:
             if family is not None:
                 for position, (value, dim) in enumerate(zip(indices, self.shape(name))):
                     if not 1 <= value <= dim:
+                        at = ", ".join(f"{size}={number}" for size, number in self.sizes.items())
                         raise EngineError(
-                            f"index {position + 1} of {name} is {value} here, outside 1..{dim}"
+                            f"index {position + 1} of {name} is {value}, outside 1..{dim}" + (f" (at {at})" if at else "")
                         )
             if name in self.ctx.definitions and name not in keep:
                 return self._definition(name, indices, keep)
