@@ -33,7 +33,8 @@ HELP = (
     "wrong.\n\n"
     "Example:  derivcheck verify derivations/softmax_ce.yaml\n\n"
     "Exit codes: 0 every step holds; 1 a step does not hold or a file has problems; "
-    "2 usage error or a path that cannot be read."
+    "2 usage error or a path that cannot be read; 130 interrupted; 141 the reader of the "
+    "report went away."
 )
 
 VERIFY_HELP = (
