@@ -7,8 +7,9 @@ given, so a project's other YAML files are never collected by surprise. With it,
 *.yml file named on the command line is a derivation; one found in a collected directory is
 taken for a derivation when it has a top-level `steps:` or `derivcheck:` key (CI workflows,
 configs and the like are left alone). Each step is one test item, `step-3-dL_dz` (number and
-id), checked on its own when it runs, so `-k`, `-x` and `--lf` work per step. A failure shows
-the file, line and column, the verdict, the method and the counterexample.
+id), with a result of its own, so `-k`, `-x` and `--lf` work per step (only the steps selected
+are checked; see DerivationFile for how). A failure shows the file, line and column, the
+verdict, the method and the counterexample.
 
 Importing this module is cheap: SymPy is only imported when the first step runs.
 """
@@ -129,10 +130,10 @@ class DerivationFile(pytest.File):
 
     The file is read into SymPy once, when its first step runs. Then the claims of every
     step of it that this session runs go to server processes forked for the file
-    (--derivcheck-jobs, one per CPU by default), which keep SymPy's caches from claim to claim, as the CLI's do: later steps are
-    checked while earlier ones are reported. Under pytest-xdist, where a worker runs only
-    some of the steps it collected, each step's claims go when the step runs. The servers
-    stop when the file's last step has run."""
+    (--derivcheck-jobs, one per CPU by default), which keep SymPy's caches from claim to
+    claim, as the CLI's do: later steps are checked while earlier ones are reported. Under
+    pytest-xdist, where a worker runs only some of the steps it collected, each step's
+    claims go when the step runs. The servers stop when the file's last step has run."""
 
     file_problems: tuple[Problem, ...] | None = None  # found when a step first ran
     derivation: Derivation | None = None
