@@ -452,6 +452,23 @@ def hygiene_warnings(claim: Claim, ctx: Context, path: str) -> list[Problem]:
     return warnings
 
 
+def _free_by_differentiation(claim: Claim, left_free: set[sympy.Symbol], right_free: set[sympy.Symbol], ctx: Context) -> bool:
+    """Whether the free indices that only one side has are all indices of a variable that
+    side differentiates by, and the other side does not bind them in a Sum: the partial
+    derivative of an entry, dz[i]/db[i] = 1, whose value may not depend on i. Then the claim
+    is checked for every value of every free index. Otherwise (a sum dropped or added: an
+    index free on one side and summed on the other) different free indices are an error."""
+    for side, own, other, other_side in ((claim.lhs, left_free, right_free, claim.rhs), (claim.rhs, right_free, left_free, claim.lhs)):
+        extra = own - other
+        if not extra:
+            continue
+        differentiated = {index for node in side.atoms(Diff) for index in deciding.free_indices(node.args[1], ctx)}
+        bound = {var.name for total in other_side.atoms(sympy.Sum) for var, _low, _high in total.limits}
+        if not extra <= differentiated or any(index.name in bound for index in extra):
+            return False
+    return True
+
+
 def check_claim(claim: Claim, workspace: Workspace, unequal: tuple[tuple[sympy.Symbol, sympy.Symbol], ...]) -> StepResult:
     path = workspace.derivation.path
     step = claim.step
@@ -469,14 +486,19 @@ def check_claim(claim: Claim, workspace: Workspace, unequal: tuple[tuple[sympy.S
     ctx = workspace.context
     left_free = deciding.free_indices(claim.lhs, ctx) - claim.entry
     right_free = deciding.free_indices(claim.rhs, ctx) - claim.entry
+    mismatch = ""
     if left_free != right_free:
-        message = (
+        mismatch = (
             f"the two sides have different free indices: "
             f"{{{', '.join(sorted(s.name for s in left_free))}}} and {{{', '.join(sorted(s.name for s in right_free))}}}"
         )
-        problem = Problem(path, claim.text.span, "free-index-mismatch", message)
-        return StepResult(verdict=Verdict.ERROR, method="not checked", message=message, problems=(problem,), **base)
+        if not _free_by_differentiation(claim, left_free, right_free, ctx):
+            problem = Problem(path, claim.text.span, "free-index-mismatch", mismatch)
+            return StepResult(verdict=Verdict.ERROR, method="not checked", message=mismatch, problems=(problem,), **base)
     outcome = deciding.decide(claim.lhs, claim.rhs, ctx, unequal=unequal)
+    if mismatch and outcome.verdict not in (Verdict.PROVED, Verdict.CHECKED):
+        note = f"{mismatch} (the claim is checked for every value of each)"
+        outcome = dataclasses.replace(outcome, message="; ".join(filter(None, [outcome.message, note])))
     simplified = ""
     if outcome.simplified is not None:
         simplified = _pretty_equation(*outcome.simplified)

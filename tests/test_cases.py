@@ -55,3 +55,13 @@ def test_an_index_outside_its_range_names_the_sizes_where_it_is(tmp_path: Path) 
     (step,) = check_file(path, timeout=60).steps
     assert step.verdict is Verdict.ERROR
     assert step.message == "index 1 of x is 2, outside 1..1 (at N=1)"
+
+
+def test_a_refuted_derivative_with_one_sided_free_indices_says_so() -> None:
+    steps = check_file(CASES / "free_indices.yaml", timeout=60).steps
+    refuted = steps[3]
+    assert refuted.verdict is Verdict.REFUTED
+    assert "the two sides have different free indices: {d, i} and {} (the claim is checked for every value of each)" in refuted.message
+    assert {name for name, _ in refuted.counterexample.indices} == {"d", "i"}  # type: ignore[union-attr]
+    assert all("different free indices" not in step.message for step in steps[:3])
+    assert [problem.code for step in steps[4:] for problem in step.problems] == ["free-index-mismatch"] * 2
