@@ -26,12 +26,19 @@ What is asserted, for every claim:
 `pytest --hypothesis-show-statistics tests/test_properties.py` shows the verdicts seen
 (`-s` prints their counts). Each property can fail: the self-checks at the end feed the
 judgement a faked pass, a corrupted counterexample and an inadmissible one.
+
+In CI the examples are the same on every run. A longer random campaign, whose failures
+hypothesis keeps in .hypothesis/ and replays on the next run:
+
+    DERIVCHECK_PROPERTY_RANDOM=1 DERIVCHECK_PROPERTY_EXAMPLES=400 \
+        DERIVCHECK_PROPERTY_EQUAL_EXAMPLES=300 python -m pytest tests/test_properties.py -s
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import random
 import re
 import sys
@@ -44,6 +51,7 @@ from pathlib import Path
 import mpmath
 import pytest
 from hypothesis import HealthCheck, assume, event, given, note, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
@@ -61,16 +69,18 @@ else:  # loaded as tests/test_soundness.py loads it (the script is not a package
     _spec.loader.exec_module(soundness)
 
 TIMEOUT = 10.0  # derivcheck's limit per claim, seconds (as the CLI's default)
-EXAMPLES = 60  # perturbed claims
-EQUAL_EXAMPLES = 50  # claims equal by construction
+EXAMPLES = int(os.environ.get("DERIVCHECK_PROPERTY_EXAMPLES", "60"))  # perturbed claims
+EQUAL_EXAMPLES = int(os.environ.get("DERIVCHECK_PROPERTY_EQUAL_EXAMPLES", "50"))  # claims equal by construction
+# A campaign: random examples, and a database that keeps what fails for the next run.
+CAMPAIGN = os.environ.get("DERIVCHECK_PROPERTY_RANDOM") == "1"
 MAX_DEPTH = 3  # of a drawn expression: each claim is checked in well under a second or two
 MAX_REWRITES = 2
 
 PROPERTY_SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
-    derandomize=True,  # the same examples on every run: CI is reproducible
-    database=None,
+    derandomize=not CAMPAIGN,  # in CI, the same examples on every run: reproducible
+    database=DirectoryBasedExampleDatabase(str(ROOT / ".hypothesis" / "derivcheck-properties")) if CAMPAIGN else None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
 )
