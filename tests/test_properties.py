@@ -520,7 +520,8 @@ def rewrites(e: tuple, bound: tuple[str, ...], header: Header) -> list[tuple[str
                     break
         if var not in free(body):
             found.append(("Sum of a constant", mul(("size", BOUND[var]), body)))
-        found.append(("first term out of a Sum", add(_at_one(body, var), ("sum", body, var, 2))))
+        if low == 1:  # the term at 1, then the Sum from 2 (a Sum from 2 has no term at 1)
+            found.append(("first term out of a Sum", add(_at_one(body, var), ("sum", body, var, 2))))
     if kind == "der":
         found.append(("derivative by the rules", diff(e[1], e[2])))
     # Whole-subterm rewrites that introduce a Sum over n (n must be free to bind here).
