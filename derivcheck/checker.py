@@ -598,30 +598,22 @@ def prepare(derivation: Derivation, positions: Sequence[int] | None = None) -> P
     return prepared
 
 
-def step_results(prepared: Prepared, outcomes: dict[int, StepResult]) -> dict[int, FileResult]:
-    """Each prepared step's result alone, from the results of its claims (keyed by their
-    place in `prepared.pending`); a file that does not build gives its problems."""
+def step_results(prepared: Prepared, outcomes: dict[int, StepResult], positions: Sequence[int] | None = None) -> dict[int, FileResult]:
+    """Each prepared step's result alone (of the steps at `positions`, by default all), from
+    the results of its claims (keyed by their place in `prepared.pending`); a file that does
+    not build gives its problems."""
     derivation = prepared.derivation
+    chosen = prepared.positions if positions is None else tuple(positions)
     if prepared.problems:
-        return {position: FileResult(derivation.path, derivation.title, problems=prepared.problems) for position in prepared.positions}
-    results: dict[int, list[StepResult]] = {position: list(prepared.known[position]) for position in prepared.positions}
+        return {position: FileResult(derivation.path, derivation.title, problems=prepared.problems) for position in chosen}
+    results: dict[int, list[StepResult]] = {position: list(prepared.known[position]) for position in chosen}
     for index, pending in enumerate(prepared.pending):
-        results[pending.position].append(outcomes[index])
+        if pending.position in results:
+            results[pending.position].append(outcomes[index])
     return {
         position: FileResult(derivation.path, derivation.title, steps=tuple(_in_order(found)), warnings=tuple(prepared.warnings[position]))
         for position, found in results.items()
     }
-
-
-def step_result(prepared: Prepared, position: int, outcomes: dict[int, StepResult]) -> FileResult:
-    """The step at `position` alone, from the results of its own claims (keyed by their
-    place in `prepared.pending`); a file that does not build gives its problems."""
-    derivation = prepared.derivation
-    if prepared.problems:
-        return FileResult(derivation.path, derivation.title, problems=prepared.problems)
-    found = list(prepared.known[position])
-    found += [outcomes[index] for index, pending in enumerate(prepared.pending) if pending.position == position]
-    return FileResult(derivation.path, derivation.title, steps=tuple(_in_order(found)), warnings=tuple(prepared.warnings[position]))
 
 
 def _in_order(results: list[StepResult]) -> list[StepResult]:
@@ -643,6 +635,11 @@ def whole(prepared: Prepared, outcomes: dict[int, StepResult]) -> FileResult:
 CHECK, HINT = "check", "hint"
 
 
+def _pending(files: Sequence[Prepared], place: tuple[int, int]) -> Pending:
+    """The claim at a (file, claim) place."""
+    return files[place[0]].pending[place[1]]
+
+
 def claim_servers(files: Sequence[Prepared], jobs: int) -> worker.Servers:
     """Up to `jobs` server processes for the claims of `files` (forked when first needed),
     to give to check_claims as `servers`: they can serve several calls in turn, keeping
@@ -650,8 +647,8 @@ def claim_servers(files: Sequence[Prepared], jobs: int) -> worker.Servers:
 
     def handle(job: object) -> object:
         fastpaths.defer_units()  # in a server process: ours, with no user code in it
-        kind, (number, index) = job  # type: ignore[misc]
-        item = files[number].pending[index]
+        kind, place = job  # type: ignore[misc]
+        item = _pending(files, place)
         if kind == CHECK:
             return check_claim(item.claim, item.workspace, item.unequal)
         return deciding.hints(item.claim.lhs, item.claim.rhs, item.workspace.context, unequal=item.unequal)
@@ -682,12 +679,9 @@ def check_claims(
         (number, index) for number, prepared in enumerate(files) for index in range(len(prepared.pending))
     ]
 
-    def pending(place: tuple[int, int]) -> Pending:
-        return files[place[0]].pending[place[1]]
-
     if timeout is None:
         for place in everything:
-            item = pending(place)
+            item = _pending(files, place)
             result = check_claim(item.claim, item.workspace, item.unequal)
             if _wants_hints(item.claim, result):
                 result = _with_hints(result, deciding.hints(item.claim.lhs, item.claim.rhs, item.workspace.context, unequal=item.unequal))
@@ -714,9 +708,6 @@ def _serve(
 ) -> Iterator[tuple[int, int, StepResult]]:
     """check_claims with servers: the claims at `everything`, in as many servers as there are."""
 
-    def pending(place: tuple[int, int]) -> Pending:
-        return files[place[0]].pending[place[1]]
-
     # Each server starts on its own run of consecutive claims: the links of a chain share
     # their sides, and a server that prepared a side keeps it for the next link. A server
     # whose run is done takes claims from the end of the longest run left.
@@ -740,7 +731,7 @@ def _serve(
                 kind, place = job
                 if kind == CHECK and file_budget is not None and spent[place[0]] >= file_budget:
                     yield (*place, _unfinished(
-                        pending(place).claim,
+                        _pending(files, place).claim,
                         f"time-out: not checked, the file's time budget of {file_budget:g} s was spent",
                         (f"the file's claims took {spent[place[0]]:.0f} s in all (raise the budget with --file-budget)",),
                     ))
@@ -754,7 +745,7 @@ def _serve(
         kind, place = key  # type: ignore[misc]
         slot = running.pop(key)  # type: ignore[arg-type]
         spent[place[0]] += elapsed
-        claim = pending(place).claim
+        claim = _pending(files, place).claim
         if kind == HINT:
             result = refuted.pop(place)
             if isinstance(outcome, worker.Finished):

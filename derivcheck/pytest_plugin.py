@@ -180,7 +180,7 @@ class DerivationFile(pytest.File):
                     break
             else:
                 self._running = None  # every claim sent is done
-        return checker.step_result(prepared, position, self._outcomes)
+        return checker.step_results(prepared, self._outcomes, (position,))[position]
 
     def _steps_to_run(self) -> set[int]:
         """The positions of this file's steps that this session runs (after -k, --lf and
