@@ -56,6 +56,8 @@ class Context:
     positive: frozenset[str] = field(default_factory=frozenset)  # variables assumed positive
     nonnegative: frozenset[str] = field(default_factory=frozenset)
     negative: frozenset[str] = field(default_factory=frozenset)
+    # The least value of a size with a declared minimum (N: {min: 3}); others are at least 1.
+    minima: dict[sympy.Symbol, int] = field(default_factory=dict)
     # Sides already prepared or simplified in this context, by expression: the links of a
     # chain share their sides, and a process checks claim after claim of one file.
     memo: dict[tuple[str, sympy.Basic], sympy.Basic] = field(default_factory=dict, compare=False, repr=False)

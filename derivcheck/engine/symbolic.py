@@ -40,15 +40,27 @@ def rebuild(expr: sympy.Basic, visit: Callable[[sympy.Basic], sympy.Basic]) -> s
 
 def freshen(expr: sympy.Basic) -> sympy.Basic:
     """Rename the bound variables of every Sum to fresh Dummies, so that no later
-    substitution can capture them."""
+    substitution can capture them.
+
+    A Sum's limits are outside its own binding: in Sum(f, (k, a, b)) the bounds a and b mean
+    the k outside, if any. With several limits (the first innermost), an inner limit's bounds
+    may use the outer limits' variables, and only those are renamed in them."""
     if isinstance(expr, Sum):
-        mapping = {limit[0]: sympy.Dummy(limit[0].name, integer=True) for limit in expr.limits}
-        limits = [
-            (mapping[var], freshen(low.xreplace(mapping)), freshen(high.xreplace(mapping)))
-            for var, low, high in expr.limits
-        ]
-        return Sum(freshen(expr.function.xreplace(mapping)), *limits)
+        limits = list(expr.limits)
+        mapping = {var: sympy.Dummy(var.name, integer=True) for var, _, _ in limits}
+        renamed = []
+        for position, (var, low, high) in enumerate(limits):
+            outer = {v: mapping[v] for v, _, _ in limits[position + 1 :]}
+            renamed.append((mapping[var], freshen(low.xreplace(outer)), freshen(high.xreplace(outer))))
+        return Sum(freshen(expr.function.xreplace(mapping)), *renamed)
     return rebuild(expr, freshen)
+
+
+def nonnegative(expr: sympy.Expr, ctx: Context) -> bool:
+    """Whether expr >= 0 at every admissible size: each size a positive integer, at least its
+    declared minimum (N: {min: 3})."""
+    shift = {size: sympy.Dummy(size.name, integer=True, positive=True) + (least - 1) for size, least in ctx.minima.items() if least > 1}
+    return bool(sympy.sympify(expr).xreplace(shift).is_nonnegative)
 
 
 def expand_definitions(expr: sympy.Basic, ctx: Context, keep: frozenset[str] = frozenset()) -> sympy.Basic:
@@ -100,7 +112,7 @@ def resolve_derivatives(expr: sympy.Basic, ctx: Context) -> sympy.Basic:
     return walk(expr)
 
 
-def _within(value: sympy.Expr, low: sympy.Expr, high: sympy.Expr, ranges: Ranges) -> bool:
+def _within(value: sympy.Expr, low: sympy.Expr, high: sympy.Expr, ranges: Ranges, ctx: Context) -> bool:
     """Whether every admissible value of `value` lies in [low, high]."""
     offset, rest = value.as_coeff_Add()
     if rest == 0:
@@ -111,7 +123,7 @@ def _within(value: sympy.Expr, low: sympy.Expr, high: sympy.Expr, ranges: Ranges
         value_low, value_high = (bound + offset for bound in ranges[rest.func])
     else:
         return False
-    return bool((value_low - low).is_nonnegative) and bool((high - value_high).is_nonnegative)
+    return nonnegative(value_low - low, ctx) and nonnegative(high - value_high, ctx)
 
 
 @dataclass
@@ -146,7 +158,9 @@ class Normaliser:
         for term in Add.make_args(summand):
             term = merge_exponentials(term, var)
             constant, dependent = term.as_independent(var, as_Add=False)
-            if dependent == 1:
+            if dependent == 1 and nonnegative(high - low + 1, self.ctx):
+                # A sum of a constant over low..high has high - low + 1 terms only when that
+                # is not negative at any admissible size: an empty sum is 0, never negative.
                 results.append(constant * (high - low + 1))
                 continue
             collapsed = self._collapse(dependent, var, low, high, ranges)
@@ -173,7 +187,7 @@ class Normaliser:
                 other = first
             else:
                 continue
-            if not _within(other, low, high, ranges):
+            if not _within(other, low, high, ranges, self.ctx):
                 continue
             rest = Mul(*(f for i, f in enumerate(factors) if i != position))
             return rest.xreplace({var: other})
@@ -215,13 +229,22 @@ def expand_summand(expr: sympy.Expr) -> sympy.Expr:
 def merge_exponentials(term: sympy.Expr, var: Symbol) -> sympy.Expr:
     """A product's exponential factors in one normal form: exp(part free of var) *
     exp(part with var), so exp(-u)*exp(u) inside a sum becomes 1 (SymPy leaves it when
-    u holds a Sum) and constant factors still come out of the sum."""
+    u holds a Sum) and constant factors still come out of the sum.
+
+    Side condition: exp(a)*exp(b) = exp(a + b) always, but a power exp(u)**p is exp(p*u)
+    only when p is an integer or u is real (u = sqrt(t)/3 with t = -100 breaks it for
+    p = 3/2). A power that meets neither is left as it is."""
     factors = Mul.make_args(term)
-    exponents = [f.args[0] for f in factors if isinstance(f, sympy.exp)]
-    exponents += [f.exp * f.base.args[0] for f in factors if isinstance(f, Pow) and isinstance(f.base, sympy.exp)]
+
+    def mergeable(f: sympy.Basic) -> bool:
+        if isinstance(f, sympy.exp):
+            return True
+        return isinstance(f, Pow) and isinstance(f.base, sympy.exp) and bool(f.exp.is_integer or f.base.args[0].is_extended_real)
+
+    exponents = [f.args[0] if isinstance(f, sympy.exp) else f.exp * f.base.args[0] for f in factors if mergeable(f)]
     if not exponents:
         return term
-    rest = [f for f in factors if not (isinstance(f, sympy.exp) or isinstance(f, Pow) and isinstance(f.base, sympy.exp))]
+    rest = [f for f in factors if not mergeable(f)]
     total = sympy.expand(Add(*exponents), power_exp=False)
     free, bound = total.as_independent(var, as_Add=True)
     return Mul(*rest) * sympy.exp(free) * sympy.exp(bound)
@@ -287,10 +310,11 @@ def canonical(expr: sympy.Basic, depth: int = 0) -> sympy.Basic:
             var: sympy.Symbol(f"_k{depth + count - 1 - position}", integer=True)
             for position, (var, _, _) in enumerate(expr.limits)
         }
-        limits = [
-            (names[var], canonical(low.xreplace(names), depth), canonical(high.xreplace(names), depth))
-            for var, low, high in expr.limits
-        ]
+        # A limit's bounds are outside its own binding: only the outer limits' names apply.
+        limits = []
+        for position, (var, low, high) in enumerate(expr.limits):
+            outer = {v: names[v] for v, _, _ in expr.limits[position + 1 :]}
+            limits.append((names[var], canonical(low.xreplace(outer), depth), canonical(high.xreplace(outer), depth)))
         return Sum(canonical(expr.function.xreplace(names), depth + count), *limits)
     return rebuild(expr, lambda arg: canonical(arg, depth))
 
@@ -360,7 +384,7 @@ def replace_sums(expr: sympy.Basic, table: dict[sympy.Basic, sympy.Symbol], keyi
 MAX_PEELED_TERMS = 8
 
 
-def align_limits(expr: sympy.Basic) -> sympy.Basic:
+def align_limits(expr: sympy.Basic, ctx: Context) -> sympy.Basic:
     """Sums over one summand whose limits differ by a constant, given the same limits:
     x[1] + sum_{n=2}^{N} x[n] - sum_{n=1}^{N} x[n] has its second sum written as
     x[1] + sum_{n=2}^{N} x[n], and a sum up to N - 1 is one up to N less its last term.
@@ -369,8 +393,8 @@ def align_limits(expr: sympy.Basic) -> sympy.Basic:
     f(a) + ... + f(c - 1) + sum_{n=c}^{b} f holds when b >= c - 1 (an empty sum is 0), and
     a sum is only rewritten so when that follows from the sizes' assumptions. Only the
     outermost sums with a single limit are aligned."""
-    expr = _align(expr, lower=True)
-    return _align(expr, lower=False)
+    expr = _align(expr, ctx, lower=True)
+    return _align(expr, ctx, lower=False)
 
 
 def _outermost_sums(expr: sympy.Basic) -> list[Sum]:
@@ -379,7 +403,7 @@ def _outermost_sums(expr: sympy.Basic) -> list[Sum]:
     return [found for arg in expr.args for found in _outermost_sums(arg)]
 
 
-def _align(expr: sympy.Basic, *, lower: bool) -> sympy.Basic:
+def _align(expr: sympy.Basic, ctx: Context, *, lower: bool) -> sympy.Basic:
     # Sums are grouped by their limits first (cheap), then, where a group's bounds differ,
     # by their summand up to the name of the index (canonical rebuilds the sum).
     by_limits: dict[sympy.Basic, list[tuple[Sum, sympy.Expr]]] = {}
@@ -407,10 +431,10 @@ def _align(expr: sympy.Basic, *, lower: bool) -> sympy.Basic:
                 if not 0 < peel <= MAX_PEELED_TERMS:
                     continue
                 var, low, high = found.limits[0]
-                if lower and (high - (target - 1)).is_nonnegative:
+                if lower and nonnegative(high - (target - 1), ctx):
                     terms = [found.function.xreplace({var: low + i}) for i in range(int(peel))]
                     mapping[found] = Add(Sum(found.function, (var, target, high)), *terms)
-                elif not lower and (high - low + 1).is_nonnegative:
+                elif not lower and nonnegative(high - low + 1, ctx):
                     top = high + peel
                     terms = [found.function.xreplace({var: top - i}) for i in range(int(peel))]
                     mapping[found] = Sum(found.function, (var, low, top)) - Add(*terms)
@@ -527,7 +551,7 @@ def prove(
 
     def normalise(expr: sympy.Expr) -> sympy.Expr:
         normal = normaliser.run(expr.xreplace(unequal_deltas), ranges)
-        aligned = align_limits(normal)
+        aligned = align_limits(normal, ctx)
         return normal if aligned == normal else normaliser.run(aligned, ranges)
 
     return split_cases(normalise(residual), normalise)
