@@ -8,6 +8,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -537,7 +538,10 @@ def test_cli_formats_on_real_results(
         annotations = _annotations(out)
         assert len(annotations) == 3
         assert "file=tiny.yaml,line=7,col=12" in annotations[0]
-        assert "at t = 1" in annotations[0]
+        found = re.search(r"counterexample: at t = (\S+): lhs = (\S+), rhs = (\S+)", annotations[0])
+        assert found is not None, annotations[0]
+        t = Fraction(found.group(1))
+        assert (Fraction(found.group(2)), Fraction(found.group(3))) == (2 * t, t)  # the values of 2*t and t there
         assert annotations[1].startswith("::error file=tiny.yaml,line=8,col=18,")
         assert annotations[2].startswith("::error file=broken.yaml,")
         assert "yaml-syntax" in annotations[2]

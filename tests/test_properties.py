@@ -922,24 +922,31 @@ def test_an_inadmissible_counterexample_is_caught() -> None:
         assert_oracle_agrees(derivation, step, seed=1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="a limit of `checked`, which is a finite check: a claim true at every size derivcheck "
-    "tries (1 to 4) and false beyond is `checked`. Such a step fails the run unless "
-    "--accept-checked (test_a_checked_step_fails_the_run_by_default)",
-)
 @pytest.mark.parametrize(
     "header",
     ["sizes: [N]\n", "sizes: [N, D]\n"],
     ids=["one-size", "two-sizes"],
 )
-def test_a_claim_false_only_beyond_the_sizes_tried_is_not_checked(header: str) -> None:
+def test_a_claim_false_only_beyond_small_sizes_is_refuted(header: str) -> None:
     # (N - 1)*(N - 2)*(N - 3)*(N - 4) is 0 at N = 1, 2, 3, 4 and 24 at N = 5. With two sizes,
-    # D takes only 3, 2, 3, 1, so (D - 1)*(D - 2)*(D - 3) = 0 is enough.
+    # (D - 1)*(D - 2)*(D - 3) = 0 holds wherever D is 1, 2 or 3. The witness tries every size
+    # at 1, 2, 3 and past every constant of the claim (here 6), so both are refuted, and the
+    # oracle confirms the counterexample.
     claim = "(N - 1)*(N - 2)*(N - 3)*(N - 4) = 0" if header == "sizes: [N]\n" else "(D - 1)*(D - 2)*(D - 3) = 0"
     derivation, step = derivcheck(header + f"steps:\n  - claim: {claim}\n")
+    assert step.verdict is Verdict.REFUTED, step.method
     assert_oracle_agrees(derivation, step, seed=1)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a limit of any finite check: a claim that holds at every size tried (at most "
+    "witness.MAX_SIZE = 40) and fails beyond is `checked`, never refuted. Such a step fails the "
+    "run unless --accept-checked (test_a_checked_step_fails_the_run_by_default)",
+)
+def test_a_claim_false_only_beyond_the_largest_size_tried_is_refuted() -> None:
+    derivation, step = derivcheck("sizes: [N]\nindices:\n  k: 1..N\nsteps:\n  - claim: Sum(KroneckerDelta(k, 45), (k, 1, N)) = 0\n")
+    assert step.verdict is Verdict.REFUTED, f"{step.verdict.value}: {step.method}"
 
 
 def test_the_generator_writes_the_format() -> None:
@@ -953,13 +960,14 @@ def test_the_generator_writes_the_format() -> None:
 
 
 def test_a_checked_step_fails_the_run_by_default(tmp_path: Path) -> None:
-    # The claim above, through the CLI: `checked` is evidence, not proof, so it does not pass.
+    # A true claim the prover has no rule for (a closed form of a sum), exact at every size
+    # tried: `checked` is evidence, not proof, so it does not pass unless --accept-checked.
     from typer.testing import CliRunner
 
     from derivcheck.cli import app
 
-    path = tmp_path / "poly.yaml"
-    path.write_text("sizes: [N]\nsteps:\n  - claim: (N - 1)*(N - 2)*(N - 3)*(N - 4) = 0\n", encoding="utf-8")
+    path = tmp_path / "gauss.yaml"
+    path.write_text("sizes: [N]\nindices:\n  k: 1..N\nsteps:\n  - claim: Sum(k, (k, 1, N)) = N*(N + 1)/2\n", encoding="utf-8")
     run = CliRunner().invoke(app, ["verify", str(path), "--no-cache", "-f", "json"])
     assert run.exit_code == 1
     assert json.loads(run.stdout)["files"][0]["steps"][0]["verdict"] == "checked"

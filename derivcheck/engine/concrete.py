@@ -1,19 +1,15 @@
 """Concrete sizes: a claim made explicit (every sum unrolled, every derivative taken on
-explicit entries), then checked exactly or evaluated at admissible points.
+explicit entries), then checked exactly, for the `checked` verdict.
 
-This path shares nothing with the symbolic proof (no Kronecker collapse, no sum rules):
-it is plain calculus on finite expressions, so it can stand as an independent check.
+This path shares nothing with the symbolic proof (no Kronecker collapse, no sum rules): it is
+plain calculus on finite expressions. Numbers at points are the witness's (engine/witness.py).
 """
 
 from __future__ import annotations
 
 import itertools
-import random
-from fractions import Fraction
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 
-import mpmath
 import sympy
 from sympy import Indexed, Sum, Symbol
 
@@ -126,13 +122,11 @@ class Explicit:
         var, low, high = limits[-1]
         first = self._integer(self._walk(low, env, keep), env)
         last = self._integer(self._walk(high, env, keep), env)
-        sign = 1
-        if last < first:  # Karr's convention, as SymPy: sum_{a}^{b} = -sum_{b+1}^{a-1}
-            first, last, sign = last + 1, first - 1, -1
+        # A range whose upper limit is below its lower one is empty: its sum is 0.
         if last - first + 1 > MAX_UNROLLED_TERMS:
             raise EngineError(f"a sum of {last - first + 1} terms is too long to unroll")
         terms = [self._unroll(function, limits[:-1], {**env, var: value}, keep) for value in range(first, last + 1)]
-        return sign * sympy.Add(*terms)
+        return sympy.Add(*terms)
 
     def _definition(self, name: str, indices: tuple[int, ...], keep: frozenset[str]) -> sympy.Expr:
         key = (name, indices, keep)
@@ -167,7 +161,7 @@ def size_assignments(ctx: Context, minimum: int, beyond: int = 0) -> list[dict[s
     Within each assignment the sizes all differ (a transpose or a swapped size cannot pass
     by accident), and their order changes from one assignment to the next (ascending,
     descending, interleaved), so that no relation between the sizes (D = N + 1) holds in
-    all of them. The last assignment gives every size the value 1.
+    all of them. Another gives every size the value 1 (or its declared minimum).
     """
     count = len(ctx.sizes)
     start = max(2, minimum)
@@ -181,7 +175,12 @@ def size_assignments(ctx: Context, minimum: int, beyond: int = 0) -> list[dict[s
     if count and beyond >= start + count:
         # The claim names an index value as large as the sizes tried: try sizes past it.
         orders.append([beyond + 1 + i for i in range(count)])
-    return [dict(zip(ctx.sizes, values)) for values in orders] if count else [{}]
+    found: list[dict[sympy.Symbol, int]] = []
+    for values in orders:
+        assignment = {size: max(value, ctx.minima.get(size, 1)) for size, value in zip(ctx.sizes, values)}
+        if assignment not in found:
+            found.append(assignment)
+    return found if count else [{}]
 
 
 def index_patterns(
@@ -263,176 +262,3 @@ def exactly_zero(expr: sympy.Expr) -> bool:
         return True
     flat = sympy.cancel(sympy.together(flat))
     return bool(flat == 0)
-
-
-@dataclass(frozen=True)
-class Point:
-    """An admissible point: exact values for every variable entry."""
-
-    values: dict[sympy.Basic, sympy.Rational]
-
-
-def sample_point(
-    ctx: Context,
-    facts: tuple[Fact, ...],
-    explicit: Explicit,
-    entries: set[sympy.Basic],
-    rng: random.Random,
-    *,
-    simple: bool,
-) -> Point:
-    """Random exact values respecting each variable's sign and every fact."""
-    values: dict[sympy.Basic, sympy.Rational] = {}
-
-    def draw(name: str) -> sympy.Rational:
-        if simple:
-            pool = [1, 2, 3] if name in ctx.positive else [0, 1, 2] if name in ctx.nonnegative else [-2, -1, 1, 2]
-            if name in ctx.negative:
-                pool = [-1, -2, -3]
-            return sympy.Rational(rng.choice(pool), rng.choice([1, 2]))
-        numerator = rng.randint(1, 40)
-        if name not in ctx.positive and name not in ctx.nonnegative and rng.random() < 0.5:
-            numerator = -numerator
-        if name in ctx.negative:
-            numerator = -abs(numerator)
-        return sympy.Rational(numerator, rng.randint(1, 16))
-
-    for entry in sorted(entries, key=sympy.default_sort_key):
-        name = explicit.family_of[entry][0] if entry in explicit.family_of else entry.name
-        values[entry] = draw(name)
-    for fact in facts:
-        for line in _lines(explicit, fact):
-            if fact.kind == "one_hot":
-                hot = rng.randrange(len(line))
-                for position, entry in enumerate(line):
-                    values[entry] = sympy.Integer(1 if position == hot else 0)
-            elif fact.kind == "sum" and line:
-                target = explicit.make(fact.value, {})
-                weights = [sympy.Rational(rng.randint(1, 9), 1) for _ in line]
-                total = sympy.Add(*weights)
-                for entry, weight in zip(line, weights):
-                    values[entry] = weight * target / total
-    return Point(values)
-
-
-class Undefined(ArithmeticError):
-    """The expression has no value at this point (a division by zero, a log of 0)."""
-
-
-_FUNCTIONS = {
-    sympy.exp: mpmath.exp,
-    sympy.log: mpmath.log,
-    sympy.sin: mpmath.sin,
-    sympy.cos: mpmath.cos,
-    sympy.tanh: mpmath.tanh,
-    sympy.Abs: abs,
-    sigmoid: lambda x: 1 / (1 + mpmath.exp(-x)),
-}
-
-
-def evaluate(expr: sympy.Basic, point: Point, digits: int) -> mpmath.mpf | mpmath.mpc:
-    """expr at the point, computed with `digits` significant digits.
-
-    Each distinct subexpression is computed once: an explicit network holds the same
-    large subexpressions many times over, which SymPy's evalf would walk again and again.
-    """
-    memo: dict[sympy.Basic, object] = {}
-
-    def walk(node: sympy.Basic):  # type: ignore[no-untyped-def]
-        if node in memo:
-            return memo[node]
-        if node.is_Rational:
-            value = mpmath.mpf(int(node.p)) / int(node.q)
-        elif node in point.values:
-            rational = point.values[node]
-            value = mpmath.mpf(int(rational.p)) / int(rational.q)
-        elif node is sympy.pi:
-            value = +mpmath.pi
-        elif node is sympy.E:
-            value = +mpmath.e
-        elif isinstance(node, sympy.Add):
-            value = mpmath.fsum(walk(arg) for arg in node.args)
-        elif isinstance(node, sympy.Mul):
-            value = mpmath.fprod(walk(arg) for arg in node.args)
-        elif isinstance(node, sympy.Pow):
-            base, exponent = walk(node.base), walk(node.exp)
-            if base == 0 and node.exp.is_negative:
-                raise Undefined("division by zero")
-            value = mpmath.power(base, int(node.exp)) if node.exp.is_Integer else mpmath.power(base, exponent)
-        elif node.func in _FUNCTIONS:
-            argument = walk(node.args[0])
-            if node.func is sympy.log and argument == 0:
-                raise Undefined("log of 0")
-            value = _FUNCTIONS[node.func](argument)
-        else:
-            raise EngineError(f"cannot evaluate {type(node).__name__} numerically")
-        memo[node] = value
-        return value
-
-    with mpmath.workdps(digits + 10):
-        result = walk(expr)
-        return +result
-
-
-class NotRational(ValueError):
-    """The expression leaves the rationals (a function, a root)."""
-
-
-def evaluate_exact(expr: sympy.Basic, point: Point) -> Fraction:
-    """expr at the point as an exact fraction, when it is a rational function of the values."""
-    memo: dict[sympy.Basic, Fraction] = {}
-
-    def walk(node: sympy.Basic) -> Fraction:
-        if node in memo:
-            return memo[node]
-        if node.is_Rational:
-            value = Fraction(int(node.p), int(node.q))
-        elif node in point.values:
-            rational = point.values[node]
-            value = Fraction(int(rational.p), int(rational.q))
-        elif isinstance(node, sympy.Add):
-            value = sum((walk(arg) for arg in node.args), Fraction(0))
-        elif isinstance(node, sympy.Mul):
-            value = Fraction(1)
-            for arg in node.args:
-                value *= walk(arg)
-        elif isinstance(node, sympy.Pow) and node.exp.is_Integer and abs(int(node.exp)) <= 64:
-            base = walk(node.base)
-            if base == 0 and node.exp.is_negative:
-                raise Undefined("division by zero")
-            value = base ** int(node.exp)
-        else:
-            raise NotRational(type(node).__name__)
-        memo[node] = value
-        return value
-
-    return walk(expr)
-
-
-def differ(lhs: sympy.Expr, rhs: sympy.Expr, point: Point) -> tuple[bool, object, object]:
-    """Whether the two sides differ at the point beyond doubt: exactly, when both are
-    rational there; otherwise the gap is far above the precision both at 30 and at 60
-    significant digits."""
-    try:
-        exact_left, exact_right = evaluate_exact(lhs, point), evaluate_exact(rhs, point)
-    except NotRational:
-        pass
-    except (Undefined, ZeroDivisionError):
-        return False, None, None
-    else:
-        return exact_left != exact_right, exact_left, exact_right
-    left = right = None
-    for digits in (30, 60):
-        try:
-            left = evaluate(lhs, point, digits)
-            right = evaluate(rhs, point, digits)
-        except (Undefined, ZeroDivisionError, ValueError):
-            return False, left, right  # undefined here: not a counterexample
-        with mpmath.workdps(digits):
-            if not (mpmath.isfinite(left) and mpmath.isfinite(right)):
-                return False, left, right
-            gap = abs(left - right)
-            scale = max(mpmath.mpf(1), abs(left), abs(right))
-            if not gap > scale * mpmath.mpf(10) ** (-(digits // 2)):
-                return False, left, right
-    return True, left, right

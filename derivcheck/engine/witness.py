@@ -1,0 +1,1041 @@
+"""The witness: both sides of a claim evaluated at concrete sizes and admissible points by an
+evaluator of its own, so that no proof counts until numbers agree with it.
+
+It shares no code with the prover (engine/symbolic.py) or with the exact concrete check
+(engine/concrete.py). It reads the claim as the parser built it, and
+
+- unrolls every Sum and evaluates every Kronecker delta at concrete sizes (a sum whose upper
+  limit is below its lower limit is empty, so 0);
+- computes each entry of a definition once per point: the expression is a DAG, not a tree;
+- takes `Derivative(F, v)` by forward-mode automatic differentiation: the entry v carries a
+  dual part, v's family is held as independent inputs at its current values, and every other
+  definition is recomputed from them, as docs/format.md defines the derivative;
+- computes exactly (fractions) where a claim is rational, and otherwise in interval
+  arithmetic (mpmath.iv), complex wherever a real variable's expression leaves the reals (the
+  principal branches of log, sqrt and powers, as SymPy's);
+- decides at each point: the sides differ when their enclosures are disjoint, at two
+  precisions; they agree when the difference is below half the working digits of the sides
+  (or of the terms that cancelled, when one side is exactly 0); otherwise the precision is
+  raised, up to MAX_DIGITS, and a point still unresolved is not evaluated.
+
+A point where a side has no value (a division by zero, log 0, a point not differentiable) is
+not evaluated, and counted so; it never counts as agreement.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import mpmath
+import sympy
+from mpmath import iv
+
+from derivcheck.engine.context import Context, Fact
+from derivcheck.exprparse import Diff, sigmoid
+from derivcheck.model import Counterexample
+
+# Precision: the first digits, and the most digits tried before a point is left unresolved.
+FIRST_DIGITS = 40
+MAX_DIGITS = 640
+# The witness's sizes: 1, 2, 3 and one past every constant of the claim, at most this large.
+MAX_SIZE = 40
+# An unrolled sum longer than this, or an evaluation of more nodes, is not attempted.
+MAX_TERMS = 5_000
+MAX_NODES = 2_000_000
+# Below this many evaluated points (or at fewer than two size assignments), a proof is not
+# witnessed, and so is not `proved`.
+MIN_POINTS = 4
+MIN_SIZES = 2
+# Points tried at the first size assignment in the first look, and at every assignment in all.
+LOOK_POINTS = 3
+POINTS_PER_SIZE = 5
+KINDS = ("simple", "mixed", "wide")
+
+
+class Undefined(ArithmeticError):
+    """A side has no value at this point (certainly: a division by an exact 0, log 0)."""
+
+
+class Imprecise(ArithmeticError):
+    """This precision cannot decide (the sign of an interval around 0, an infinite bound)."""
+
+
+class NotRational(Exception):
+    """The exact evaluation met something irrational."""
+
+
+class WitnessError(ValueError):
+    """The claim cannot be evaluated as written at these sizes (an index outside its range)."""
+
+
+class Unsupported(ValueError):
+    """Something the witness cannot evaluate."""
+
+
+# -- numbers with dual parts ------------------------------------------------------------------
+
+
+class Dual:
+    """re + ep*ε, ε**2 = 0, for the derivative tagged `tag`; re and ep may be Duals of lower
+    tags (nested derivatives). A tag is a derivative's depth, so no two live ones are equal."""
+
+    __slots__ = ("re", "ep", "tag")
+
+    def __init__(self, re: object, ep: object, tag: int) -> None:
+        self.re, self.ep, self.tag = re, ep, tag
+
+
+def _tag(x: object) -> int:
+    return x.tag if type(x) is Dual else -1  # type: ignore[attr-defined]
+
+
+def _parts(x: object, tag: int) -> tuple[object, object]:
+    if type(x) is Dual and x.tag == tag:  # type: ignore[attr-defined]
+        return x.re, x.ep  # type: ignore[attr-defined]
+    return x, 0
+
+
+def _dual(re: object, ep: object, tag: int) -> object:
+    return re if type(ep) is not Dual and ep == 0 else Dual(re, ep, tag)
+
+
+def plain(x: object) -> object:
+    """The value with every dual part dropped."""
+    while type(x) is Dual:
+        x = x.re  # type: ignore[attr-defined]
+    return x
+
+
+def add(x: object, y: object) -> object:
+    tag = max(_tag(x), _tag(y))
+    if tag < 0:
+        return x + y  # type: ignore[operator]
+    (xr, xe), (yr, ye) = _parts(x, tag), _parts(y, tag)
+    return _dual(add(xr, yr), add(xe, ye), tag)
+
+
+def neg(x: object) -> object:
+    return Dual(neg(x.re), neg(x.ep), x.tag) if type(x) is Dual else -x  # type: ignore[attr-defined,operator]
+
+
+def mul(x: object, y: object) -> object:
+    tag = max(_tag(x), _tag(y))
+    if tag < 0:
+        return x * y  # type: ignore[operator]
+    (xr, xe), (yr, ye) = _parts(x, tag), _parts(y, tag)
+    ep = add(mul(xr, ye) if not _zero(ye) else 0, mul(xe, yr) if not _zero(xe) else 0)
+    return _dual(mul(xr, yr), ep, tag)
+
+
+def _zero(x: object) -> bool:
+    """Certainly zero: an exact 0, or the interval [0, 0]."""
+    return type(x) is not Dual and x == 0
+
+
+def div(x: object, y: object) -> object:
+    if _zero(plain(y)):
+        raise Undefined("division by zero")
+    tag = max(_tag(x), _tag(y))
+    if tag < 0:
+        return x / y  # type: ignore[operator]
+    (xr, xe), (yr, ye) = _parts(x, tag), _parts(y, tag)
+    quotient = div(xr, yr)
+    ep = div(add(xe, neg(mul(quotient, ye))), yr) if not _zero(ye) else div(xe, yr)
+    return _dual(quotient, ep, tag)
+
+
+def int_power(x: object, n: int) -> object:
+    if n < 0:
+        return div(1, int_power(x, -n))
+    result: object = 1
+    while n:
+        if n & 1:
+            result = mul(result, x)
+        n >>= 1
+        if n:
+            x = mul(x, x)
+    return result
+
+
+# -- the two kinds of numbers: exact fractions, and mpmath intervals -----------------------------
+
+
+class Exact:
+    """Fractions; anything irrational raises NotRational."""
+
+    exact = True
+
+    def number(self, value: Fraction) -> object:
+        return value
+
+    def constant(self, name: str) -> object:
+        raise NotRational(name)
+
+    def function(self, name: str, x: object) -> object:
+        if name == "log" and x == 1 or name in ("exp", "sin", "tanh", "sigmoid") and x == 0:
+            return Fraction({"log": 0, "exp": 1, "sin": 0, "tanh": 0, "sigmoid": Fraction(1, 2)}[name])
+        if name == "Abs":
+            return abs(x)  # type: ignore[arg-type]
+        if name == "sign":
+            return Fraction((x > 0) - (x < 0))  # type: ignore[operator]
+        if name == "re":
+            return x
+        if name == "im":
+            return Fraction(0)
+        raise NotRational(name)
+
+    def power(self, base: object, exponent: object) -> object:
+        raise NotRational("power")
+
+
+class Interval:
+    """mpmath intervals at the precision in force (iv.dps): real, or complex where a value
+    leaves the reals. Every result encloses the true value."""
+
+    exact = False
+
+    def number(self, value: Fraction) -> object:
+        return iv.mpf(value.numerator) / value.denominator
+
+    def constant(self, name: str) -> object:
+        return {"pi": iv.pi, "E": iv.e, "I": iv.mpc(0, 1)}[name]
+
+    def function(self, name: str, x: object) -> object:
+        complex_ = isinstance(x, iv.mpc)
+        if name == "exp":
+            return iv.exp(x)
+        if name == "log":
+            if _zero(x):
+                raise Undefined("log of 0")
+            try:
+                return iv.log(x)
+            except mpmath.libmp.ComplexResult:
+                return iv.log(iv.mpc(x))
+        if name in ("sin", "cos"):
+            return getattr(iv, name)(x)
+        if name == "tanh":
+            return 1 - 2 / (iv.exp(2 * x) + 1)
+        if name == "sigmoid":
+            return 1 / (1 + iv.exp(-x))
+        if name == "Abs":
+            return abs(x)
+        if name == "re":
+            return x.real if complex_ else x  # type: ignore[union-attr]
+        if name == "im":
+            return x.imag if complex_ else iv.mpf(0)  # type: ignore[union-attr]
+        if name == "sign":
+            if complex_:
+                return x / abs(x)  # type: ignore[operator]
+            if _zero(x):
+                return iv.mpf(0)
+            low, high = ends(x)
+            if low > 0 or high < 0:
+                return iv.mpf(1 if low > 0 else -1)
+            raise Imprecise("the sign of an interval around 0")
+        raise Unsupported(f"the witness cannot evaluate {name}")
+
+    def power(self, base: object, exponent: object) -> object:
+        try:
+            return base ** exponent  # type: ignore[operator]
+        except mpmath.libmp.ComplexResult:
+            return iv.mpc(base) ** exponent  # type: ignore[operator]
+
+
+def conjugate(x: object) -> object:
+    if type(x) is Dual:
+        return Dual(conjugate(x.re), conjugate(x.ep), x.tag)  # type: ignore[attr-defined]
+    return iv.mpc(x.real, -x.imag) if isinstance(x, iv.mpc) else x  # type: ignore[union-attr]
+
+
+# The derivative of each function from (x, f(x)), written with the operations above so that it
+# works on dual numbers too (nested derivatives). Abs, re, im and sign are not holomorphic:
+# their derivatives along a real variable are taken apart (see `apply`).
+DERIVATIVES: dict[str, Callable[[object, object, object], object]] = {
+    "exp": lambda n, x, v: v,
+    "log": lambda n, x, v: div(1, x),
+    "sin": lambda n, x, v: apply(n, "cos", x),
+    "cos": lambda n, x, v: neg(apply(n, "sin", x)),
+    "tanh": lambda n, x, v: add(1, neg(mul(v, v))),
+    "sigmoid": lambda n, x, v: mul(v, add(1, neg(v))),
+}
+
+
+def apply(numbers: Exact | Interval, name: str, x: object) -> object:
+    """f(x) for a function of the format, x possibly dual."""
+    if type(x) is not Dual:
+        return numbers.function(name, x)
+    re, ep, tag = x.re, x.ep, x.tag  # type: ignore[attr-defined]
+    value = apply(numbers, name, re)
+    if name in DERIVATIVES:
+        return _dual(value, mul(DERIVATIVES[name](numbers, re, value), ep), tag)
+    if name == "re":
+        return _dual(value, apply(numbers, "re", ep), tag)
+    if name == "im":
+        return _dual(value, apply(numbers, "im", ep), tag)
+    if name == "Abs":  # d|f| = Re(conj(f) df)/|f|, for f of a real variable
+        if _zero(plain(value)):
+            raise Undefined("|x| is not differentiable at 0")
+        return _dual(value, div(apply(numbers, "re", mul(conjugate(re), ep)), value), tag)
+    if name == "sign":  # x/|x| away from 0
+        if _zero(plain(re)):
+            raise Undefined("sign is not differentiable at 0")
+        return div(x, apply(numbers, "Abs", x))
+    raise Unsupported(f"the witness cannot differentiate {name}")
+
+
+def power(numbers: Exact | Interval, base: object, exponent: object) -> object:
+    """base**exponent for an exponent that is not an integer: exp(exponent*log(base)), the
+    principal branch."""
+    if _zero(plain(base)):
+        real = apply(numbers, "re", plain(exponent))
+        positive = real > 0 if numbers.exact else ends(real)[0] > 0
+        if type(base) is Dual or type(exponent) is Dual or not positive:
+            raise Undefined("0 to this power")
+        return numbers.number(Fraction(0))
+    if type(base) is not Dual and type(exponent) is not Dual:
+        return numbers.power(base, exponent)
+    return apply(numbers, "exp", mul(exponent, apply(numbers, "log", base)))
+
+
+# -- evaluation ---------------------------------------------------------------------------------
+
+_FUNCTIONS = frozenset({"exp", "log", "sin", "cos", "tanh", "sigmoid", "Abs", "sign", "re", "im"})
+_CONSTANTS = {sympy.pi: "pi", sympy.E: "E", sympy.I: "I"}
+
+
+@dataclass
+class Frame:
+    """Where a derivative is being taken: `override` (a family's or a scalar's name) is held as
+    independent inputs at its values in the parent frame, and its entry `seed` is dual."""
+
+    parent: Frame | None = None
+    override: str | None = None
+    seed: tuple[int, ...] = ()
+    tag: int = -1
+    memo: dict[object, object] = field(default_factory=dict)
+
+
+class Point:
+    """Exact values for variable entries, drawn when first asked for and then kept."""
+
+    def __init__(self, draw: Callable[[str], Fraction] | None, fixed: dict[tuple[str, tuple[int, ...]], Fraction]) -> None:
+        self.values: dict[tuple[str, tuple[int, ...]], Fraction] = dict(fixed)
+        self.draw = draw
+        self.used: list[tuple[str, tuple[int, ...]]] = []
+
+    def value(self, name: str, indices: tuple[int, ...]) -> Fraction:
+        key = (name, indices)
+        if key not in self.values:
+            if self.draw is None:
+                raise Unsupported(f"'{name}' has no value here")
+            self.values[key] = self.draw(name)
+        if key not in self.used:
+            self.used.append(key)
+        return self.values[key]
+
+
+Env = Mapping[sympy.Symbol, int]
+
+
+class Evaluator:
+    """Evaluates the expressions of one claim at one size assignment, one point, and one kind
+    of number (exact, or intervals at the precision in force). With `scale`, it also keeps the
+    largest magnitude of any term it added: what a cancellation is measured against."""
+
+    def __init__(self, ctx: Context, sizes: Mapping[sympy.Symbol, int], point: Point, numbers: Exact | Interval, shared: Shared, *, scale: bool = False) -> None:
+        self.ctx, self.sizes, self.point, self.numbers, self.shared = ctx, dict(sizes), point, numbers, shared
+        self.root = Frame()
+        self.nodes = 0
+        self.track = scale
+        self.scale = mpmath.mpf(0)
+
+    def integer(self, expr: sympy.Basic, env: Env) -> int:
+        """An index expression, a limit or a size expression: always exact."""
+        if expr.is_Integer:
+            return int(expr)  # type: ignore[arg-type]
+        if isinstance(expr, sympy.Symbol):
+            if expr in env:
+                return env[expr]
+            if expr in self.sizes:
+                return self.sizes[expr]
+            raise WitnessError(f"{expr} has no value here")
+        if isinstance(expr, (sympy.Add, sympy.Mul)):
+            parts = [self.integer(arg, env) for arg in expr.args]
+            total = 0 if isinstance(expr, sympy.Add) else 1
+            for part in parts:
+                total = total + part if isinstance(expr, sympy.Add) else total * part
+            return total
+        raise WitnessError(f"{expr} is not an integer expression")
+
+    def value(self, node: sympy.Basic, env: Env, frame: Frame) -> object:
+        key = (node, tuple(env[s] for s in self.shared.free(node) if s in env))
+        memo = frame.memo
+        if key in memo:
+            return memo[key]
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise Unsupported("the claim is too large to evaluate")
+        result = self._evaluate(node, env, frame)
+        memo[key] = result
+        return result
+
+    def _evaluate(self, node: sympy.Basic, env: Env, frame: Frame) -> object:
+        if node.is_Rational:
+            return self.numbers.number(Fraction(int(node.p), int(node.q)))  # type: ignore[attr-defined]
+        if isinstance(node, sympy.Symbol):
+            if node in env or node in self.sizes:
+                return self.numbers.number(Fraction(self.integer(node, env)))
+            return self.entry(node.name, (), frame)
+        if isinstance(node, sympy.Indexed):
+            return self.entry(str(node.base.label), tuple(self.integer(i, env) for i in node.indices), frame)
+        if isinstance(node, sympy.Add):
+            return self._add([self.value(arg, env, frame) for arg in node.args])
+        if isinstance(node, sympy.Mul):
+            product: object = 1
+            for arg in node.args:
+                product = mul(product, self.value(arg, env, frame))
+            return product
+        if isinstance(node, sympy.Pow):
+            base = self.value(node.base, env, frame)
+            if node.exp.is_Integer:
+                return int_power(base, int(node.exp))
+            return power(self.numbers, base, self.value(node.exp, env, frame))
+        if isinstance(node, sympy.Sum):
+            return self._add(list(self._terms(node.function, list(node.limits), env, frame)))
+        if isinstance(node, sympy.KroneckerDelta):
+            first, second = (self.integer(arg, env) for arg in node.args)
+            return self.numbers.number(Fraction(int(first == second)))
+        if isinstance(node, Diff):
+            return self._derivative(node, env, frame)
+        if node in _CONSTANTS:
+            return self.numbers.constant(_CONSTANTS[node])
+        name = "sigmoid" if isinstance(node, sigmoid) else type(node).__name__
+        if name in _FUNCTIONS and len(node.args) == 1:
+            return apply(self.numbers, name, self.value(node.args[0], env, frame))
+        if node in (sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+            raise Undefined("not a finite number")
+        raise Unsupported(f"the witness cannot evaluate {name}")
+
+    def _add(self, terms: list[object]) -> object:
+        total: object = self.numbers.number(Fraction(0))
+        for term in terms:
+            total = add(total, term)
+            if self.track:
+                self.scale = max(self.scale, magnitude(plain(term)))
+        return total
+
+    def entry(self, name: str, indices: tuple[int, ...], frame: Frame) -> object:
+        """An entry of a variable or a definition (a scalar has indices ()) in a frame."""
+        key = (name, indices)
+        if key in frame.memo:
+            return frame.memo[key]
+        if frame.override == name:
+            value = self.entry(name, indices, frame.parent)  # type: ignore[arg-type]
+            if indices == frame.seed:
+                value = Dual(value, self.numbers.number(Fraction(1)), frame.tag)
+        elif name in self.ctx.definitions and (frame.parent is None or frame.override in self.shared.uses(name)):
+            definition = self.ctx.definitions[name]
+            self._check_range(name, indices)
+            value = self.value(definition.body, dict(zip(definition.params, indices)), frame)
+        elif frame.parent is not None:
+            value = self.entry(name, indices, frame.parent)  # a variable, or a definition the override does not reach
+        else:
+            if name not in self.ctx.families and name not in self.ctx.scalars:
+                raise Unsupported(f"'{name}' is neither a variable nor a definition")
+            self._check_range(name, indices)
+            value = self.numbers.number(self.point.value(name, indices))
+        frame.memo[key] = value
+        return value
+
+    def _check_range(self, name: str, indices: tuple[int, ...]) -> None:
+        family = self.ctx.families.get(name)
+        if family is None:
+            return
+        for position, (value, dim) in enumerate(zip(indices, self.shared.shape(name, self.sizes))):
+            if not 1 <= value <= dim:
+                at = ", ".join(f"{size}={number}" for size, number in self.sizes.items())
+                raise WitnessError(f"index {position + 1} of {name} is {value}, outside 1..{dim}" + (f" (at {at})" if at else ""))
+
+    def _terms(self, function: sympy.Basic, limits: list[tuple], env: Env, frame: Frame) -> object:
+        """The terms of a Sum; the last limit is the outermost, and a range whose upper limit
+        is below its lower one has no terms."""
+        if not limits:
+            yield self.value(function, env, frame)
+            return
+        var, low, high = limits[-1]
+        first, last = self.integer(low, env), self.integer(high, env)
+        if last - first + 1 > MAX_TERMS:
+            raise Unsupported(f"a sum of {last - first + 1} terms is too long to unroll")
+        for value in range(first, last + 1):
+            yield from self._terms(function, limits[:-1], {**env, var: value}, frame)
+
+    def _derivative(self, node: Diff, env: Env, frame: Frame) -> object:
+        function, variable = node.args
+        if isinstance(variable, sympy.Indexed):
+            name, seed = str(variable.base.label), tuple(self.integer(i, env) for i in variable.indices)
+        elif isinstance(variable, sympy.Symbol):
+            name, seed = variable.name, ()
+        else:
+            raise Unsupported(f"cannot differentiate by {variable}")
+        depth, above = 0, frame
+        while above.parent is not None:
+            depth, above = depth + 1, above.parent
+        child = Frame(parent=frame, override=name, seed=seed, tag=depth + 1)
+        result = self.value(function, env, child)
+        if type(result) is Dual and result.tag == child.tag:
+            return result.ep
+        return self.numbers.number(Fraction(0))
+
+
+def ends(x: object) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """The bounds of a real interval as plain mpf numbers."""
+    low, high = x._mpi_  # type: ignore[attr-defined]
+    return mpmath.mpf(low), mpmath.mpf(high)
+
+
+def magnitude(x: object) -> mpmath.mpf:
+    """An upper bound of |x|."""
+    if isinstance(x, iv.mpf):
+        return max(abs(bound) for bound in ends(x))
+    if isinstance(x, iv.mpc):
+        return ends(abs(x))[1]
+    return mpmath.mpf(abs(x))  # type: ignore[arg-type]
+
+
+class Shared:
+    """What does not change from point to point: each node's free indices, which names each
+    definition depends on, whether the claim is rational, and the shapes at each assignment."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._free: dict[sympy.Basic, tuple[sympy.Symbol, ...]] = {}
+        self._uses: dict[str, frozenset[str]] = {}
+        self._shapes: dict[tuple[str, tuple[int, ...]], tuple[int, ...]] = {}
+
+    def free(self, node: sympy.Basic) -> tuple[sympy.Symbol, ...]:
+        """The integer symbols (indices, Dummies, sizes) a node's value may depend on. A Sum's
+        limits are outside its binding: in Sum(f, (k, a, b)), a and b may use an outer k."""
+        found = self._free.get(node)
+        if found is None:
+            if isinstance(node, sympy.Symbol):
+                found = (node,) if node.is_integer else ()
+            elif isinstance(node, sympy.Sum):
+                limits = list(node.limits)
+                names = set(self.free(node.function)) - {var for var, _, _ in limits}
+                for position, (_var, low, high) in enumerate(limits):
+                    outer = {var for var, _, _ in limits[position + 1 :]}  # the outer limits bind the inner ones
+                    names |= (set(self.free(low)) | set(self.free(high))) - outer
+                found = _sorted(names)
+            elif not node.args:
+                found = ()
+            else:
+                found = _sorted({s for arg in node.args for s in self.free(arg)})
+            self._free[node] = found
+        return found
+
+    def uses(self, name: str) -> frozenset[str]:
+        """The variables and definitions a definition's value depends on, through every level."""
+        if name not in self._uses:
+            self._uses[name] = frozenset()  # cycles are refused earlier; this guards recursion
+            body = self.ctx.definitions[name].body
+            direct = {str(a.base.label) for a in body.atoms(sympy.Indexed)} | {s.name for s in body.atoms(sympy.Symbol)}
+            found = set(direct)
+            for used in direct & set(self.ctx.definitions):
+                found |= self.uses(used)
+            self._uses[name] = frozenset(found)
+        return self._uses[name]
+
+    def rational(self, *exprs: sympy.Basic) -> bool:
+        """Whether these expressions, with every definition they use, are rational functions
+        of the variables (then they are evaluated exactly)."""
+        seen: set[str] = set()
+        stack = list(exprs)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, sympy.Function) and not isinstance(node, (sympy.KroneckerDelta, Diff)) or node in _CONSTANTS:
+                return False
+            if isinstance(node, sympy.Pow) and not node.exp.is_Integer:
+                return False
+            name = str(node.base.label) if isinstance(node, sympy.Indexed) else node.name if isinstance(node, sympy.Symbol) else None
+            if name in self.ctx.definitions and name not in seen:
+                seen.add(name)
+                stack.append(self.ctx.definitions[name].body)
+            stack.extend(node.args)
+        return True
+
+    def shape(self, name: str, sizes: Mapping[sympy.Symbol, int]) -> tuple[int, ...]:
+        key = (name, tuple(sizes.values()))
+        if key not in self._shapes:
+            evaluator = Evaluator(self.ctx, sizes, Point(None, {}), Exact(), self)
+            self._shapes[key] = tuple(evaluator.integer(dim, {}) for dim in self.ctx.families[name].shape)
+        return self._shapes[key]
+
+
+def _sorted(names: set[sympy.Symbol]) -> tuple[sympy.Symbol, ...]:
+    return tuple(sorted(names, key=lambda s: (s.name, getattr(s, "dummy_index", 0))))
+# -- sizes, index patterns and points -------------------------------------------------------------
+
+
+def claim_constants(ctx: Context, *exprs: sympy.Basic) -> set[int]:
+    """Integers the claim uses where a size or an index could meet them: in index expressions,
+    Kronecker deltas, Sum limits, and sums or products with a size (N - 4, 2*N)."""
+    sizes = set(ctx.sizes)
+    found: set[int] = set()
+    seen: set[str] = set()
+    stack = list(exprs)
+    while stack:
+        node = stack.pop()
+        places: tuple[sympy.Basic, ...] = ()
+        if isinstance(node, sympy.Indexed):
+            places = node.indices
+            name = str(node.base.label)
+            if name in ctx.definitions and name not in seen:
+                seen.add(name)
+                stack.append(ctx.definitions[name].body)
+        elif isinstance(node, sympy.Symbol) and node.name in ctx.definitions and node.name not in seen:
+            seen.add(node.name)
+            stack.append(ctx.definitions[node.name].body)
+        elif isinstance(node, sympy.KroneckerDelta):
+            places = node.args
+        elif isinstance(node, sympy.Sum):
+            places = tuple(bound for limit in node.limits for bound in limit[1:])
+        elif isinstance(node, (sympy.Add, sympy.Mul)) and node.free_symbols & sizes:
+            places = tuple(arg for arg in node.args if arg.is_Integer)
+        for place in places:
+            found.update(abs(int(atom)) for atom in place.atoms(sympy.Integer))
+        stack.extend(node.args)
+    return found
+
+
+def size_assignments(ctx: Context, constants: set[int], minima: Mapping[sympy.Symbol, int]) -> list[dict[sympy.Symbol, int]]:
+    """Every size takes 1, 2, 3 and one past every constant of the claim (at least 4), in
+    assignments where the sizes stand in different orders to each other (a transpose or a
+    swapped size cannot agree by accident). The first assignment is the cheapest generic one."""
+    count = len(ctx.sizes)
+    if not count:
+        return [{}]
+    big = min(max(4, max(constants, default=0) + 2), MAX_SIZE)
+    rows = [list(range(2, 2 + count)), [1] * count, list(reversed(range(2, 2 + count)))]
+    if count == 1:
+        rows[2] = [3]
+    elif count > 2:
+        shifted = list(range(3, 3 + count))
+        rows.append(shifted[1::2] + shifted[0::2])
+    rows.append([big + i for i in range(count)])
+    found: list[dict[sympy.Symbol, int]] = []
+    for row in rows:
+        assignment = {size: max(value, minima.get(size, 1)) for size, value in zip(ctx.sizes, row)}
+        if assignment not in found and max(assignment.values()) <= MAX_SIZE:
+            found.append(assignment)
+    return found
+
+
+def index_patterns(free: list[sympy.Symbol], ctx: Context, sizes: Mapping[sympy.Symbol, int], unequal: list[tuple[sympy.Symbol, sympy.Symbol]], shared: Shared) -> list[dict[sympy.Symbol, int]]:
+    """Every assignment of the free indices within their ranges that meets the `where`s."""
+    spans = []
+    evaluator = Evaluator(ctx, sizes, Point(None, {}), Exact(), shared)
+    for symbol in free:
+        low, high = ctx.ranges[symbol]
+        spans.append(range(evaluator.integer(low, {}), evaluator.integer(high, {}) + 1))
+    found = []
+    for values in itertools.islice(itertools.product(*spans), 20_000):
+        pattern = dict(zip(free, values))
+        if all(pattern[a] != pattern[b] for a, b in unequal if a in pattern and b in pattern):
+            found.append(pattern)
+    return found
+
+
+def _pools(sign: str) -> dict[str, list[Fraction]]:
+    small = [Fraction(n, d) for n in (1, 2, 3) for d in (1, 2)]
+    return {
+        "positive": small,
+        "nonnegative": [Fraction(0)] + small,
+        "negative": [-v for v in small],
+        "real": [Fraction(n, d) for n in (-2, -1, 1, 2) for d in (1, 2)],
+    }[sign]
+
+
+def draw(sign: str, kind: str, rng: random.Random) -> Fraction:
+    """One exact value of a variable's entry: `simple` (small, as a person would pick),
+    `mixed` (rationals up to 40), `wide` (near zero, or up to about 1e3, or beyond)."""
+    if kind == "simple":
+        return rng.choice(_pools(sign))
+    if kind == "mixed":
+        value = Fraction(rng.randint(1, 40), rng.randint(1, 16))
+    else:
+        scale = rng.choice(["tiny", "small", "large", "huge"])
+        value = {
+            "tiny": Fraction(rng.randint(1, 9), 10 ** rng.randint(3, 8)),
+            "small": Fraction(rng.randint(1, 40), rng.randint(1, 16)),
+            "large": Fraction(rng.randint(100, 1000), rng.randint(1, 3)),
+            "huge": Fraction(rng.randint(1, 9) * 10 ** rng.randint(3, 5)),
+        }[scale]
+    if sign == "negative" or (sign == "real" and rng.random() < 0.5):
+        value = -value
+    if sign == "nonnegative" and rng.random() < 0.1:
+        value = Fraction(0)
+    return value
+
+
+def sign_of(ctx: Context, name: str) -> str:
+    for word in ("positive", "nonnegative", "negative"):
+        if name in getattr(ctx, word):
+            return word
+    return "real"
+
+
+class Inconsistent(ValueError):
+    """No point satisfies the facts at these sizes (shown, not merely not found)."""
+
+
+class NoSample(ValueError):
+    """No point satisfying the facts was found at these sizes (none may exist)."""
+
+
+def _lines(fact: Fact, shape: tuple[int, ...], low: int, high: int) -> list[list[tuple[int, ...]]]:
+    """The entries a fact constrains, one list per value of the family's other index."""
+    if len(shape) == 1:
+        return [[(i,) for i in range(low, high + 1)]]
+    other = 1 - fact.position
+    lines = []
+    for fixed in range(1, shape[other] + 1):
+        line = []
+        for i in range(low, high + 1):
+            index = [0, 0]
+            index[fact.position], index[other] = i, fixed
+            line.append(tuple(index))
+        lines.append(line)
+    return lines
+
+
+def fact_values(ctx: Context, sizes: Mapping[sympy.Symbol, int], shared: Shared, rng: random.Random, kind: str) -> dict[tuple[str, tuple[int, ...]], Fraction]:
+    """Values for every entry a fact constrains, meeting all the facts at once (one-hot and
+    sums combine; neither overrides the other). Raises Inconsistent or NoSample."""
+    fixed: dict[tuple[str, tuple[int, ...]], Fraction] = {}
+    evaluator = Evaluator(ctx, sizes, Point(None, {}), Exact(), shared)
+    for family in sorted({fact.family for fact in ctx.facts}):
+        facts = [fact for fact in ctx.facts if fact.family == family]
+        shape = shared.shape(family, sizes)
+        equations: list[tuple[list[tuple[int, ...]], Fraction]] = []
+        for fact in facts:
+            if fact.kind != "sum":
+                continue
+            low, high = evaluator.integer(fact.low, {}), evaluator.integer(fact.high, {})
+            if low < 1 or high > shape[fact.position]:
+                raise Inconsistent(f"{fact.name} names entries of {family} outside its shape")
+            value = evaluator.value(fact.value, {}, evaluator.root)
+            if not isinstance(value, (int, Fraction)):
+                raise NoSample(f"the value of {fact.name} is not rational")
+            equations.extend((line, Fraction(value)) for line in _lines(fact, shape, low, high))
+        sign = sign_of(ctx, family)
+        if any(fact.kind == "one_hot" for fact in facts):
+            found = _one_hot(family, shape, equations, sign, rng)
+        else:
+            found = _solve(family, shape, equations, sign, rng, kind)
+        fixed.update(((family, index), value) for index, value in found.items())
+    return fixed
+
+
+def _one_hot(family: str, shape: tuple[int, ...], equations: list, sign: str, rng: random.Random) -> dict[tuple[int, ...], Fraction]:
+    """A one-hot vector (or matrix, one-hot down each column) that meets the sum equations."""
+    if sign == "negative":
+        raise Inconsistent(f"{family} cannot be one-hot and negative")
+    columns = [()] if len(shape) == 1 else [(c,) for c in range(1, shape[1] + 1)]
+    tries = 1 if len(shape) == 1 else 64
+    for _ in range(tries):
+        values: dict[tuple[int, ...], Fraction] = {}
+        for column in columns:
+            hot_rows = list(range(1, shape[0] + 1))
+            rng.shuffle(hot_rows)
+            values.update({(row, *column): Fraction(0) for row in hot_rows})
+            values[(hot_rows[0], *column)] = Fraction(1)
+        if len(shape) == 1:
+            for hot in hot_rows:
+                values = {(row,): Fraction(1 if row == hot else 0) for row in range(1, shape[0] + 1)}
+                if all(sum(values[i] for i in line) == value for line, value in equations):
+                    return values
+            raise Inconsistent(f"no one-hot {family} meets its sums")
+        if all(sum(values[i] for i in line) == value for line, value in equations):
+            return values
+    raise NoSample(f"no one-hot {family} meeting its sums was found")
+
+
+def _solve(family: str, shape: tuple[int, ...], equations: list, sign: str, rng: random.Random, kind: str) -> dict[tuple[int, ...], Fraction]:
+    """Values meeting linear sum equations: one equation on a line by positive weights, more by
+    elimination with the free entries drawn at random (then signs are checked)."""
+    entries = sorted({index for line, _ in equations for index in line})
+    if len(equations) == 1 or all(not set(a) & set(b) for (a, _), (b, _) in itertools.combinations(equations, 2)):
+        values = {}
+        for line, value in equations:
+            if not line:
+                if value != 0:
+                    raise Inconsistent(f"an empty sum of {family} cannot be {value}")
+                continue
+            weights = [Fraction(rng.randint(1, 9)) for _ in line]
+            if sign == "real" and value == 0:
+                weights = [draw("real", kind, rng) for _ in line[:-1]]
+                weights.append(-sum(weights))
+                values.update(zip(line, weights))
+                continue
+            total = sum(weights)
+            values.update((index, weight * value / total) for index, weight in zip(line, weights))
+        if _signs_hold(values.values(), sign):
+            return values
+        raise NoSample(f"no values of {family} with its sign meet its sums")
+    for _ in range(20):
+        values = _eliminate(family, entries, equations, sign, rng, kind)
+        if _signs_hold(values.values(), sign):
+            return values
+    raise NoSample(f"no values of {family} with its sign meet its sums")
+
+
+def _signs_hold(values: object, sign: str) -> bool:
+    test = {"positive": lambda v: v > 0, "nonnegative": lambda v: v >= 0, "negative": lambda v: v < 0}.get(sign, lambda v: True)
+    return all(test(v) for v in values)  # type: ignore[attr-defined]
+
+
+def _eliminate(family: str, entries: list, equations: list, sign: str, rng: random.Random, kind: str) -> dict:
+    rows = [[Fraction(1 if entry in line else 0) for entry in entries] + [value] for line, value in equations]
+    pivots: list[int] = []
+    row = 0
+    for column in range(len(entries)):
+        found = next((r for r in range(row, len(rows)) if rows[r][column] != 0), None)
+        if found is None:
+            continue
+        rows[row], rows[found] = rows[found], rows[row]
+        lead = rows[row][column]
+        rows[row] = [v / lead for v in rows[row]]
+        for other in range(len(rows)):
+            if other != row and rows[other][column] != 0:
+                factor = rows[other][column]
+                rows[other] = [a - factor * b for a, b in zip(rows[other], rows[row])]
+        pivots.append(column)
+        row += 1
+    if any(all(v == 0 for v in r[:-1]) and r[-1] != 0 for r in rows):
+        raise Inconsistent(f"the sums of {family} contradict each other")
+    values = {entries[c]: draw(sign, kind, rng) for c in range(len(entries)) if c not in pivots}
+    for r, column in enumerate(pivots):
+        values[entries[column]] = rows[r][-1] - sum(rows[r][c] * values[entries[c]] for c in range(len(entries)) if c not in pivots)
+    return values
+
+
+
+
+# -- deciding at a point, and the testimony ----------------------------------------------------------
+
+
+def _contains_zero(x: object) -> bool:
+    if isinstance(x, iv.mpc):
+        return _contains_zero(x.real) and _contains_zero(x.imag)  # type: ignore[union-attr]
+    low, high = ends(x)
+    return bool(low <= 0 <= high)
+
+
+def _width(x: object) -> mpmath.mpf:
+    if isinstance(x, iv.mpc):
+        return max(_width(x.real), _width(x.imag))  # type: ignore[union-attr]
+    low, high = ends(x)
+    return high - low
+
+
+def _finite(x: object) -> bool:
+    if isinstance(x, iv.mpc):
+        return _finite(x.real) and _finite(x.imag)  # type: ignore[union-attr]
+    return all(mpmath.isfinite(bound) for bound in ends(x))
+
+
+Sides = Callable[[object, bool], tuple[object, object, object]]
+
+
+def resolve(sides: Sides, *, rational: bool) -> tuple[str, object, object]:
+    """'agree', 'differ' or 'unresolved' at a point, with the two sides' values.
+
+    Exact when the claim is rational. Otherwise in intervals: the sides differ when their
+    enclosures are disjoint at two precisions in a row; they agree when the enclosure of the
+    difference holds 0 and is narrower than 10**(-digits/2) times the larger side, or, from
+    the second precision on, than the largest term added on the way (a cancellation to half
+    the digits). Anything else raises the precision, up to MAX_DIGITS.
+    """
+    if rational:
+        try:
+            left, right, _ = sides(Exact(), False)
+            return ("agree" if left == right else "differ"), left, right
+        except NotRational:
+            pass
+    digits, disjoint = FIRST_DIGITS, False
+    left = right = None
+    saved = iv.prec
+    try:
+        while digits <= MAX_DIGITS:
+            iv.dps = digits
+            try:
+                left, right, scale = sides(Interval(), digits > FIRST_DIGITS)
+                difference = left - right  # type: ignore[operator]
+                if not (_finite(left) and _finite(right)):
+                    raise Imprecise("an infinite bound")
+            except Imprecise:
+                digits, disjoint = digits * 2, False
+                continue
+            if not _contains_zero(difference):
+                if disjoint:
+                    return "differ", left, right
+                disjoint = True
+            else:
+                disjoint = False
+                size = max(magnitude(left), magnitude(right), scale)  # type: ignore[call-overload]
+                if _width(difference) <= size * mpmath.mpf(10) ** (-(digits // 2)):
+                    return "agree", left, right
+            digits *= 2
+    finally:
+        iv.prec = saved
+    return "unresolved", left, right
+
+
+def show(value: object) -> str:
+    if isinstance(value, (int, Fraction)):
+        return str(value)
+    if isinstance(value, iv.mpc):
+        real, imag = (sum(ends(part)) / 2 for part in (value.real, value.imag))  # type: ignore[union-attr]
+        return mpmath.nstr(mpmath.mpc(real, imag), 15)
+    if isinstance(value, iv.mpf):
+        return mpmath.nstr(sum(ends(value)) / 2, 15)
+    return mpmath.nstr(value, 15)
+
+
+def sizes_text(sizes: Mapping[sympy.Symbol, int]) -> str:
+    return ", ".join(f"{s}={v}" for s, v in sizes.items()) or "no sizes"
+
+
+@dataclass
+class Testimony:
+    """What the witness saw: points evaluated at each size assignment, points it could not
+    evaluate and why, and a counterexample if the sides differed somewhere."""
+
+    evaluated: dict[str, int] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    counterexample: Counterexample | None = None
+    exact: bool = False  # whether the counterexample's sides were compared exactly
+    error: str | None = None  # the claim is ill-formed at some size (an index out of range)
+    unsupported: str | None = None
+    has_sizes: bool = True
+
+    @property
+    def points(self) -> int:
+        return sum(self.evaluated.values())
+
+    def witnessed(self) -> bool:
+        """Enough agreement for a proof to count: MIN_POINTS points, at MIN_SIZES size
+        assignments (when the claim has sizes), and no disagreement."""
+        places = sum(1 for count in self.evaluated.values() if count)
+        enough = self.points >= MIN_POINTS and (places >= MIN_SIZES or not self.has_sizes)
+        return enough and self.counterexample is None and self.error is None and self.unsupported is None
+
+    def describe(self) -> str:
+        """'witness agrees at 12 points (N=2: 4; N=1: 2; ...)', and what it could not evaluate."""
+        where = "; ".join(f"{sizes}: {count}" for sizes, count in self.evaluated.items() if count)
+        text = f"witness agrees at {self.points} point{'s' if self.points != 1 else ''}" + (f" ({where})" if where else "")
+        if self.skipped:
+            text += "; not evaluated: " + "; ".join(f"{count} ({why})" for why, count in self.skipped.items())
+        return text
+
+    def skip(self, why: str) -> None:
+        self.skipped[why] = self.skipped.get(why, 0) + 1
+
+
+class Witness:
+    """The witness of one claim. `look()` is the first look at the cheapest sizes; `testify()`
+    goes through every size assignment. Both add to one Testimony."""
+
+    def __init__(self, lhs: sympy.Expr, rhs: sympy.Expr, ctx: Context, *, unequal: tuple = (), seed: int = 0, minima: Mapping[sympy.Symbol, int] | None = None) -> None:
+        self.lhs, self.rhs, self.ctx = lhs, rhs, ctx
+        self.shared = Shared(ctx)
+        self.free = sorted((set(self.shared.free(lhs)) | set(self.shared.free(rhs))) & set(ctx.ranges), key=lambda s: s.name)
+        self.unequal = [(a, b) for a, b in unequal if a in self.free and b in self.free]
+        self.assignments = size_assignments(ctx, claim_constants(ctx, lhs, rhs), minima or {})
+        self.rational = self.shared.rational(lhs, rhs)
+        self.rng = random.Random(seed)
+        self.testimony = Testimony(has_sizes=bool(ctx.sizes))
+        self._tried: dict[int, int] = {}
+
+    def look(self) -> Testimony:
+        self._run([0], points=LOOK_POINTS)
+        return self.testimony
+
+    def testify(self) -> Testimony:
+        self._run(range(len(self.assignments)), points=POINTS_PER_SIZE)
+        return self.testimony
+
+    def _stopped(self) -> bool:
+        t = self.testimony
+        return t.counterexample is not None or t.error is not None or t.unsupported is not None
+
+    def _run(self, positions: object, *, points: int) -> None:
+        """Up to `points` points at each size assignment (in all, with those already tried),
+        cycling through index patterns and kinds of values: simple ones first."""
+        for position in positions:  # type: ignore[attr-defined]
+            sizes = self.assignments[position]
+            label = sizes_text(sizes)
+            self.testimony.evaluated.setdefault(label, 0)
+            try:
+                every = index_patterns(self.free, self.ctx, sizes, self.unequal, self.shared)
+            except (WitnessError, Unsupported) as exc:
+                self.testimony.skip(str(exc))
+                continue
+            if not every:
+                continue
+            patterns = every if len(every) <= points else self.rng.sample(every, points)
+            while self._tried.get(position, 0) < points and not self._stopped():
+                count = self._tried.get(position, 0)
+                self._tried[position] = count + 1
+                self._point(sizes, label, patterns[count % len(patterns)], KINDS[count % len(KINDS)])
+
+    def _point(self, sizes: dict[sympy.Symbol, int], label: str, pattern: dict[sympy.Symbol, int], kind: str) -> None:
+        try:
+            fixed = fact_values(self.ctx, sizes, self.shared, self.rng, kind)
+        except (Inconsistent, NoSample) as exc:
+            self.testimony.skip(f"the assumptions: {exc}")
+            return
+        point = Point(lambda name: draw(sign_of(self.ctx, name), kind, self.rng), fixed)
+
+        def sides(numbers: object, scale: bool) -> tuple[object, object, object]:
+            evaluator = Evaluator(self.ctx, sizes, point, numbers, self.shared, scale=scale)  # type: ignore[arg-type]
+            left = evaluator.value(self.lhs, pattern, evaluator.root)
+            right = evaluator.value(self.rhs, pattern, evaluator.root)
+            if type(left) is Dual or type(right) is Dual:
+                raise Unsupported("a dual part was left over")
+            return left, right, evaluator.scale
+
+        try:
+            outcome, left, right = resolve(sides, rational=self.rational)
+        except WitnessError as exc:
+            self.testimony.error = str(exc)
+            return
+        except Unsupported as exc:
+            self.testimony.unsupported = str(exc)
+            return
+        except (Undefined, ZeroDivisionError, OverflowError, ValueError):
+            self.testimony.skip("a side has no value there")
+            return
+        if outcome == "agree":
+            self.testimony.evaluated[label] += 1
+        elif outcome == "unresolved":
+            self.testimony.skip(f"the sides could not be told apart or equal within {MAX_DIGITS} digits")
+        else:
+            self.testimony.counterexample = self._example(sizes, pattern, point, left, right)
+            self.testimony.exact = isinstance(left, Fraction)
+
+    def _example(self, sizes: dict, pattern: dict, point: Point, left: object, right: object) -> Counterexample:
+        families = {name for name, _ in point.used}
+        shown = list(point.used) + [key for key in point.values if key[0] in families and key not in point.used]
+        shown.sort(key=lambda key: (key[0], key[1]))
+        return Counterexample(
+            sizes=tuple((str(s), str(v)) for s, v in sizes.items()),
+            indices=tuple((s.name, str(v)) for s, v in pattern.items()),
+            values=tuple(((f"{name}[{', '.join(map(str, idx))}]" if idx else name), str(point.values[(name, idx)])) for name, idx in shown),
+            lhs=show(left),
+            rhs=show(right),
+        )
