@@ -48,6 +48,8 @@ MAX_DEPTH = 80  # nesting of expressions, factors and signs (a braced group is t
 MAX_NUMBER_DIGITS = exprparse.MAX_INT_DIGITS
 # The code of a LaTeX text with two readings, which derivcheck reports instead of choosing one.
 AMBIGUOUS = "ambiguous-latex"
+# Euler's number. Not the text "E": exprparse would read that as a declared name E if there is one.
+_EULER = "exp(1)"
 # What leibniz() finds in a fraction whose numerator and denominator start with a bare d.
 _PLAIN, _NEAR = "plain", "near"
 
@@ -456,6 +458,9 @@ class _Parser:
             return self.group("{", "}")
         if token.kind == "letter":
             self.next()
+            if token.text in ("e", "E"):
+                # Euler's number, or the declared name, as anywhere else (but x^e^2 stays an error).
+                return self.bare_name(token.text, token, scripts=False)
             return [(token.text, token.start)]
         if token.kind == "number" and len(token.text) == 1:
             self.next()
@@ -517,6 +522,22 @@ class _Parser:
         if text == "\\sigma" and not self.declared("sigma"):
             self.next()
             return self.function(token, "sigmoid")
+        if text == "\\sigma" and self.starts_factor(self.peek(1)):
+            # Undeclared, \sigma x is sigmoid(x) (a function takes the next factor): two readings.
+            raise ParseError(
+                "ambiguous: 'sigma' is a declared name, so \\sigma(x) or \\sigma x could be sigmoid(x) or sigma times x: "
+                "write \\operatorname{sigmoid}(x) for the function, or \\sigma \\cdot x for the product",
+                token.start,
+                AMBIGUOUS,
+            )
+        if text == "\\delta" and self.declared("delta") and self.kronecker_ahead():
+            raise ParseError(
+                "ambiguous: 'delta' is a declared name, so \\delta_{kj} could be the Kronecker delta or the "
+                "declared delta: write \\mathrm{delta}_{...} for the declared one, or rename it to write the "
+                "Kronecker delta \\delta_{kj}",
+                token.start,
+                AMBIGUOUS,
+            )
         if text == "\\delta" and not self.declared("delta"):
             self.next()
             under = self.peek()
@@ -538,6 +559,28 @@ class _Parser:
         if text in ("\\cdot", "\\times", "\\div"):
             raise ParseError(f"{text} needs a factor on each side", token.start, "syntax")
         raise ParseError(f"{text} is not in derivcheck's LaTeX subset", token.start, "syntax")
+
+    def kronecker_ahead(self) -> bool:
+        """Whether the \\delta at peek() has a subscript of two indices, {kj} or {k, j}, as the Kronecker delta does."""
+        if self.peek(1).text != "_" or self.peek(2).text != "{":
+            return False
+        opening = self.pos + 2
+        close = self.closing(opening)
+        if close is None:
+            return False
+        inner = self.tokens[opening + 1 : close]
+        singles = [t for t in inner if t.kind == "letter" or (t.kind == "number" and len(t.text) == 1) or self.greek(t.text)]
+        if len(inner) == 2 and len(singles) == 2:
+            return True
+        depth = 0
+        for inner_token in inner:
+            if inner_token.kind == "symbol" and inner_token.text in _OPENERS:
+                depth += 1
+            elif inner_token.kind == "symbol" and inner_token.text in _CLOSERS:
+                depth -= 1
+            elif depth == 0 and inner_token.text == ",":
+                return True
+        return False
 
     @staticmethod
     def greek(command: str) -> str:
@@ -588,17 +631,19 @@ class _Parser:
         """A name, with its subscript: a family's entry, or a declared scalar like x_1."""
         under = self.peek()
         if under.kind != "symbol" or under.text != "_":
-            if name == "e" and not self.declared("e"):
-                caret = self.peek()
-                if caret.kind == "symbol" and caret.text == "^":
-                    self.next()
-                    exponent = self.script(caret)
-                    self.no_more_scripts()
-                    return [("exp(", token.start)] + exponent + [(")", caret.start)]
-                return [("E", token.start)]
-            return [(name, token.start)]
-        self.next()
+            return self.bare_name(name, token)
         families = self.scope.families
+        raw = self.raw_ahead()
+        scalars = [candidate for candidate in (f"{name}_{raw}", f"{name}{raw}") if raw and candidate in self.scope.names]
+        if len(scalars) + (name in families) > 1:
+            readings = ([f"{name}[{raw}]"] if name in families else []) + scalars
+            raise ParseError(
+                f"ambiguous: {name}_{raw} could be {' or '.join(readings)}, and each is declared: "
+                "rename one of them",
+                token.start,
+                AMBIGUOUS,
+            )
+        self.next()
         if name in families:
             arity = families[name][1]
             indices = self.indices(under, arity, name)
@@ -608,13 +653,48 @@ class _Parser:
                     out.append((", ", under.start))
                 out.extend(index)
             return out + [("]", under.start)]
-        raw = self.raw_subscript(under)
-        for candidate in (f"{name}_{raw}", f"{name}{raw}"):
-            if raw and candidate in self.scope.names:
-                return [(candidate, token.start)]
+        self.raw_subscript(under)
+        if scalars:
+            return [(scalars[0], token.start)]
         if name in self.scope.names:
             raise ParseError(f"'{name}' is not indexed, so it takes no subscript", under.start, "arity")
         raise ParseError(f"undeclared name '{name}'", token.start, "undeclared-symbol")
+
+    def bare_name(self, name: str, token: _Token, *, scripts: bool = True) -> list[Piece]:
+        """A name without a subscript; e (Euler's number unless declared) and, when `scripts`, its powers."""
+        caret = self.peek() if scripts else _Token("end", "", token.start)
+        if name == "e" and not self.declared("e"):
+            if caret.kind == "symbol" and caret.text == "^":
+                self.next()
+                exponent = self.script(caret)
+                self.no_more_scripts()
+                return [("exp(", token.start)] + exponent + [(")", caret.start)]
+            return [(_EULER, token.start)]
+        if name == "e" and caret.kind == "symbol" and caret.text == "^":
+            raise ParseError(
+                "ambiguous: 'e' is a declared name, so e^{x} could be exp(x) or a power of that e: "
+                "write \\exp(x) for the exponential, or {e}^{x} for the power",
+                token.start,
+                AMBIGUOUS,
+            )
+        if name == "E" and not self.declared("E"):
+            # exprparse would read an undeclared E as Euler's number, which LaTeX writes e.
+            raise ParseError("undeclared name 'E' (Euler's number is written e)", token.start, "undeclared-symbol")
+        return [(name, token.start)]
+
+    def raw_ahead(self) -> str:
+        """The letters and digits of the subscript after the '_' at peek(), as raw_subscript reads them; '' if it is more."""
+        token = self.peek(1)
+        if token.kind in ("letter", "number"):
+            return token.text
+        if token.kind != "symbol" or token.text != "{":
+            return ""
+        parts: list[str] = []
+        ahead = 2
+        while self.peek(ahead).kind in ("letter", "number"):
+            parts.append(self.peek(ahead).text)
+            ahead += 1
+        return "".join(parts) if self.peek(ahead).text == "}" else ""
 
     def raw_subscript(self, under: _Token) -> str:
         """The letters and digits of a subscript on a scalar name (x_1, x_{in}); '' if it is more."""

@@ -204,6 +204,13 @@ def without_d(scope: Scope) -> Scope:
     return dataclasses.replace(scope, names={name: s for name, s in scope.names.items() if name != "d"})
 
 
+def declaring(scope: Scope, *names: str, families: dict[str, int] | None = None) -> Scope:
+    """The scope with more real scalars, and families of the given arity."""
+    more = {name: sympy.Symbol(name, real=True) for name in names}
+    bases = {name: (sympy.IndexedBase(name, real=True), arity) for name, arity in (families or {}).items()}
+    return dataclasses.replace(scope, names={**scope.names, **more}, families={**scope.families, **bases})
+
+
 LEIBNIZ = [
     # (LaTeX, what it means with d declared, and with d undeclared)
     (r"$\frac{dL}{dz_j}$", "Derivative(L, z[j])"),
@@ -325,6 +332,81 @@ def test_mathrm_d_is_only_ever_the_differential(scope: Scope) -> None:
         error = rejects(text, scope, "syntax", "\\")
         assert "differential" in error.message
     same("$d L$", "d*L", scope)  # the declared d itself, written as a letter
+
+
+# -- other readings that depend on the declarations ---------------------------------------------
+
+
+def test_e_is_eulers_number_even_when_a_name_e_is_declared(scope: Scope) -> None:
+    big_e = declaring(scope, "E")
+    same("$e$", "exp(1)", big_e)
+    same("$e t$", "exp(1)*t", big_e)
+    same("$t^e$", "t**exp(1)", big_e)
+    same("$E$", "E", big_e)  # the declared E
+    assert exprparse.parse_expression("$e$", big_e) != big_e.names["E"]
+
+
+def test_an_undeclared_capital_e_is_not_eulers_number(scope: Scope) -> None:
+    for text, at in (("$E$", "E"), ("$t^E$", "E"), (r"$\mathrm{E} t$", "\\mathrm")):
+        error = rejects(text, scope, "undeclared-symbol", at)
+        assert "written e" in error.message
+
+
+def test_a_power_of_a_declared_e_is_ambiguous(scope: Scope) -> None:
+    small_e = declaring(scope, "e")
+    e = small_e.names["e"]
+    for text in ("$e^{t}$", "$e^2$", r"$\mathrm{e}^{t}$", "$t + e^{z_k}$"):
+        error = rejects(text, small_e, "ambiguous-latex", "e^" if "mathrm" not in text else "\\mathrm")
+        assert "\\exp(x)" in error.message
+    assert exprparse.parse_expression("${e}^{2}$", small_e) == e**2
+    assert exprparse.parse_expression("$(e)^2$", small_e) == e**2
+    assert exprparse.parse_expression("$e t$", small_e) == e * t
+    same(r"$\exp(t)$", "exp(t)", small_e)
+    same("$e^{t}$", "exp(t)", scope)  # the twin: e undeclared
+
+
+def test_sigma_next_to_a_factor_is_ambiguous_when_sigma_is_declared(scope: Scope) -> None:
+    with_sigma = declaring(scope, "sigma")
+    sigma = with_sigma.names["sigma"]
+    for text in (r"$\sigma(t)$", r"$\sigma \left( t \right)$", r"$\sigma t$", r"$\sigma z_k$", r"$2 \sigma [t]$"):
+        error = rejects(text, with_sigma, "ambiguous-latex", "\\sigma")
+        assert "\\operatorname{sigmoid}" in error.message
+    assert exprparse.parse_expression(r"$\sigma \cdot t$", with_sigma) == sigma * t
+    assert exprparse.parse_expression(r"$\sigma^2 + t \sigma$", with_sigma) == sigma**2 + t * sigma
+    same(r"$\operatorname{sigmoid}(t)$", "sigmoid(t)", with_sigma)
+    same(r"$\sigma t$", "sigmoid(t)", scope)  # the twin: sigma undeclared
+
+
+def test_a_kronecker_shaped_delta_is_ambiguous_when_delta_is_declared(scope: Scope) -> None:
+    for declared in (declaring(scope, families={"delta": 2}), declaring(scope, families={"delta": 1}), declaring(scope, "delta")):
+        for text in (r"$\delta_{kj}$", r"$\delta_{k,j}$", r"$\delta_{k, j+1}$"):
+            error = rejects(text, declared, "ambiguous-latex", "\\delta")
+            assert "Kronecker" in error.message
+    matrix = declaring(scope, families={"delta": 2})
+    same(r"$\mathrm{delta}_{kj}$", "delta[k, j]", matrix)
+    vector = declaring(scope, families={"delta": 1})
+    same(r"$\delta_k + \delta_{k+1}$", "delta[k] + delta[k+1]", vector)
+    same(r"$\delta_{kj}$", "KroneckerDelta(k, j)", scope)  # the twin: delta undeclared
+
+
+def test_a_subscript_that_names_two_declared_things_is_ambiguous(scope: Scope) -> None:
+    both = declaring(scope, "x1")  # the fixture declares x_1
+    error = rejects("$x_1$", both, "ambiguous-latex", "x_1")
+    assert "x_1 or x1" in error.message
+    rejects("$x_{1}$", both, "ambiguous-latex", "x_{1}")
+    entry_or_scalar = declaring(scope, "a1")  # a is a family: a_1 is a[1] or a1
+    error = rejects("$a_1$", entry_or_scalar, "ambiguous-latex", "a_1")
+    assert "a[1] or a1" in error.message
+    same("$a_k$", "a[k]", entry_or_scalar)
+    same("$a_1$", "a[1]", scope)  # the twins: one reading each
+    same("$x_1$", "x_1", scope)
+    same("$x_1$", "x1", declaring(dataclasses.replace(scope, names={n: v for n, v in scope.names.items() if n != "x_1"}), "x1"))
+
+
+def test_pi_is_the_number_unless_declared(scope: Scope) -> None:
+    assert exprparse.parse_expression(r"$\pi$", scope) == sympy.pi
+    with_pi = declaring(scope, "pi")
+    assert exprparse.parse_expression(r"$\pi$", with_pi) == with_pi.names["pi"]
 
 
 # -- equations ----------------------------------------------------------------------------------
