@@ -625,6 +625,15 @@ class _Parser:
             )
         if not self.declared(name) and name in _ROMAN_FUNCTIONS:
             return self.function(token, _ROMAN_FUNCTIONS[name])
+        if name in _ROMAN_FUNCTIONS and self.starts_factor(self.peek()):
+            # Undeclared, it would be the function applied to that factor: two readings.
+            raise ParseError(
+                f"ambiguous: '{name}' is a declared name, so {token.text}{{{name}}}(x) could be the function "
+                f"{_ROMAN_FUNCTIONS[name]}(x) or {name} times x: write {token.text}{{{name}}} \\cdot x for the product, "
+                "or rename the declared name",
+                token.start,
+                AMBIGUOUS,
+            )
         return self.named(name, token)
 
     def named(self, name: str, token: _Token) -> list[Piece]:

@@ -403,6 +403,17 @@ def test_a_subscript_that_names_two_declared_things_is_ambiguous(scope: Scope) -
     same("$x_1$", "x1", declaring(dataclasses.replace(scope, names={n: v for n, v in scope.names.items() if n != "x_1"}), "x1"))
 
 
+def test_a_declared_name_spelled_like_a_function_is_ambiguous_before_a_factor(scope: Scope) -> None:
+    with_log = declaring(scope, "log")
+    log = with_log.names["log"]
+    for text in (r"$\mathrm{log}(t)$", r"$\operatorname{log} t$"):
+        error = rejects(text, with_log, "ambiguous-latex", "\\")
+        assert "log(x) or log times x" in error.message
+    assert exprparse.parse_expression(r"$\mathrm{log} \cdot t + \mathrm{log}$", with_log) == log * t + log
+    same(r"$\log t$", "log(t)", with_log)  # \log is always the function
+    same(r"$\mathrm{log}(t)$", "log(t)", scope)  # the twin: log undeclared
+
+
 def test_pi_is_the_number_unless_declared(scope: Scope) -> None:
     assert exprparse.parse_expression(r"$\pi$", scope) == sympy.pi
     with_pi = declaring(scope, "pi")
