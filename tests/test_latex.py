@@ -227,6 +227,7 @@ LEIBNIZ = [
     (r"$\frac{d}{dz_j} a_k t$", "Derivative(a[k], z[j])*t"),
     (r"$\frac{\mathrm{d} L}{\mathrm{d} z_j}$", "Derivative(L, z[j])"),
     (r"$\frac{\partial L}{\partial z_j}$", "Derivative(L, z[j])"),
+    (r"$\frac{\partial L + t}{\partial z_j}$", "Derivative(L + t, z[j])"),  # the whole numerator
 ]
 
 
@@ -248,6 +249,7 @@ QUOTIENTS = [
     (r"$\frac{d \cdot L}{d z_j}$", "(d*L)/(d*z[j])"),
     (r"$\frac{dL}{d \cdot z_j}$", "(d*L)/(d*z[j])"),
     (r"$\frac{(d L)}{d z_j}$", "(d*L)/(d*z[j])"),
+    (r"$\frac{{d} L}{d z_j}$", "(d*L)/(d*z[j])"),  # a d in brackets is never a differential
     (r"$\frac{dL}{d}$", "d*L/d"),  # no variable after the d: no derivative
     (r"$\frac{d}{d}$", "d/d"),
     (r"$\frac{L}{d z_j}$", "L/(d*z[j])"),
