@@ -20,12 +20,16 @@ The subset, and what each piece becomes:
     \\delta_{kj}                   KroneckerDelta(k, j)  (unless delta is declared)
     \\frac{\\partial L}{\\partial z_j}   Derivative(L, z[j])  (also \\mathrm{d}, and
     \\frac{\\partial}{\\partial z_j} F  applied to the factor that follows)
+    \\frac{dL}{dz_j}               Derivative(L, z[j])  found by its shape (see leibniz()),
+                                  whatever names are declared
     \\cdot, \\times, *, juxtaposition   multiplication
     \\left( \\right), [ ], \\{ \\}, { }  grouping
     \\alpha ... \\omega, \\mathrm{name}   declared names
 
 Errors are exprparse.ParseError, with offsets into the whole text (dollars included), so
-a Problem points at the column of the offending LaTeX.
+a Problem points at the column of the offending LaTeX. A text with two readings that depend on
+the declarations (\\frac{d^2 L}{d z^2} with a declared d) is an error with the code AMBIGUOUS:
+derivcheck never picks one of them silently. docs/latex.md lists them.
 """
 
 from __future__ import annotations
@@ -42,6 +46,12 @@ __all__ = ["Translation", "is_latex", "names_in", "parse_equation", "parse_expre
 
 MAX_DEPTH = 80  # nesting of expressions, factors and signs (a braced group is two levels)
 MAX_NUMBER_DIGITS = exprparse.MAX_INT_DIGITS
+# The code of a LaTeX text with two readings, which derivcheck reports instead of choosing one.
+AMBIGUOUS = "ambiguous-latex"
+# Euler's number. Not the text "E": exprparse would read that as a declared name E if there is one.
+_EULER = "exp(1)"
+# What leibniz() finds in a fraction whose numerator and denominator start with a bare d.
+_PLAIN, _NEAR = "plain", "near"
 
 # Commands that only space or size things: nothing to translate.
 _SKIPPED = frozenset(
@@ -84,6 +94,7 @@ _UNSUPPORTED = {
     "\\boldsymbol": "bold (matrix) names are not supported: write entries, like W_{ij}",
 }
 _OPENERS = {"(": ")", "[": "]", "\\{": "\\}", "{": "}"}
+_CLOSERS = frozenset(_OPENERS.values())
 _SYMBOLS = "+-*/=()[]{}^_,"
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _COMMAND = re.compile(r"\\([A-Za-z]+|.)", re.DOTALL)
@@ -382,6 +393,7 @@ class _Parser:
                 out = out + [("*", token.start)] + self.signed_factor()
             elif token.text in ("/", "\\div"):
                 self.next()
+                self.no_inline_derivative()
                 out = out + [("/", token.start)] + self.signed_factor()
             elif self.starts_factor(token):
                 if token.kind == "number":
@@ -393,6 +405,20 @@ class _Parser:
                 out = out + [("*", token.start)] + self.factor()
             else:
                 return out
+
+    def no_inline_derivative(self) -> None:
+        """After '/': a declared d side by side with a factor, as in d L / d z_j, is not guessed.
+
+        It would read as ((d L) / d) z_j, but it is written like the derivative dL/dz_j."""
+        token, after = self.peek(), self.peek(1)
+        if token.kind == "letter" and token.text == "d" and self.declared("d") and self.starts_factor(after):
+            raise ParseError(
+                f"ambiguous: 'd' is a declared name, so '/ d {after.text}' could be the derivative d.../d{after.text} "
+                f"or a division by d times {after.text}: write \\frac{{d F}}{{d {after.text}}} for a derivative, "
+                f"or braces, like /(d \\cdot {after.text}), for a quotient",
+                token.start,
+                AMBIGUOUS,
+            )
 
     def signed_factor(self) -> list[Piece]:
         token = self.peek()
@@ -432,6 +458,9 @@ class _Parser:
             return self.group("{", "}")
         if token.kind == "letter":
             self.next()
+            if token.text in ("e", "E"):
+                # Euler's number, or the declared name, as anywhere else (but x^e^2 stays an error).
+                return self.bare_name(token.text, token, scripts=False)
             return [(token.text, token.start)]
         if token.kind == "number" and len(token.text) == 1:
             self.next()
@@ -493,6 +522,22 @@ class _Parser:
         if text == "\\sigma" and not self.declared("sigma"):
             self.next()
             return self.function(token, "sigmoid")
+        if text == "\\sigma" and self.starts_factor(self.peek(1)):
+            # Undeclared, \sigma x is sigmoid(x) (a function takes the next factor): two readings.
+            raise ParseError(
+                "ambiguous: 'sigma' is a declared name, so \\sigma(x) or \\sigma x could be sigmoid(x) or sigma times x: "
+                "write \\operatorname{sigmoid}(x) for the function, or \\sigma \\cdot x for the product",
+                token.start,
+                AMBIGUOUS,
+            )
+        if text == "\\delta" and self.declared("delta") and self.kronecker_ahead():
+            raise ParseError(
+                "ambiguous: 'delta' is a declared name, so \\delta_{kj} could be the Kronecker delta or the "
+                "declared delta: write \\mathrm{delta}_{...} for the declared one, or rename it to write the "
+                "Kronecker delta \\delta_{kj}",
+                token.start,
+                AMBIGUOUS,
+            )
         if text == "\\delta" and not self.declared("delta"):
             self.next()
             under = self.peek()
@@ -514,6 +559,28 @@ class _Parser:
         if text in ("\\cdot", "\\times", "\\div"):
             raise ParseError(f"{text} needs a factor on each side", token.start, "syntax")
         raise ParseError(f"{text} is not in derivcheck's LaTeX subset", token.start, "syntax")
+
+    def kronecker_ahead(self) -> bool:
+        """Whether the \\delta at peek() has a subscript of two indices, {kj} or {k, j}, as the Kronecker delta does."""
+        if self.peek(1).text != "_" or self.peek(2).text != "{":
+            return False
+        opening = self.pos + 2
+        close = self.closing(opening)
+        if close is None:
+            return False
+        inner = self.tokens[opening + 1 : close]
+        singles = [t for t in inner if t.kind == "letter" or (t.kind == "number" and len(t.text) == 1) or self.greek(t.text)]
+        if len(inner) == 2 and len(singles) == 2:
+            return True
+        depth = 0
+        for inner_token in inner:
+            if inner_token.kind == "symbol" and inner_token.text in _OPENERS:
+                depth += 1
+            elif inner_token.kind == "symbol" and inner_token.text in _CLOSERS:
+                depth -= 1
+            elif depth == 0 and inner_token.text == ",":
+                return True
+        return False
 
     @staticmethod
     def greek(command: str) -> str:
@@ -548,25 +615,44 @@ class _Parser:
         name = "".join(parts)
         if not _NAME.fullmatch(name):
             raise ParseError(f"{token.text}{{...}} holds a name: letters, digits and _", open_token.start, "syntax")
+        if name == "d":
+            # Always the differential, so that \\mathrm{d} L / \\mathrm{d} t is never a product with a declared d.
+            raise ParseError(
+                f"{token.text}{{d}} is the differential: it belongs in a derivative, "
+                f"\\frac{{{token.text}{{d}} F}}{{{token.text}{{d}} v}} (for a name d, write d)",
+                token.start,
+                "syntax",
+            )
         if not self.declared(name) and name in _ROMAN_FUNCTIONS:
             return self.function(token, _ROMAN_FUNCTIONS[name])
+        if name in _ROMAN_FUNCTIONS and self.starts_factor(self.peek()):
+            # Undeclared, it would be the function applied to that factor: two readings.
+            raise ParseError(
+                f"ambiguous: '{name}' is a declared name, so {token.text}{{{name}}}(x) could be the function "
+                f"{_ROMAN_FUNCTIONS[name]}(x) or {name} times x: write {token.text}{{{name}}} \\cdot x for the product, "
+                "or rename the declared name",
+                token.start,
+                AMBIGUOUS,
+            )
         return self.named(name, token)
 
     def named(self, name: str, token: _Token) -> list[Piece]:
         """A name, with its subscript: a family's entry, or a declared scalar like x_1."""
         under = self.peek()
         if under.kind != "symbol" or under.text != "_":
-            if name == "e" and not self.declared("e"):
-                caret = self.peek()
-                if caret.kind == "symbol" and caret.text == "^":
-                    self.next()
-                    exponent = self.script(caret)
-                    self.no_more_scripts()
-                    return [("exp(", token.start)] + exponent + [(")", caret.start)]
-                return [("E", token.start)]
-            return [(name, token.start)]
-        self.next()
+            return self.bare_name(name, token)
         families = self.scope.families
+        raw = self.raw_ahead()
+        scalars = [candidate for candidate in (f"{name}_{raw}", f"{name}{raw}") if raw and candidate in self.scope.names]
+        if len(scalars) + (name in families) > 1:
+            readings = ([f"{name}[{raw}]"] if name in families else []) + scalars
+            raise ParseError(
+                f"ambiguous: {name}_{raw} could be {' or '.join(readings)}, and each is declared: "
+                "rename one of them",
+                token.start,
+                AMBIGUOUS,
+            )
+        self.next()
         if name in families:
             arity = families[name][1]
             indices = self.indices(under, arity, name)
@@ -576,13 +662,48 @@ class _Parser:
                     out.append((", ", under.start))
                 out.extend(index)
             return out + [("]", under.start)]
-        raw = self.raw_subscript(under)
-        for candidate in (f"{name}_{raw}", f"{name}{raw}"):
-            if raw and candidate in self.scope.names:
-                return [(candidate, token.start)]
+        self.raw_subscript(under)
+        if scalars:
+            return [(scalars[0], token.start)]
         if name in self.scope.names:
             raise ParseError(f"'{name}' is not indexed, so it takes no subscript", under.start, "arity")
         raise ParseError(f"undeclared name '{name}'", token.start, "undeclared-symbol")
+
+    def bare_name(self, name: str, token: _Token, *, scripts: bool = True) -> list[Piece]:
+        """A name without a subscript; e (Euler's number unless declared) and, when `scripts`, its powers."""
+        caret = self.peek() if scripts else _Token("end", "", token.start)
+        if name == "e" and not self.declared("e"):
+            if caret.kind == "symbol" and caret.text == "^":
+                self.next()
+                exponent = self.script(caret)
+                self.no_more_scripts()
+                return [("exp(", token.start)] + exponent + [(")", caret.start)]
+            return [(_EULER, token.start)]
+        if name == "e" and caret.kind == "symbol" and caret.text == "^":
+            raise ParseError(
+                "ambiguous: 'e' is a declared name, so e^{x} could be exp(x) or a power of that e: "
+                "write \\exp(x) for the exponential, or {e}^{x} for the power",
+                token.start,
+                AMBIGUOUS,
+            )
+        if name == "E" and not self.declared("E"):
+            # exprparse would read an undeclared E as Euler's number, which LaTeX writes e.
+            raise ParseError("undeclared name 'E' (Euler's number is written e)", token.start, "undeclared-symbol")
+        return [(name, token.start)]
+
+    def raw_ahead(self) -> str:
+        """The letters and digits of the subscript after the '_' at peek(), as raw_subscript reads them; '' if it is more."""
+        token = self.peek(1)
+        if token.kind in ("letter", "number"):
+            return token.text
+        if token.kind != "symbol" or token.text != "{":
+            return ""
+        parts: list[str] = []
+        ahead = 2
+        while self.peek(ahead).kind in ("letter", "number"):
+            parts.append(self.peek(ahead).text)
+            ahead += 1
+        return "".join(parts) if self.peek(ahead).text == "}" else ""
 
     def raw_subscript(self, under: _Token) -> str:
         """The letters and digits of a subscript on a scalar name (x_1, x_{in}); '' if it is more."""
@@ -702,35 +823,149 @@ class _Parser:
         self.expect("}", "to close the lower limit of the sum")
         return variable, low
 
-    def differential(self, ahead: int) -> int:
-        """How many tokens the differential sign at `ahead` takes: \\partial, or \\mathrm{d}; 0 if none."""
+    def differential(self, ahead: int, *, bare: bool = False) -> int:
+        """How many tokens the differential sign at `ahead` takes: \\partial or \\mathrm{d} (or, when
+        `bare`, the letter d of a fraction leibniz() has found); 0 if none."""
         token = self.peek(ahead)
         if token.text == "\\partial":
             return 1
-        if (
-            token.text in _ROMAN
+        if bare and token.kind == "letter" and token.text == "d":
+            return 1
+        if self.roman_d(ahead):
+            return 4
+        return 0
+
+    def roman_d(self, ahead: int) -> bool:
+        """Whether \\mathrm{d} (or \\operatorname{d}, \\text{d} ...) starts at `ahead`."""
+        return (
+            self.peek(ahead).text in _ROMAN
             and self.peek(ahead + 1).text == "{"
             and self.peek(ahead + 2).text == "d"
             and self.peek(ahead + 3).text == "}"
-        ):
-            return 4
-        return 0
+        )
 
     def fraction(self, token: _Token) -> list[Piece]:
         if self.peek().text != "{":
             raise ParseError(f"write {token.text}{{...}}{{...}} with braces", self.peek().start, "syntax")
         if self.differential(1):
             return self.derivative(token)
+        shape = self.leibniz()
+        if shape == _NEAR and self.declared("d"):
+            # A quotient of products with d, or a derivative not in the plain form: not guessed.
+            raise ParseError(
+                "ambiguous: 'd' is a declared name, and this fraction is not the plain derivative "
+                "\\frac{d F}{d v} (one variable v after the d below), so it could be a quotient or a "
+                "derivative: write \\partial or \\mathrm{d} for a derivative, or d \\cdot L or (d L) for a product",
+                self.peek(1).start,
+                AMBIGUOUS,
+            )
+        if shape:
+            return self.derivative(token, bare=True)
         numerator = self.group("{", "}")
         if self.peek().text != "{":
             raise ParseError(f"write {token.text}{{...}}{{...}} with braces", self.peek().start, "syntax")
         denominator = self.group("{", "}")
         return [("(", token.start)] + numerator + [("/", token.start)] + denominator + [(")", token.start)]
 
-    def derivative(self, token: _Token) -> list[Piece]:
-        """\\frac{\\partial F}{\\partial v}, or \\frac{\\partial}{\\partial v} F."""
+    # -- Leibniz's d: found from the shape of the fraction, never from the declarations ----------
+
+    def leibniz(self) -> str:
+        """The Leibniz shape of the fraction whose numerator's '{' is at peek().
+
+        _PLAIN for \\frac{d F}{d v} and \\frac{d}{d v}: F one term (no + or - outside brackets)
+        and v one variable (a letter, Greek letter or \\mathrm{name}, with a subscript). _NEAR
+        for another fraction whose numerator and denominator both start with a bare d written
+        side by side with what follows (\\frac{d^2 L}{d z^2}, \\frac{d L}{d z_j d z_k}). '' for
+        any other fraction: \\frac{d L}{d} has no variable, \\frac{d \\cdot L}{d z} and
+        \\frac{(d L)}{d z} say that d is a factor.
+        """
+        num_close = self.closing(self.pos)
+        if num_close is None or self.tokens[num_close + 1].text != "{":
+            return ""
+        den_close = self.closing(num_close + 1)
+        if den_close is None:
+            return ""
+        num_start, den_start = self.pos + 1, num_close + 2
+        if not (self.opens_with_d(num_start, num_close, numerator=True) and self.opens_with_d(den_start, den_close, numerator=False)):
+            return ""
+        if self.one_term(num_start + 1, num_close) and self.variable_end(den_start + 1, den_close) == den_close:
+            return _PLAIN
+        return _NEAR
+
+    def closing(self, opening: int) -> int | None:
+        """The index of the '}' that closes the '{' at token index `opening`; None if it is not closed."""
+        depth = 0
+        for at in range(opening, len(self.tokens)):
+            token = self.tokens[at]
+            if token.kind == "symbol" and token.text == "{":
+                depth += 1
+            elif token.kind == "symbol" and token.text == "}":
+                depth -= 1
+                if depth == 0:
+                    return at
+        return None
+
+    def opens_with_d(self, start: int, stop: int, *, numerator: bool) -> bool:
+        """Whether tokens[start:stop] start with a bare d that may be Leibniz's differential.
+
+        The d must be side by side with what follows: with a factor, or, in a numerator, with
+        nothing (\\frac{d}{d v} F) or a power (d^2 L, a second derivative). d_k is a name."""
+        if start >= stop or self.tokens[start].kind != "letter" or self.tokens[start].text != "d":
+            return False
+        if start + 1 == stop:
+            return numerator
+        follower = self.tokens[start + 1]
+        if follower.kind == "symbol" and follower.text == "^":
+            return numerator
+        return self.starts_factor(follower)
+
+    def one_term(self, start: int, stop: int) -> bool:
+        """Whether tokens[start:stop] are empty or one term: no + or - outside brackets."""
+        if start == stop:
+            return True
+        if not self.starts_factor(self.tokens[start]):
+            return False
+        depth = 0
+        for token in self.tokens[start:stop]:
+            if token.kind == "symbol" and token.text in _OPENERS:
+                depth += 1
+            elif token.kind == "symbol" and token.text in _CLOSERS:
+                depth -= 1
+            elif depth == 0 and token.kind == "symbol" and token.text in ("+", "-"):
+                return False
+        return True
+
+    def variable_end(self, start: int, stop: int) -> int:
+        """Where one variable starting at tokens[start] ends (a letter, Greek letter or \\mathrm{name},
+        with a subscript), within tokens[:stop]; `start` if there is none."""
+        tokens = self.tokens
+        at = start
+        if at < stop and (tokens[at].kind == "letter" or (tokens[at].kind == "command" and self.greek(tokens[at].text))):
+            at += 1
+        elif at + 1 < stop and tokens[at].text in _ROMAN and tokens[at + 1].text == "{":
+            at += 2
+            while at < stop and (tokens[at].kind in ("letter", "number") or tokens[at].text == "_"):
+                at += 1
+            if at >= stop or tokens[at].text != "}":
+                return start
+            at += 1
+        else:
+            return start
+        if at < stop and tokens[at].kind == "symbol" and tokens[at].text == "_":
+            at += 1
+            if at < stop and tokens[at].kind == "symbol" and tokens[at].text == "{":
+                close = self.closing(at)
+                return close + 1 if close is not None and close < stop else start
+            if at < stop and (tokens[at].kind in ("letter", "number") or self.greek(tokens[at].text)):
+                return at + 1
+            return start
+        return at
+
+    def derivative(self, token: _Token, *, bare: bool = False) -> list[Piece]:
+        """\\frac{\\partial F}{\\partial v}, or \\frac{\\partial}{\\partial v} F (with \\mathrm{d}, or with a
+        bare d when `bare`: leibniz() has found the shape)."""
         self.next()  # {
-        self.pos += self.differential(0)
+        self.pos += self.differential(0, bare=bare)
         self.first_order()
         function: list[Piece] | None = None
         if self.peek().text == "}":
@@ -739,22 +974,15 @@ class _Parser:
             function = self.expr()
             self.expect("}", "to close the numerator of the derivative")
         self.expect("{", "to open the denominator of the derivative")
-        skip = self.differential(0)
+        skip = self.differential(0, bare=bare)
         if not skip:
-            raise ParseError("the denominator of a derivative is \\partial v, like \\partial z_j", self.peek().start, "syntax")
+            raise ParseError(
+                "the denominator of a derivative is the differential and one variable, like \\partial z_j",
+                self.peek().start,
+                "syntax",
+            )
         self.pos += skip
-        variable_token = self.peek()
-        if variable_token.kind == "letter":
-            self.next()
-            variable = self.named(variable_token.text, variable_token)
-        elif variable_token.kind == "command" and self.greek(variable_token.text):
-            self.next()
-            variable = self.named(self.greek(variable_token.text), variable_token)
-        elif variable_token.text in _ROMAN:
-            self.next()
-            variable = self.roman(variable_token)
-        else:
-            raise ParseError(f"expected the variable after \\partial, found {variable_token.shown}", variable_token.start, "syntax")
+        variable = self.variable()
         self.first_order()
         close = self.expect("}", "to close the denominator of the derivative (one variable)")
         if function is None:
@@ -765,6 +993,20 @@ class _Parser:
                 )
             function = self.signed_factor()
         return [("Derivative((", token.start)] + function + [("), ", close.start)] + variable + [(")", close.start)]
+
+    def variable(self) -> list[Piece]:
+        """The variable of a derivative, after its differential: a name with its subscript."""
+        token = self.peek()
+        if token.kind == "letter":
+            self.next()
+            return self.named(token.text, token)
+        if token.kind == "command" and self.greek(token.text):
+            self.next()
+            return self.named(self.greek(token.text), token)
+        if token.text in _ROMAN:
+            self.next()
+            return self.roman(token)
+        raise ParseError(f"expected the variable after the differential, found {token.shown}", token.start, "syntax")
 
     def first_order(self) -> None:
         token = self.peek()

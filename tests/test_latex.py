@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import inspect
+import json
 import time
 from pathlib import Path
 
 import pytest
 import sympy
+from typer.testing import CliRunner
 
-from derivcheck import checker, exprparse, latex
+from derivcheck import checker, cli, exprparse, latex
 from derivcheck.exprparse import ParseError, Scope
 from derivcheck.model import Verdict
 
@@ -190,6 +193,233 @@ def test_the_end_of_the_latex_is_pointed_at_when_a_dollar_is_missing(scope: Scop
     error = rejects("$t + 1", scope, "syntax")
     assert error.offset == len("$t + 1")
     assert "does not end with $" in error.message
+
+
+# -- Leibniz's d: a derivative by its shape, whatever names are declared --------------------------
+# The scope fixture declares d (an index, d: 1..D, as in docs/format.md). Without the Leibniz rule,
+# \frac{dL}{dz_j} was the quotient (d L)/(d z_j) = L/z_j there.
+
+
+def without_d(scope: Scope) -> Scope:
+    return dataclasses.replace(scope, names={name: s for name, s in scope.names.items() if name != "d"})
+
+
+def declaring(scope: Scope, *names: str, families: dict[str, int] | None = None) -> Scope:
+    """The scope with more real scalars, and families of the given arity."""
+    more = {name: sympy.Symbol(name, real=True) for name in names}
+    bases = {name: (sympy.IndexedBase(name, real=True), arity) for name, arity in (families or {}).items()}
+    return dataclasses.replace(scope, names={**scope.names, **more}, families={**scope.families, **bases})
+
+
+LEIBNIZ = [
+    # (LaTeX, what it means with d declared, and with d undeclared)
+    (r"$\frac{dL}{dz_j}$", "Derivative(L, z[j])"),
+    (r"$\frac{d L}{d z_j}$", "Derivative(L, z[j])"),
+    (r"$\dfrac{dL}{dz_j}$", "Derivative(L, z[j])"),
+    (r"$\tfrac{d a_k}{d z_j}$", "Derivative(a[k], z[j])"),
+    (r"$\frac{d\, \log a_k}{d z_j}$", "Derivative(log(a[k]), z[j])"),
+    (r"$\frac{d (a_k + t)}{d t}$", "Derivative(a[k] + t, t)"),
+    (r"$\frac{dL}{dW_{ij}}$", "Derivative(L, W[i, j])"),
+    (r"$\frac{dL}{dx_1}$", "Derivative(L, x_1)"),
+    (r"$\frac{dL}{d\theta}$", "Derivative(L, theta)"),
+    (r"$\frac{dL}{d\mathrm{Loss}}$", "Derivative(L, Loss)"),
+    (r"$\frac{d}{dz_j} \left(a_k + t\right)$", "Derivative(a[k] + t, z[j])"),
+    (r"$\frac{d}{dz_j} a_k t$", "Derivative(a[k], z[j])*t"),
+    (r"$\frac{\mathrm{d} L}{\mathrm{d} z_j}$", "Derivative(L, z[j])"),
+    (r"$\frac{\partial L}{\partial z_j}$", "Derivative(L, z[j])"),
+    (r"$\frac{\partial L + t}{\partial z_j}$", "Derivative(L + t, z[j])"),  # the whole numerator
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), LEIBNIZ, ids=[row[0] for row in LEIBNIZ])
+def test_leibniz_d_is_a_derivative_whether_or_not_d_is_declared(text: str, expected: str, scope: Scope) -> None:
+    assert "d" in scope.names
+    same(text, expected, scope)
+    same(text, expected, without_d(scope))
+
+
+def test_the_partial_derivative_translates_as_before(scope: Scope) -> None:
+    assert latex.translate(r"$\frac{\partial L}{\partial z_j}$", scope, equation=False).text == "Derivative((L), z[j])"
+    assert latex.translate(r"$\frac{dL}{dz_j}$", scope, equation=False).text == "Derivative((L), z[j])"
+
+
+# The twins: fractions with a declared d that are quotients, because they are not Leibniz's shape.
+QUOTIENTS = [
+    (r"$\frac{d \cdot L}{d \cdot z_j}$", "(d*L)/(d*z[j])"),  # the explicit product says so
+    (r"$\frac{d \cdot L}{d z_j}$", "(d*L)/(d*z[j])"),
+    (r"$\frac{dL}{d \cdot z_j}$", "(d*L)/(d*z[j])"),
+    (r"$\frac{(d L)}{d z_j}$", "(d*L)/(d*z[j])"),
+    (r"$\frac{{d} L}{d z_j}$", "(d*L)/(d*z[j])"),  # a d in brackets is never a differential
+    (r"$\frac{dL}{d}$", "d*L/d"),  # no variable after the d: no derivative
+    (r"$\frac{d}{d}$", "d/d"),
+    (r"$\frac{L}{d z_j}$", "L/(d*z[j])"),
+    (r"$\frac{d}{D}$", "d/D"),
+    (r"$\frac{d^2}{D}$", "d**2/D"),
+    (r"$\frac{L}{z_j}$", "L/z[j]"),
+    (r"$\frac{a_k}{y_j}$", "a[k]/y[j]"),
+    (r"$\frac{d L}{d} \cdot \frac{1}{z_j}$", "L/z[j]"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), QUOTIENTS, ids=[row[0] for row in QUOTIENTS])
+def test_a_fraction_not_in_leibniz_shape_is_a_quotient(text: str, expected: str, scope: Scope) -> None:
+    same(text, expected, scope)
+    assert "Derivative" not in latex.translate(text, scope, equation=False).text
+
+
+# Near the Leibniz shape, with d declared: a quotient or a derivative, so neither is chosen.
+AMBIGUOUS_D = [
+    (r"$\frac{d^2 L}{d z_j^2}$", "d^2"),
+    (r"$\frac{dL}{dz_j dz_k}$", "dL"),
+    (r"$\frac{dL}{dz_j^2}$", "dL"),
+    (r"$\frac{dL}{dz_j \cdot t}$", "dL"),
+    (r"$\frac{dL + t}{dz_j}$", "dL"),
+    (r"$\frac{dL - t}{dz_j}$", "dL"),
+    (r"$\frac{dL}{d(z_j)}$", "dL"),
+    (r"$\frac{dL}{d \log t}$", "dL"),
+    (r"$\frac{d}{dz_j + t} L$", "d}"),
+    (r"$dL / dz_j$", "dz_j"),  # ((d L)/d) z_j, written like a derivative
+    (r"$L \div d t$", "d t"),
+]
+
+
+@pytest.mark.parametrize(("text", "at"), AMBIGUOUS_D, ids=[row[0] for row in AMBIGUOUS_D])
+def test_a_near_leibniz_form_with_a_declared_d_is_ambiguous(text: str, at: str, scope: Scope) -> None:
+    error = rejects(text, scope, "ambiguous-latex", at)
+    assert "'d' is a declared name" in error.message
+    assert "\\partial" in error.message or "\\frac{d F}" in error.message
+
+
+def test_the_ambiguity_hint_names_both_ways_out(scope: Scope) -> None:
+    error = rejects(r"$\frac{dL}{dz_j dz_k}$", scope, "ambiguous-latex", "dL")
+    for way in ("\\partial", "\\mathrm{d}", "d \\cdot L", "(d L)"):
+        assert way in error.message, way
+    # Each way out parses: the derivative (here refused only as a second derivative) and the product.
+    rejects(r"$\frac{\partial L}{\partial z_j \partial z_k}$", scope, "syntax", "\\partial z_k")
+    same(r"$\frac{d \cdot L}{dz_j dz_k}$", "L/(d*z[j]*z[k])", scope)
+    same(r"$\frac{(d L)}{d z_j^2}$", "L/z[j]**2", scope)
+
+
+UNDECLARED_D = [
+    # d undeclared: no quotient reading, so a near form is a derivative or a derivative's error.
+    (r"$\frac{d^2 L}{d z_j^2}$", "syntax", "^2 L"),
+    (r"$\frac{dL}{dz_j dz_k}$", "syntax", "dz_k"),
+    (r"$\frac{dL}{d(z_j)}$", "syntax", "(z_j"),
+    (r"$\frac{dL}{d}$", "undeclared-symbol", "dL"),
+    (r"$\frac{d \cdot L}{d \cdot z_j}$", "undeclared-symbol", "d \\cdot L"),
+    (r"$dL / dz_j$", "undeclared-symbol", "dL"),
+    (r"$\frac{d}{dz_j}$", "syntax", "$"),
+]
+
+
+@pytest.mark.parametrize(("text", "code", "at"), UNDECLARED_D, ids=[row[0] for row in UNDECLARED_D])
+def test_without_a_declared_d_a_near_form_is_an_error(text: str, code: str, at: str, scope: Scope) -> None:
+    unscoped = without_d(scope)
+    if at == "$":
+        with pytest.raises(ParseError) as info:
+            exprparse.parse_expression(text, unscoped)
+        assert (info.value.code, info.value.offset) == (code, len(text) - 1)
+        return
+    rejects(text, unscoped, code, at)
+
+
+def test_an_undeclared_d_in_a_sum_inside_the_numerator_is_still_a_derivative(scope: Scope) -> None:
+    same(r"$\frac{dL + t}{dz_j}$", "Derivative(L + t, z[j])", without_d(scope))  # as with \partial
+    rejects(r"$\frac{dL + t}{dz_j}$", scope, "ambiguous-latex", "dL")  # declared: (d L + t)/(d z_j) too
+
+
+def test_mathrm_d_is_only_ever_the_differential(scope: Scope) -> None:
+    same(r"$\frac{\mathrm{d} L}{\mathrm{d} t}$", "Derivative(L, t)", scope)
+    for text in (r"$\mathrm{d} L$", r"$t \mathrm{d} L$", r"$L / \mathrm{d} t$", r"$\operatorname{d}$"):
+        error = rejects(text, scope, "syntax", "\\")
+        assert "differential" in error.message
+    same("$d L$", "d*L", scope)  # the declared d itself, written as a letter
+
+
+# -- other readings that depend on the declarations ---------------------------------------------
+
+
+def test_e_is_eulers_number_even_when_a_name_e_is_declared(scope: Scope) -> None:
+    big_e = declaring(scope, "E")
+    same("$e$", "exp(1)", big_e)
+    same("$e t$", "exp(1)*t", big_e)
+    same("$t^e$", "t**exp(1)", big_e)
+    same("$E$", "E", big_e)  # the declared E
+    assert exprparse.parse_expression("$e$", big_e) != big_e.names["E"]
+
+
+def test_an_undeclared_capital_e_is_not_eulers_number(scope: Scope) -> None:
+    for text, at in (("$E$", "E"), ("$t^E$", "E"), (r"$\mathrm{E} t$", "\\mathrm")):
+        error = rejects(text, scope, "undeclared-symbol", at)
+        assert "written e" in error.message
+
+
+def test_a_power_of_a_declared_e_is_ambiguous(scope: Scope) -> None:
+    small_e = declaring(scope, "e")
+    e = small_e.names["e"]
+    for text in ("$e^{t}$", "$e^2$", r"$\mathrm{e}^{t}$", "$t + e^{z_k}$"):
+        error = rejects(text, small_e, "ambiguous-latex", "e^" if "mathrm" not in text else "\\mathrm")
+        assert "\\exp(x)" in error.message
+    assert exprparse.parse_expression("${e}^{2}$", small_e) == e**2
+    assert exprparse.parse_expression("$(e)^2$", small_e) == e**2
+    assert exprparse.parse_expression("$e t$", small_e) == e * t
+    same(r"$\exp(t)$", "exp(t)", small_e)
+    same("$e^{t}$", "exp(t)", scope)  # the twin: e undeclared
+
+
+def test_sigma_next_to_a_factor_is_ambiguous_when_sigma_is_declared(scope: Scope) -> None:
+    with_sigma = declaring(scope, "sigma")
+    sigma = with_sigma.names["sigma"]
+    for text in (r"$\sigma(t)$", r"$\sigma \left( t \right)$", r"$\sigma t$", r"$\sigma z_k$", r"$2 \sigma [t]$"):
+        error = rejects(text, with_sigma, "ambiguous-latex", "\\sigma")
+        assert "\\operatorname{sigmoid}" in error.message
+    assert exprparse.parse_expression(r"$\sigma \cdot t$", with_sigma) == sigma * t
+    assert exprparse.parse_expression(r"$\sigma^2 + t \sigma$", with_sigma) == sigma**2 + t * sigma
+    same(r"$\operatorname{sigmoid}(t)$", "sigmoid(t)", with_sigma)
+    same(r"$\sigma t$", "sigmoid(t)", scope)  # the twin: sigma undeclared
+
+
+def test_a_kronecker_shaped_delta_is_ambiguous_when_delta_is_declared(scope: Scope) -> None:
+    for declared in (declaring(scope, families={"delta": 2}), declaring(scope, families={"delta": 1}), declaring(scope, "delta")):
+        for text in (r"$\delta_{kj}$", r"$\delta_{k,j}$", r"$\delta_{k, j+1}$"):
+            error = rejects(text, declared, "ambiguous-latex", "\\delta")
+            assert "Kronecker" in error.message
+    matrix = declaring(scope, families={"delta": 2})
+    same(r"$\mathrm{delta}_{kj}$", "delta[k, j]", matrix)
+    vector = declaring(scope, families={"delta": 1})
+    same(r"$\delta_k + \delta_{k+1}$", "delta[k] + delta[k+1]", vector)
+    same(r"$\delta_{kj}$", "KroneckerDelta(k, j)", scope)  # the twin: delta undeclared
+
+
+def test_a_subscript_that_names_two_declared_things_is_ambiguous(scope: Scope) -> None:
+    both = declaring(scope, "x1")  # the fixture declares x_1
+    error = rejects("$x_1$", both, "ambiguous-latex", "x_1")
+    assert "x_1 or x1" in error.message
+    rejects("$x_{1}$", both, "ambiguous-latex", "x_{1}")
+    entry_or_scalar = declaring(scope, "a1")  # a is a family: a_1 is a[1] or a1
+    error = rejects("$a_1$", entry_or_scalar, "ambiguous-latex", "a_1")
+    assert "a[1] or a1" in error.message
+    same("$a_k$", "a[k]", entry_or_scalar)
+    same("$a_1$", "a[1]", scope)  # the twins: one reading each
+    same("$x_1$", "x_1", scope)
+    same("$x_1$", "x1", declaring(dataclasses.replace(scope, names={n: v for n, v in scope.names.items() if n != "x_1"}), "x1"))
+
+
+def test_a_declared_name_spelled_like_a_function_is_ambiguous_before_a_factor(scope: Scope) -> None:
+    with_log = declaring(scope, "log")
+    log = with_log.names["log"]
+    for text in (r"$\mathrm{log}(t)$", r"$\operatorname{log} t$"):
+        error = rejects(text, with_log, "ambiguous-latex", "\\")
+        assert "log(x) or log times x" in error.message
+    assert exprparse.parse_expression(r"$\mathrm{log} \cdot t + \mathrm{log}$", with_log) == log * t + log
+    same(r"$\log t$", "log(t)", with_log)  # \log is always the function
+    same(r"$\mathrm{log}(t)$", "log(t)", scope)  # the twin: log undeclared
+
+
+def test_pi_is_the_number_unless_declared(scope: Scope) -> None:
+    assert exprparse.parse_expression(r"$\pi$", scope) == sympy.pi
+    with_pi = declaring(scope, "pi")
+    assert exprparse.parse_expression(r"$\pi$", with_pi) == with_pi.names["pi"]
 
 
 # -- equations ----------------------------------------------------------------------------------
@@ -441,3 +671,58 @@ def test_names_in_latex() -> None:
     ]
     assert latex.names_in("Sum(b[k], (k, 1, N))") == []
     assert latex.names_in(r"$\input{x}$") == []
+
+
+# -- the issue's file, through the whole pipeline --------------------------------------------------
+
+LEIBNIZ_FILE = """\
+sizes: [N, D]
+indices:
+  j k n: 1..N
+  d: 1..D
+variables:
+  z: [N]
+  y: [N]
+definitions:
+  a[k]: exp(z[k]) / Sum(exp(z[n]), (n, 1, N))
+  L: -Sum(y[k]*log(a[k]), (k, 1, N))
+assumptions:
+  oh: one_hot(y)
+steps:
+  - claim: $\\frac{dL}{dz_j} = a_j - y_j$          # true: must be proved
+  - claim: $\\frac{dL}{dz_j} = \\frac{L}{z_j}$      # false: was proved (both were quotients)
+"""
+
+
+def test_leibniz_steps_with_a_declared_index_d_are_proved_and_refuted_rightly(tmp_path: Path) -> None:
+    path = tmp_path / "leibniz.yaml"
+    path.write_text(LEIBNIZ_FILE, encoding="utf-8")
+    # A time limit, not None: in-process, the engine's hint search for the refuted step raises
+    # SymPy's KeyError (zoo) in logcombine, for the same claim in plain syntax too (an engine bug).
+    result = checker.check_file(path, timeout=60)
+    assert not result.problems, result.problems
+    assert [step.verdict for step in result.steps] == [Verdict.PROVED, Verdict.REFUTED]
+    assert result.steps[1].counterexample is not None
+
+
+def test_the_cli_reports_the_leibniz_steps_rightly(tmp_path: Path) -> None:
+    path = tmp_path / "leibniz.yaml"
+    path.write_text(LEIBNIZ_FILE, encoding="utf-8")
+    run = CliRunner().invoke(cli.app, ["verify", "--no-cache", "--format", "json", str(path)], prog_name="derivcheck")
+    assert run.exit_code == 1, run.output  # the false step does not hold
+    (report,) = json.loads(run.output)["files"]
+    assert [step["verdict"] for step in report["steps"]] == ["proved", "refuted"]
+
+
+def test_an_ambiguous_leibniz_step_is_an_error_at_the_column_of_its_d(tmp_path: Path) -> None:
+    path = tmp_path / "near.yaml"
+    text = LEIBNIZ_FILE.replace("$\\frac{dL}{dz_j} = \\frac{L}{z_j}$", "$\\frac{dL}{dz_j dz_k} = \\frac{L}{z_j}$")
+    path.write_text(text, encoding="utf-8")
+    result = checker.check_file(path, timeout=60)
+    assert result.steps[0].verdict is Verdict.PROVED
+    step = result.steps[1]
+    assert step.verdict is Verdict.ERROR
+    (problem,) = step.problems
+    assert problem.code == "ambiguous-latex"
+    line = text.splitlines()[problem.span.line - 1]
+    assert line[problem.span.col - 1 :].startswith("dL}{dz_j dz_k}")
