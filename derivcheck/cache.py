@@ -9,19 +9,28 @@ What decides a step's results, and so goes into its key:
   its texts sits relative to the step's first line (so a step that only moves up or down
   the file is still found; its line numbers are shifted on the way out);
 - the file's sizes, indices, variables, definitions, assumptions and layout, as text;
-- the time limit of a step;
 - the code that checks: derivcheck's version and the text of its modules, and the
   versions of Python, SymPy and mpmath.
+
+The time limit is not in any key: a check that finished (proved, checked, refuted,
+undecided for a reason other than time, error) gives the same results under any limit,
+so changing `--timeout` checks nothing again. Only a check that did not finish depends
+on the limit (and on how busy the machine was), and it is never stored: a time-out (its
+method starts with "time-out", which includes a claim not started because its file's
+time budget was spent) or a crash is checked again on the next run, whatever its limit.
+Storing a time-out under its limit would spare a retry at the same limit, but would make
+a time-out on a busy machine stick; and a file is stored whole only when none of its
+steps timed out, so a whole-file entry never serves a time-out to any run. An entry that
+holds one anyway is not used.
 
 A file's title and path are not in the key: they are stamped on the results when read.
 Whether the declarations of a file build at all is stored under its own key, and the
 problems of one that does not are stored with their positions.
 
 Entries are JSON files, one per key, written atomically (a temporary file, then
-`os.replace`). A step that timed out or crashed is not stored: it may pass with a longer
-time limit or on a less busy machine. An entry that cannot be read, or that is not what
-it should be, is a miss: the step is checked again. A directory that cannot be written
-disables storing for the run. Neither ever changes a verdict.
+`os.replace`). An entry that cannot be read, or that is not what it should be, is a
+miss: the step is checked again. A directory that cannot be written disables storing
+for the run. Neither ever changes a verdict.
 """
 
 from __future__ import annotations
@@ -169,14 +178,15 @@ class FileKeys:
     steps: tuple[str, ...]
 
 
-def file_keys(derivation: Derivation, *, timeout: float) -> FileKeys:
-    """The cache keys of a derivation, computed from its text (no SymPy)."""
+def file_keys(derivation: Derivation) -> FileKeys:
+    """The cache keys of a derivation, computed from its text (no SymPy). The time limit
+    is not in them: only a check that did not finish depends on it, and it is not stored."""
     fingerprint = code_fingerprint()
     context = _context(derivation, with_spans=False)
     builds = _hash("builds", fingerprint, context)
     problems = _hash("problems", fingerprint, _context(derivation, with_spans=True))
     steps = tuple(
-        _hash("step", fingerprint, builds, repr(float(timeout)), _step_text(step))
+        _hash("step", fingerprint, builds, _step_text(step))
         for step in derivation.steps
     )
     return FileKeys(builds, problems, steps)
@@ -370,6 +380,8 @@ def read_step(step: StepSpec, payload: object, *, path: str) -> StepEntry:
     for result in results:
         if result.number and not re.fullmatch(r"(\.[0-9]+)+", result.number):
             raise CacheEntryError(f"not a step number suffix: {result.number!r}")
+        if _unfinished(result):  # never stored: no key holds the limit it had
+            raise CacheEntryError("a check that did not finish")
     numbered = tuple(dataclasses.replace(result, number=f"{step.number}{result.number}") for result in results)
     moved = _shift(StepEntry(numbered, warnings), lines=step.span.line, path=path)
     assert isinstance(moved, StepEntry)
@@ -487,12 +499,13 @@ class ResultCache:
 # -- whole files ------------------------------------------------------------------------------------
 
 
-def content_key(data: bytes, *, timeout: float) -> str:
-    """The key of a whole file's result: its bytes decide it, given the code and the time limit.
+def content_key(data: bytes) -> str:
+    """The key of a whole file's result: its bytes decide it, given the code (not the time
+    limit: a file with a step that did not finish is not stored whole).
 
     A warm run finds each unchanged file here without even reading its YAML.
     """
-    return _hash("file", code_fingerprint(), repr(float(timeout)), hashlib.sha256(data).hexdigest())
+    return _hash("file", code_fingerprint(), hashlib.sha256(data).hexdigest())
 
 
 def _restamp(result: FileResult, path: str) -> FileResult:
@@ -518,6 +531,9 @@ def read_whole(cache: ResultCache, key: str, path: str) -> FileResult | None:
         return None
     assert isinstance(result, FileResult)
     if not all(re.fullmatch(r"[0-9]+(\.[0-9]+)*", step.number) for step in result.steps):
+        cache.corrupt()
+        return None
+    if any(_unfinished(step) for step in result.steps):  # never stored whole: see store_whole
         cache.corrupt()
         return None
     return _restamp(result, path)

@@ -207,13 +207,44 @@ def test_an_edit_to_what_decides_a_step_checks_again(
         check([path], cache_dir)
 
 
-def test_the_time_limit_is_part_of_the_key(tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = write(tmp_path, "tiny.yaml", TINY)
-    check([path], cache_dir, timeout=20.0)
+def test_decisive_verdicts_are_kept_across_time_limits(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = [write(tmp_path, "tiny.yaml", TINY), write(tmp_path, "other.yaml", TINY_OTHER_F)]
+    cold = check(paths, cache_dir, timeout=10.0)
+    verdicts = {step.verdict for result in cold for step in result.steps}
+    assert verdicts == {Verdict.PROVED, Verdict.REFUTED}
+    assert any(step.verdict is Verdict.REFUTED and not step.expect_refuted for step in cold[1].steps)
+
+    def no_yaml(text: str) -> None:
+        raise AssertionError("the YAML was read")
+
+    compose, prepare = source.compose, checker.prepare
     monkeypatch.setattr(checker, "prepare", NoChecking())
-    check([path], cache_dir, timeout=20.0)
-    with pytest.raises(StepChecked, match="a step was checked"):
-        check([path], cache_dir, timeout=30.0)
+    monkeypatch.setattr(source, "compose", no_yaml)  # each file is served whole
+    assert check(paths, cache_dir, timeout=11.0) == cold
+    assert check(paths, cache_dir, timeout=0.5) == cold
+    # Its twin: one more comment line, and the YAML is read again; the steps still come
+    # from the cache, whatever the limit.
+    paths[0].write_text("# a comment\n" + TINY, encoding="utf-8")
+    with pytest.raises(AssertionError, match="the YAML was read"):
+        check(paths, cache_dir, timeout=11.0)
+    monkeypatch.setattr(source, "compose", compose)
+    monkeypatch.setattr(checker, "prepare", prepare)
+    checked = count_checked_steps(monkeypatch)
+    assert check(paths, cache_dir, timeout=12.0) == fresh(paths)
+    assert checked == []
+
+
+def test_a_run_with_another_time_limit_neither_imports_sympy_nor_forks(tmp_path: Path) -> None:
+    write(tmp_path, "folder/tiny.yaml", TINY)
+    write(tmp_path, "folder/other.yaml", TINY_OTHER_F)  # a step refuted
+    args = ["verify", str(tmp_path / "folder"), "--cache-dir", str(tmp_path / "c")]
+    code, heavy = imported(*args, "--timeout", "10")
+    assert code == 1 and "sympy" in heavy and "multiprocessing" in heavy
+    assert imported(*args, "--timeout", "11") == (1, [])
+    # Its twin: without the cache, the same run at 11 s checks every step again.
+    assert "sympy" in imported(*args, "--timeout", "11", "--no-cache")[1]
 
 
 def test_the_checking_code_is_part_of_the_key(tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -327,7 +358,43 @@ def test_time_outs_are_not_stored(tmp_path: Path, cache_dir: Path) -> None:
     assert len(entries(cache_dir)) == 2  # that the declarations build, and the quick step
 
 
-@pytest.mark.parametrize("method", ["time-out: not finished within 2 s", "the check crashed"])
+def test_a_time_out_is_checked_again_with_a_larger_limit(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "slow.yaml", SLOW)
+    (first,) = check([path], cache_dir, timeout=1.0)
+    assert [step.method.startswith("time-out") for step in first.steps] == [True, False]
+    checked = count_checked_steps(monkeypatch)
+    (second,) = check([path], cache_dir, timeout=2.0)
+    assert checked == [0]  # the step that timed out, and not the quick one
+    assert second.steps[0].method == "time-out: not finished within 2 s"
+    assert second.steps[1] == first.steps[1]
+
+
+def test_claims_left_by_a_spent_file_budget_are_checked_again(
+    tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "slow.yaml", SLOW)
+    store = caching.ResultCache(cache_dir)
+    (first,) = runner.check_paths([path], timeout=1.0, jobs=1, cache=store, file_budget=0.5)
+    assert first.steps[0].method.startswith("time-out: not finished")
+    assert first.steps[1].method.startswith("time-out: not checked, the file's time budget")
+    assert len(entries(cache_dir)) == 1  # only that the declarations build
+    checked = count_checked_steps(monkeypatch)
+    (second,) = check([path], cache_dir, timeout=1.0)
+    assert checked == [0, 1]
+    assert second.steps[1].verdict is Verdict.PROVED
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        "time-out: not finished within 2 s",
+        "time-out: not checked, the file's time budget of 600 s was spent",
+        "time-out: not started, the numbers are too large to compute within the limits",
+        "the check crashed",
+    ],
+)
 def test_unfinished_checks_are_not_stored(method: str, tmp_path: Path) -> None:
     path = write(tmp_path, "tiny.yaml", TINY)
     derivation, _ = source.load_derivation(path)
@@ -337,7 +404,13 @@ def test_unfinished_checks_are_not_stored(method: str, tmp_path: Path) -> None:
     assert caching.step_payload(step, caching.StepEntry((undecided,), ()), path=str(path)) is None
     # Its twin: an undecided step whose check finished is stored.
     finished = dataclasses.replace(undecided, method="no proof, no counterexample")
-    assert caching.step_payload(step, caching.StepEntry((finished,), ()), path=str(path)) is not None
+    payload: Any = caching.step_payload(step, caching.StepEntry((finished,), ()), path=str(path))
+    assert payload is not None
+    assert caching.read_step(step, payload, path=str(path)).results == (finished,)
+    # And one that holds it anyway is not read: no key holds the limit it had.
+    payload["results"][0]["method"] = method
+    with pytest.raises(caching.CacheEntryError, match="did not finish"):
+        caching.read_step(step, payload, path=str(path))
 
 
 # -- what is stored reads back as it was ------------------------------------------------------------
@@ -412,6 +485,9 @@ CORRUPTIONS: dict[str, Callable[[dict[str, object]], object]] = {
     "a field missing": lambda entry: _edit_results(entry, "method", None, drop=True),
     "an extra field": lambda entry: _edit_results(entry, "colour", "red"),
     "number not a suffix": lambda entry: _edit_results(entry, "number", "x"),
+    "a time-out": lambda entry: _edit_results(
+        _edit_results(entry, "verdict", "undecided"), "method", "time-out: not finished within 1 s"
+    ),
     "deeply nested": lambda entry: b"[" * 100_000 + b"]" * 100_000,
 }
 
