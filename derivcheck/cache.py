@@ -9,19 +9,40 @@ What decides a step's results, and so goes into its key:
   its texts sits relative to the step's first line (so a step that only moves up or down
   the file is still found; its line numbers are shifted on the way out);
 - the file's sizes, indices, variables, definitions, assumptions and layout, as text;
-- the time limit of a step;
 - the code that checks: derivcheck's version and the text of its modules, and the
   versions of Python, SymPy and mpmath.
+
+The time limit is not in any key: a check that finished (proved, checked, refuted,
+undecided for a reason other than time, error) gives the same results under any limit,
+so changing `--timeout` checks nothing again. Only a check that did not finish depends
+on the limit (and on how busy the machine was), and it is never stored: a time-out (its
+method starts with "time-out", which includes a claim not started because its file's
+time budget was spent) or a crash is checked again on the next run, whatever its limit.
+Storing a time-out under its limit would spare a retry at the same limit, but would make
+a time-out on a busy machine stick; and a file is stored whole only when none of its
+steps timed out, so a whole-file entry never serves a time-out to any run. An entry that
+holds one anyway is not used.
 
 A file's title and path are not in the key: they are stamped on the results when read.
 Whether the declarations of a file build at all is stored under its own key, and the
 problems of one that does not are stored with their positions.
 
-Entries are JSON files, one per key, written atomically (a temporary file, then
-`os.replace`). A step that timed out or crashed is not stored: it may pass with a longer
-time limit or on a less busy machine. An entry that cannot be read, or that is not what
-it should be, is a miss: the step is checked again. A directory that cannot be written
-disables storing for the run. Neither ever changes a verdict.
+Entries are files, one per key, written atomically (a temporary file, then `os.replace`):
+a line with an HMAC-SHA256, then JSON with the entry's format, kind, key and payload. The
+HMAC is taken over all of that JSON with a secret key of this user, kept outside every
+repository: `$XDG_CACHE_HOME/derivcheck/cache-key`, else `~/.cache/derivcheck/cache-key`
+(32 random bytes, created on first use, mode 0600). The cache directory itself usually
+sits in the repository being checked, where anyone who sends a pull request can write,
+so an entry counts only if this user's key signed it: an entry edited by hand, written
+with another machine's key, truncated or unsigned is a miss, and the step is checked
+again and its entry overwritten. A key file that is not a regular file owned by this
+user, is readable or writable by others, has the wrong length, or sits inside the cache
+directory is refused (one line says so); when there is no key and none can be created
+(a read-only home, say), the cache is neither read nor written for the run, silently.
+
+An entry that cannot be read, or that is not what it should be, is a miss: the step is
+checked again. A directory that cannot be written disables storing for the run. Neither
+ever changes a verdict.
 """
 
 from __future__ import annotations
@@ -29,10 +50,12 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import hmac
 import importlib.util
 import json
 import os
 import re
+import stat
 import sys
 import types
 import typing
@@ -46,7 +69,7 @@ from derivcheck.model import FileResult, Problem, Span, StepResult, Verdict
 if TYPE_CHECKING:  # a file served whole needs neither its YAML read nor PyYAML imported
     from derivcheck.source import Derivation, StepSpec
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: entries signed with this user's key
 DEFAULT_DIRECTORY = ".derivcheck_cache"
 ENVIRONMENT_VARIABLE = "DERIVCHECK_CACHE_DIR"
 
@@ -169,14 +192,15 @@ class FileKeys:
     steps: tuple[str, ...]
 
 
-def file_keys(derivation: Derivation, *, timeout: float) -> FileKeys:
-    """The cache keys of a derivation, computed from its text (no SymPy)."""
+def file_keys(derivation: Derivation) -> FileKeys:
+    """The cache keys of a derivation, computed from its text (no SymPy). The time limit
+    is not in them: only a check that did not finish depends on it, and it is not stored."""
     fingerprint = code_fingerprint()
     context = _context(derivation, with_spans=False)
     builds = _hash("builds", fingerprint, context)
     problems = _hash("problems", fingerprint, _context(derivation, with_spans=True))
     steps = tuple(
-        _hash("step", fingerprint, builds, repr(float(timeout)), _step_text(step))
+        _hash("step", fingerprint, builds, _step_text(step))
         for step in derivation.steps
     )
     return FileKeys(builds, problems, steps)
@@ -370,6 +394,8 @@ def read_step(step: StepSpec, payload: object, *, path: str) -> StepEntry:
     for result in results:
         if result.number and not re.fullmatch(r"(\.[0-9]+)+", result.number):
             raise CacheEntryError(f"not a step number suffix: {result.number!r}")
+        if _unfinished(result):  # never stored: no key holds the limit it had
+            raise CacheEntryError("a check that did not finish")
     numbered = tuple(dataclasses.replace(result, number=f"{step.number}{result.number}") for result in results)
     moved = _shift(StepEntry(numbered, warnings), lines=step.span.line, path=path)
     assert isinstance(moved, StepEntry)
@@ -388,6 +414,121 @@ def read_problems(payload: object, *, path: str) -> tuple[Problem, ...]:
     return tuple(dataclasses.replace(problem, path=path) for problem in problems)
 
 
+# -- the key that signs entries ---------------------------------------------------------------------
+
+KEY_BYTES = 32
+KEY_FILE_NAME = "cache-key"
+_MAC_DIGITS = 64  # an HMAC-SHA256 in hex
+# Put before what is signed, so that a MAC made for the cache is good for nothing else.
+_MAC_CONTEXT = b"derivcheck cache entry\0"
+
+
+class CacheKeyError(Exception):
+    """A key file that is there but must not be trusted (the message says why)."""
+
+
+def default_key_file(environ: typing.Mapping[str, str]) -> Path | None:
+    """Where this user's key lives: $XDG_CACHE_HOME/derivcheck/cache-key, else
+    ~/.cache/derivcheck/cache-key; None when there is no home to keep it in."""
+    base = environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec: a relative path is ignored
+        home = environ.get("HOME") or os.path.expanduser("~")
+        if not os.path.isabs(home):
+            return None
+        base = os.path.join(home, ".cache")
+    return Path(base) / "derivcheck" / KEY_FILE_NAME
+
+
+def _key_problem(info: os.stat_result) -> str | None:
+    """Why a file with this status must not be the key, or None."""
+    if not stat.S_ISREG(info.st_mode):
+        return "is not a regular file"
+    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        return "belongs to another user"
+    if info.st_mode & 0o077:  # others could read it (and forge entries) or write it
+        return f"can be read or written by others (mode {stat.S_IMODE(info.st_mode):04o}; chmod 600 it)"
+    return None
+
+
+def read_key(path: Path) -> bytes:
+    """The key in `path`. CacheKeyError when the file is not fit to be one; OSError when it
+    cannot be read (FileNotFoundError when there is none)."""
+    # O_NOFOLLOW: a symbolic link is refused, not followed; O_NONBLOCK: a FIFO put there
+    # cannot make the run wait for a writer.
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        handle = os.open(path, flags)
+    except OSError:
+        if path.is_symlink():
+            raise CacheKeyError(f"the cache key {path} is a symbolic link") from None
+        raise
+    try:
+        problem = _key_problem(os.fstat(handle))
+        data = os.read(handle, KEY_BYTES + 1) if problem is None else b""
+    finally:
+        os.close(handle)
+    if problem is None and len(data) != KEY_BYTES:
+        problem = f"does not hold {KEY_BYTES} bytes"
+    if problem is not None:
+        raise CacheKeyError(f"the cache key {path} {problem}")
+    return data
+
+
+def _create_key(path: Path) -> None:
+    """Put a new key at `path` unless one is there: whole and mode 0600, or not at all."""
+    import secrets
+    import tempfile
+
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{KEY_FILE_NAME}-")  # mode 0600
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(secrets.token_bytes(KEY_BYTES))
+            stream.flush()
+            os.fsync(stream.fileno())  # a key cut short by a crash would be refused ever after
+        try:
+            # A link never replaces a file: of two runs that create the key at once, the
+            # second finds the first one's there, and both read that one.
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        except OSError:
+            # No hard links on this file system. Two runs may then each put their own key;
+            # the entries signed with the one replaced are misses later, never trusted.
+            if not os.path.lexists(path):
+                os.replace(temporary, path)
+    finally:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+
+
+def load_key(path: Path) -> bytes:
+    """This user's key in `path`, created first when there is none. CacheKeyError or OSError."""
+    try:
+        return read_key(path)
+    except FileNotFoundError:
+        _create_key(path)
+    return read_key(path)  # what is on disk now, which may be another run's key, put first
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(directory))
+
+
+def _mac(secret: bytes, body: bytes) -> bytes:
+    return hmac.new(secret, _MAC_CONTEXT + body, hashlib.sha256).hexdigest().encode("ascii")
+
+
+def _authenticated(secret: bytes, data: bytes) -> bytes | None:
+    """The body of a stored entry if `secret` signed it (a line with its MAC, then it), else None."""
+    mac, newline, body = data[:_MAC_DIGITS], data[_MAC_DIGITS : _MAC_DIGITS + 1], data[_MAC_DIGITS + 1 :]
+    if newline != b"\n" or not hmac.compare_digest(mac, _mac(secret, body)):
+        return None
+    return body
+
+
 # -- the store --------------------------------------------------------------------------------------
 
 
@@ -398,33 +539,65 @@ def default_directory(environ: typing.Mapping[str, str]) -> Path:
 
 
 class ResultCache:
-    """Entries in a directory: `<dir>/v1/<2 hex>/<key>.json`.
+    """Entries in a directory: `<dir>/v2/<2 hex>/<key>.json`, each signed with this user's
+    key (`key_file`, by default default_key_file(os.environ)).
 
-    Never raises on a broken or unwritable directory: reads miss and writes stop, and
-    `warnings` says so once, for the command line to show.
+    Never raises on a broken or unwritable directory or key: reads miss and writes stop,
+    and `warnings` says so once, for the command line to show. Without a usable key,
+    nothing is read or written.
     """
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, key_file: Path | None = None) -> None:
         self.directory = directory
+        self.key_file = key_file
         self.warnings: list[str] = []
         self.hits = 0
         self.misses = 0
         self._writable = True
         self._unreadable = 0
+        self._unsigned = 0
+        self._secret: bytes | None = None
+        self._looked_for_key = False
+
+    def _key(self) -> bytes | None:
+        """The key that signs entries, read (or created) on first use; None: no cache this run."""
+        if not self._looked_for_key:
+            self._looked_for_key = True
+            path = self.key_file if self.key_file is not None else default_key_file(os.environ)
+            try:
+                if path is None:
+                    return None
+                if _inside(path, self.directory):  # it could be committed with the entries
+                    raise CacheKeyError(f"the cache key {path} is inside the cache directory {self.directory}")
+                self._secret = load_key(path)
+            except CacheKeyError as error:
+                self.warnings.append(f"{error}; the cache is not used")
+            except (OSError, ValueError):
+                pass  # no key can be had (a read-only home): no cache, and no line on every run
+        return self._secret
 
     def _path(self, key: str) -> Path:
         return self.directory / f"v{CACHE_FORMAT}" / key[:2] / f"{key}.json"
 
     def get(self, kind: str, key: str) -> object | None:
-        """The payload stored under `key`, or None (missing, unreadable, or not an entry)."""
+        """The payload stored under `key`, or None (missing, unreadable, not signed with this
+        user's key, or not an entry)."""
+        secret = self._key()
+        if secret is None:
+            self.misses += 1
+            return None
         try:
             with open(self._path(key), "rb") as stream:
                 data = stream.read(4_000_000)
         except OSError:
             self.misses += 1
             return None
+        body = _authenticated(secret, data)
+        if body is None:
+            self.unsigned()
+            return None
         try:
-            entry = json.loads(data.decode("utf-8"))
+            entry = json.loads(body.decode("utf-8"))
             if (
                 not isinstance(entry, dict)
                 or entry.get("format") != CACHE_FORMAT
@@ -439,6 +612,15 @@ class ResultCache:
         self.hits += 1
         return entry["data"]
 
+    def unsigned(self) -> None:
+        """Count an entry that this user's key did not sign (it is checked again and overwritten)."""
+        self.misses += 1
+        self._unsigned += 1
+        if self._unsigned == 1:
+            self.warnings.append(
+                f"ignored entries in the cache {self.directory} not signed with this user's key; checking those steps again"
+            )
+
     def corrupt(self) -> None:
         """Count an entry that could not be used (it is checked again and overwritten)."""
         self.misses += 1
@@ -447,11 +629,16 @@ class ResultCache:
             self.warnings.append(f"ignored unreadable entries in the cache {self.directory}; checking those steps again")
 
     def put(self, kind: str, key: str, data: object) -> None:
-        """Store `data` under `key`, atomically; on failure, stop writing for this run."""
+        """Store `data` under `key`, signed and atomically; on failure, stop writing for this run."""
         if not self._writable:
+            return
+        secret = self._key()
+        if secret is None:
             return
         target = self._path(key)
         text = json.dumps({"format": CACHE_FORMAT, "kind": kind, "key": key, "data": data}, ensure_ascii=False)
+        body = text.encode("utf-8")
+        signed = _mac(secret, body) + b"\n" + body
         import tempfile  # only when something is written
 
         try:
@@ -459,8 +646,8 @@ class ResultCache:
             target.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".json")
             try:
-                with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                    stream.write(text)
+                with os.fdopen(handle, "wb") as stream:
+                    stream.write(signed)
                 os.replace(temporary, target)
             except BaseException:
                 try:
@@ -487,12 +674,13 @@ class ResultCache:
 # -- whole files ------------------------------------------------------------------------------------
 
 
-def content_key(data: bytes, *, timeout: float) -> str:
-    """The key of a whole file's result: its bytes decide it, given the code and the time limit.
+def content_key(data: bytes) -> str:
+    """The key of a whole file's result: its bytes decide it, given the code (not the time
+    limit: a file with a step that did not finish is not stored whole).
 
     A warm run finds each unchanged file here without even reading its YAML.
     """
-    return _hash("file", code_fingerprint(), repr(float(timeout)), hashlib.sha256(data).hexdigest())
+    return _hash("file", code_fingerprint(), hashlib.sha256(data).hexdigest())
 
 
 def _restamp(result: FileResult, path: str) -> FileResult:
@@ -518,6 +706,9 @@ def read_whole(cache: ResultCache, key: str, path: str) -> FileResult | None:
         return None
     assert isinstance(result, FileResult)
     if not all(re.fullmatch(r"[0-9]+(\.[0-9]+)*", step.number) for step in result.steps):
+        cache.corrupt()
+        return None
+    if any(_unfinished(step) for step in result.steps):  # never stored whole: see store_whole
         cache.corrupt()
         return None
     return _restamp(result, path)

@@ -131,9 +131,9 @@ def _load(path: Path, data: bytes | None) -> tuple[Derivation | None, list[Probl
     return source.parse_document(root, str(path))
 
 
-def _plan(path: Path, *, timeout: float, cache: caching.ResultCache | None) -> _Plan:
+def _plan(path: Path, *, cache: caching.ResultCache | None) -> _Plan:
     data = _read(path) if cache is not None else None
-    content = caching.content_key(data, timeout=timeout) if cache is not None and data is not None else None
+    content = caching.content_key(data) if cache is not None and data is not None else None
     if cache is not None and content is not None:
         whole = caching.read_whole(cache, content, str(path))
         if whole is not None:
@@ -148,7 +148,7 @@ def _plan(path: Path, *, timeout: float, cache: caching.ResultCache | None) -> _
     plan = _Plan(path, derivation=derivation, entries=[None] * len(derivation.steps), content=content)
     builds: bool | None = None
     if cache is not None:
-        plan.keys = caching.file_keys(derivation, timeout=timeout)
+        plan.keys = caching.file_keys(derivation)
         known, plan.entries, builds = caching.cached_file(cache, derivation, plan.keys)
         if known is not None:
             plan.result = known
@@ -193,7 +193,7 @@ def check_paths(
     """
     files, missing = discover(paths)
     yield from missing
-    plans = [_plan(path, timeout=timeout, cache=cache) for path in files]
+    plans = [_plan(path, cache=cache) for path in files]
     next_file = 0
 
     def ready() -> Iterator[FileResult]:
