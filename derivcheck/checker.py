@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import random
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -13,9 +14,10 @@ from typing import TypeVar
 import sympy
 
 from derivcheck import exprparse, latex, matrices, source, worker
+from derivcheck.engine import concrete
 from derivcheck.engine import decide as deciding
 from derivcheck.engine import fastpaths
-from derivcheck.engine import symbolic
+from derivcheck.engine import symbolic, witness
 from derivcheck.engine.context import Context, Definition, Fact, Family
 from derivcheck.exprparse import Diff, MatrixValue, ParseError, Scope
 from derivcheck.model import FileResult, Problem, Span, StepResult, Verdict
@@ -79,6 +81,7 @@ def build(derivation: Derivation) -> Workspace:
             symbol = sympy.Symbol(text.value, integer=True, positive=True)
             names[text.value] = symbol
             sizes.append(symbol)
+    minima = {names[name]: int(least.value) for name, least in derivation.minima if name in names}
     size_scope = Scope(names=dict(names), families={}, indices=frozenset())
 
     ranges: dict[sympy.Symbol, tuple[sympy.Expr, sympy.Expr]] = {}
@@ -105,6 +108,10 @@ def build(derivation: Derivation) -> Workspace:
     signs: dict[str, set[str]] = {"positive": set(), "nonnegative": set(), "negative": set()}
     for var in derivation.variables:
         if not claim_name(var.name):
+            continue
+        clash = _sign_clash(var.assume)
+        if clash:
+            problems.append(Problem(path, var.name.span, "contradictory-assumptions", f"{var.name.value} cannot be both {clash[0]} and {clash[1]}"))
             continue
         assume = {word: True for word in var.assume if word != "real"}
         for word in var.assume:
@@ -213,10 +220,13 @@ def build(derivation: Derivation) -> Workspace:
     scope = Scope(names=names, families=families, indices=frozenset(index_names), shapes=shapes, layout=derivation.layout)
     facts: list[Fact] = []
     for assumption in derivation.assumptions:
-        fact = _fact(assumption, scope, ctx_families, path, problems)
+        fact = _fact(assumption, scope, ctx_families, set(definitions), set(sizes), path, problems)
         if fact is not None:
             facts.append(fact)
 
+    if problems:
+        raise FileProblems(problems)
+    problems.extend(_empty_ranges(derivation, ranges, sizes, minima))
     if problems:
         raise FileProblems(problems)
     context = Context(
@@ -229,8 +239,75 @@ def build(derivation: Derivation) -> Workspace:
         positive=frozenset(signs["positive"]),
         nonnegative=frozenset(signs["nonnegative"]),
         negative=frozenset(signs["negative"]),
+        minima=minima,
     )
+    problems.extend(_inconsistent_facts(derivation, context))
+    if problems:
+        raise FileProblems(problems)
     return Workspace(derivation, scope, context)
+
+
+def _sign_clash(words: Sequence[str]) -> tuple[str, str] | None:
+    """Two sign assumptions on one variable that no number meets together."""
+    for first, second in (("positive", "negative"), ("nonnegative", "negative")):
+        if first in words and second in words:
+            return first, second
+    return None
+
+
+# Sizes at which a declaration is tried for being empty or inconsistent: 1 to this many.
+PROBE_SIZES = 6
+
+
+def _probe_assignments(sizes: Sequence[sympy.Symbol], minima: dict[sympy.Symbol, int]) -> list[dict[sympy.Symbol, int]]:
+    """Every size at the same value v, for v from 1 to PROBE_SIZES (at least its minimum), and
+    the sizes at distinct values: enough to see a range or a set of facts that is never met."""
+    found = []
+    for value in range(1, PROBE_SIZES + 1):
+        for offset in (0, 1):
+            assignment = {size: max(value + offset * position, minima.get(size, 1)) for position, size in enumerate(sizes)}
+            if assignment not in found:
+                found.append(assignment)
+    return found
+
+
+def _empty_ranges(derivation: Derivation, ranges: dict[sympy.Symbol, tuple[sympy.Expr, sympy.Expr]], sizes: Sequence[sympy.Symbol], minima: dict[sympy.Symbol, int]) -> list[Problem]:
+    """An index whose range is empty at every size tried (`e: 2..1`): a claim about it would
+    hold vacuously, so it is an error at its declaration."""
+    problems = []
+    for decl in derivation.indices:
+        symbol = next((s for s in ranges if s.name == decl.name.value), None)
+        if symbol is None:
+            continue
+        low, high = ranges[symbol]
+        counts = []
+        for assignment in _probe_assignments(sizes, minima):
+            values = {s: sympy.Integer(v) for s, v in assignment.items()}
+            width = (high - low + 1).xreplace(values)
+            counts.append(int(width) if width.is_Integer else 1)
+        if all(count <= 0 for count in counts):
+            problems.append(Problem(derivation.path, decl.low.span, "empty-range", f"the range {decl.low.value}..{decl.high.value} of {decl.name.value} is empty at every size"))
+    return problems
+
+
+def _inconsistent_facts(derivation: Derivation, ctx: Context) -> list[Problem]:
+    """Assumptions that no point meets together (one_hot(y) with Sum(y[k], (k, 1, N)) = 2), at
+    every size tried: an error naming them, at the first one's position."""
+    if not ctx.facts:
+        return []
+    shared = witness.Shared(ctx)
+    rng = random.Random(0)
+    for assignment in _probe_assignments(ctx.sizes, ctx.minima):
+        try:
+            witness.fact_values(ctx, assignment, shared, rng, "simple")
+            return []
+        except witness.NoSample:
+            return []  # not shown to be inconsistent
+        except (witness.Inconsistent, witness.WitnessError, witness.Unsupported):
+            continue
+    named = ", ".join(fact.name for fact in ctx.facts)
+    first = derivation.assumptions[0]
+    return [Problem(derivation.path, first.statement.span, "inconsistent-assumptions", f"no values meet the assumptions {named} together, at any size tried (1 to {PROBE_SIZES})")]
 
 
 def _topological(uses: dict[str, set[str]]) -> list[str]:
@@ -277,12 +354,18 @@ def _find_cycle(uses: dict[str, set[str]]) -> list[str]:
     return []
 
 
-def _fact(assumption: source.Assumption, scope: Scope, families: dict[str, Family], path: str, problems: list[Problem]) -> Fact | None:
+def _fact(assumption: source.Assumption, scope: Scope, families: dict[str, Family], defined: set[str], sizes: set[sympy.Symbol], path: str, problems: list[Problem]) -> Fact | None:
+    """An assumption read into a Fact, or a problem at its position. A fact is about a
+    variable (not a defined quantity, which its definition already fixes), and a Sum fact's
+    limits and value are numbers and sizes only."""
     name = assumption.name.value
     text = assumption.statement
     match = ONE_HOT.match(text.value)
     if match:
         family = match.group(1)
+        if family in defined:
+            problems.append(Problem(path, text.span, "unsupported-assumption", f"'{family}' is defined, so a fact about it could contradict its definition; state facts about variables"))
+            return None
         if family not in families or len(families[family].shape) not in (1, 2):
             problems.append(
                 Problem(path, text.span, "unsupported-assumption", f"one_hot needs a vector or matrix variable, and '{family}' is not one")
@@ -297,12 +380,19 @@ def _fact(assumption: source.Assumption, scope: Scope, families: dict[str, Famil
     if isinstance(lhs, sympy.Sum) and len(lhs.limits) == 1 and not isinstance(rhs, MatrixValue):
         var, low, high = lhs.limits[0]
         summand = lhs.function
+        if isinstance(summand, sympy.Indexed) and str(summand.base.label) in defined:
+            problems.append(Problem(path, text.span, "unsupported-assumption", f"'{summand.base.label}' is defined, so a fact about it could contradict its definition; state facts about variables"))
+            return None
+        loose = sorted(s.name for s in (low.free_symbols | high.free_symbols | rhs.free_symbols) - sizes)
+        if loose:
+            problems.append(Problem(path, text.span, "unsupported-assumption", f"the limits and the value of a Sum assumption are numbers and sizes only, and '{loose[0]}' is neither"))
+            return None
         if isinstance(summand, sympy.Indexed) and str(summand.base.label) in families and var in summand.indices:
             position = summand.indices.index(var)
             others = [index for i, index in enumerate(summand.indices) if i != position]
             # The other index (of a matrix) is free: the fact holds for each of its values.
             distinct = all(isinstance(o, sympy.Symbol) and o != var for o in others) and len(set(others)) == len(others)
-            if distinct and len(summand.indices) <= 2 and not (rhs.free_symbols - {s for s in scope.names.values() if s.name not in scope.indices}):
+            if distinct and len(summand.indices) <= 2:
                 return Fact(name, "sum", str(summand.base.label), low, high, rhs, position=position)
     problems.append(
         Problem(
@@ -579,23 +669,65 @@ def prepare(derivation: Derivation, positions: Sequence[int] | None = None) -> P
         step = derivation.steps[position]
         known = prepared.known.setdefault(position, [])
         warnings = prepared.warnings.setdefault(position, [])
-        unequal: list[tuple[sympy.Symbol, sympy.Symbol]] = []
-        where_error: StepResult | None = None
-        for condition in step.where:
-            try:
-                unequal.append(exprparse.parse_condition(condition.value, workspace.scope))
-            except ParseError as exc:
-                problem = _problem(path, condition, exc)
-                where_error = StepResult(str(step.number), step.id.value if step.id else None, problem.span, condition.value, Verdict.ERROR, "could not parse", message=problem.message, problems=(problem,), expect_refuted=step.expect_refuted, expect_error=step.expect_error)
-        if where_error is not None:
-            known.append(where_error)
+        conditions = _conditions(step, workspace)
+        if isinstance(conditions, StepResult):
+            known.append(conditions)
             continue
         claims, errors = claims_of(step, workspace)
         known.extend(errors)
+        vacuous = _vacuous_condition(step, conditions, claims, workspace)
+        if vacuous is not None:
+            known.append(vacuous)
+            continue
         for claim in claims:
             warnings.extend(hygiene_warnings(claim, workspace.context, path))
-            prepared.pending.append(Pending(claim, workspace, tuple(unequal), position))
+            prepared.pending.append(Pending(claim, workspace, tuple(pair for _, pair in conditions), position))
     return prepared
+
+
+Condition = tuple[Text, tuple[sympy.Symbol, sympy.Symbol]]
+
+
+def _where_error(step: source.StepSpec, text: Text, problem: Problem) -> StepResult:
+    return StepResult(str(step.number), step.id.value if step.id else None, problem.span, text.value, Verdict.ERROR, "could not check", message=problem.message, problems=(problem,), expect_refuted=step.expect_refuted, expect_error=step.expect_error)
+
+
+def _conditions(step: source.StepSpec, workspace: Workspace) -> list[Condition] | StepResult:
+    """The step's `where:` conditions as pairs of unequal indices, or the error result of the
+    first that does not parse or can never hold (`k != k`)."""
+    path = workspace.derivation.path
+    found: list[Condition] = []
+    for condition in step.where:
+        try:
+            pair = exprparse.parse_condition(condition.value, workspace.scope)
+        except ParseError as exc:
+            return _where_error(step, condition, _problem(path, condition, exc))
+        if pair[0] == pair[1]:
+            problem = Problem(path, condition.span, "vacuous-condition", f"{condition.value} never holds, so the step would claim nothing")
+            return _where_error(step, condition, problem)
+        found.append((condition, pair))
+    return found
+
+
+def _vacuous_condition(step: source.StepSpec, conditions: list[Condition], claims: list[Claim], workspace: Workspace) -> StepResult | None:
+    """An error for a `where:` about an index that no claim of the step has free, or that no
+    values of the indices meet at any size tried: either way the step would claim nothing."""
+    if not conditions or not claims:
+        return None
+    ctx, path = workspace.context, workspace.derivation.path
+    free = [deciding.free_indices(claim.lhs, ctx) | deciding.free_indices(claim.rhs, ctx) for claim in claims]
+    for text, pair in conditions:
+        missing = [index.name for index in pair if not any(index in indices for indices in free)]
+        if missing:
+            problem = Problem(path, text.span, "vacuous-condition", f"{missing[0]} is not a free index of this step, so `where: {text.value}` restricts nothing")
+            return _where_error(step, text, problem)
+    pairs = [pair for _, pair in conditions]
+    indices = sorted({index for pair in pairs for index in pair}, key=lambda s: s.name)
+    for assignment in _probe_assignments(ctx.sizes, ctx.minima):
+        if next(concrete.index_patterns(indices, ctx, assignment, pairs), None) is not None:
+            return None
+    problem = Problem(path, conditions[0][0].span, "vacuous-condition", f"no values of {', '.join(i.name for i in indices)} meet these conditions at any size tried (1 to {PROBE_SIZES})")
+    return _where_error(step, conditions[0][0], problem)
 
 
 def step_results(prepared: Prepared, outcomes: dict[int, StepResult], positions: Sequence[int] | None = None) -> dict[int, FileResult]:

@@ -116,7 +116,9 @@ _NAME_RE = re.compile(r"[^\W\d]\w*")
 class ParseError(ValueError):
     """A problem in parsed text: message, 0-based character offset into the text, and a code.
 
-    Codes: "syntax", "unsafe-expression", "undeclared-symbol", "too-large", "arity", and
+    Codes: "syntax", "unsafe-expression", "undeclared-symbol", "too-large", "arity",
+    "confusable-name" (a name Python would respell), "bound-index-in-limits" (a Sum whose
+    range names its own variable), "ambiguous-latex" (from latex.py), and
     TOO_LARGE_TO_EVALUATE for well-formed mathematics whose numbers are too large to compute
     (2**2**2**30): a claim holding it is undecided, not an error in the file.
     """
@@ -336,7 +338,18 @@ class _Source:
 
 
 def _prescan(text: str, base: int) -> None:
-    """Refuse comments and deep bracket nesting before the tokenizer sees them."""
+    """Refuse comments, deep bracket nesting and names Python would silently respell,
+    before the tokenizer sees them."""
+    for match in _NAME_RE.finditer(text):
+        word = match.group()
+        plain = unicodedata.normalize("NFKC", word)
+        if plain != word:
+            # Python folds identifiers to NFKC: '𝑥' would silently be the name 'x'.
+            raise ParseError(
+                f"'{word}' is not a plain name: Python reads it as '{plain}'; write '{plain}' if that is meant",
+                base + match.start(),
+                "confusable-name",
+            )
     depth = 0
     for i, ch in enumerate(text):
         if ch == "#":
@@ -1038,6 +1051,19 @@ class _Builder:
             )
         summand = self.scalar(args[0], "the summand of Sum (for matrices use sum(A))")
         limits = [self._limit(limit) for limit in args[1:]]
+        # A limit's bounds are outside its own binding, so in Sum(f, (k, k, N)) the lower k
+        # would be another k than the one summed over. Such a Sum is refused rather than
+        # guessed at; so is an outer range that names a variable summed inside it.
+        for position, (var, low, high) in enumerate(limits):
+            inner = [limit[0] for limit in limits[: position + 1]]
+            named = [v for v in inner if v in low.free_symbols | high.free_symbols]
+            if named:
+                raise self.error(
+                    f"the range of {var} uses {named[0]}, which this Sum sums over: "
+                    "write the range with another index, e.g. (m, k, N) for a sum from k",
+                    args[1 + position],
+                    "bound-index-in-limits",
+                )
         return sympy.Sum(summand, *limits)
 
     def _limit(self, node: ast.expr) -> tuple[sympy.Symbol, sympy.Expr, sympy.Expr]:

@@ -69,6 +69,20 @@ def _definitions() -> dict[str, Any]:
             ],
         },
         "assumptionWords": assumption_words,
+        "sizeMinima": {
+            "type": "object",
+            "description": "Sizes by name, each with its least value: `{N: {min: 3}}` (empty: at least 1).",
+            "additionalProperties": {
+                "anyOf": [
+                    {"type": "null"},
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {"min": {"type": ["integer", "string"], "description": "The least value of the size, 1 to 1000."}},
+                    },
+                ]
+            },
+        },
         "variable": {
             "description": (
                 "`[sizes...]` for a vector or a matrix, `real` (or positive, nonnegative, "
@@ -172,9 +186,17 @@ def build_schema() -> dict[str, Any]:
                     "(denominator layout) or its transpose (numerator layout)."
                 ),
             },
-            "sizes": _text_or_list(
-                "Names of sizes: positive integers, kept symbolic (`[N, D]` or `N D`)."
-            ),
+            "sizes": {
+                "description": (
+                    "Names of sizes: positive integers, kept symbolic (`[N, D]` or `N D`). A size "
+                    "may declare its least value: `{N: {min: 3}, D: {}}`, or `[N, {D: {min: 2}}]`."
+                ),
+                "anyOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"anyOf": [{"type": "string"}, {"$ref": "#/definitions/sizeMinima"}]}},
+                    {"$ref": "#/definitions/sizeMinima"},
+                ],
+            },
             "indices": {
                 "type": "object",
                 "description": "`names: low..high`: index symbols and the range each runs over.",

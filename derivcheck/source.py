@@ -127,13 +127,14 @@ class Derivation:
     source: str | None
     description: str | None
     sizes: tuple[Text, ...]
-
     indices: tuple[IndexDecl, ...]
     variables: tuple[VariableDecl, ...]
     definitions: tuple[Definition, ...]
     assumptions: tuple[Assumption, ...]
     steps: tuple[StepSpec, ...]
     layout: str = "denominator"  # of Derivative(scalar, matrix): the matrix's shape, or its transpose
+    # A size's declared least value (`N: {min: 3}`), by the size's name; sizes not named are at least 1.
+    minima: tuple[tuple[str, Text], ...] = ()
 
 
 class _NoAliasLoader(yaml.SafeLoader):
@@ -429,10 +430,7 @@ def parse_document(root: yaml.Node | None, shown: str) -> tuple[Derivation | Non
             _span(top["derivcheck"][1].start_mark),
         )
 
-    sizes: list[Text] = []
-    if "sizes" in top:
-        for entry in reader.texts(top["sizes"][1], "`sizes`"):
-            sizes.extend(_split_names(entry))
+    sizes, minima = _sizes(reader, top["sizes"][1]) if "sizes" in top else ([], [])
 
     indices: list[IndexDecl] = []
     if "indices" in top:
@@ -486,6 +484,7 @@ def parse_document(root: yaml.Node | None, shown: str) -> tuple[Derivation | Non
         description=scalar("description"),
         layout=_layout(reader, top),
         sizes=tuple(sizes),
+        minima=tuple(minima),
         indices=tuple(indices),
         variables=tuple(variables),
         definitions=tuple(definitions),
@@ -493,6 +492,34 @@ def parse_document(root: yaml.Node | None, shown: str) -> tuple[Derivation | Non
         steps=tuple(steps),
     )
     return derivation, reader.problems
+
+
+def _sizes(reader: _Reader, node: yaml.Node) -> tuple[list[Text], list[tuple[str, Text]]]:
+    """`sizes:` as names (`[N, D]`, `N D`), or with least values: a mapping `{N: {min: 3}, D: {}}`,
+    or a list whose entries may be such one-key mappings (`[N, {D: {min: 2}}]`)."""
+    sizes: list[Text] = []
+    minima: list[tuple[str, Text]] = []
+    entries = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    for entry in entries:
+        if not isinstance(entry, yaml.MappingNode):
+            found = reader.text(entry, "each entry of `sizes`" if isinstance(node, yaml.SequenceNode) else "`sizes`")
+            sizes.extend(_split_names(found) if found is not None else [])
+            continue
+        for key, value in reader.mapping(entry, "`sizes`").values():
+            name = reader.text(key, "a size's name")
+            if name is None:
+                continue
+            sizes.append(name)
+            if isinstance(value, yaml.ScalarNode) and value.tag == "tag:yaml.org,2002:null":
+                continue
+            least = reader.mapping(value, f"the size {name.value} (like {{min: 3}})", ("min",)).get("min")
+            if least is not None:
+                text = reader.text(least[1], f"the least value of {name.value}")
+                if text is not None and not (text.value.isascii() and text.value.isdigit() and 1 <= int(text.value) <= 1000):
+                    reader.problem("schema", f"the least value of {name.value} must be a whole number from 1 to 1000, not '{text.value}'", text.span)
+                elif text is not None:
+                    minima.append((name.value, text))
+    return sizes, minima
 
 
 def _layout(reader: _Reader, top: dict[str, tuple[yaml.Node, yaml.Node]]) -> str:

@@ -10,6 +10,7 @@ exact check at every concrete size and index pattern may give `checked`.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -174,12 +175,29 @@ def hints(
     unequal: tuple[tuple[sympy.Symbol, sympy.Symbol], ...] = (),
 ) -> list[str]:
     """For a refuted step: its residual, and the common facts (not declared) under which
-    it would be proved, e.g. "holds if Sum(y[k], (k, 1, N)) = 1"."""
+    it would be proved, e.g. "holds if Sum(y[k], (k, 1, N)) = 1". A fact is named only when
+    the witness agrees with that proof too. Hints are a bonus: a failure gives fewer of them."""
     found: list[str] = []
-    prepared = symbolic.prepare(lhs, rhs, ctx)
-    residual = symbolic.simplified(lhs - rhs, ctx)
-    (text,) = map(str, symbolic.readable(residual))
-    found.append("residual lhs - rhs: " + (text if len(text) <= 300 else text[:299] + "…"))
+    try:
+        prepared = symbolic.prepare(lhs, rhs, ctx)
+        residual = symbolic.simplified(lhs - rhs, ctx)
+        (text,) = map(str, symbolic.readable(residual))
+        found.append("residual lhs - rhs: " + (text if len(text) <= 300 else text[:299] + "…"))
+        for candidate in _candidate_facts(ctx):
+            if not (prepared.lhs - prepared.rhs).has(ctx.families[candidate.family].base):
+                continue
+            if symbolic.prove(prepared, ctx, ctx.facts + (candidate,), unequal):
+                assumed = dataclasses.replace(ctx, facts=ctx.facts + (candidate,))
+                if Witness(lhs, rhs, assumed, unequal=unequal, minima=ctx.minima).testify().witnessed():
+                    found.append(f"holds if {_fact_text(candidate, ctx)}")
+                break  # sum-to-one comes first: the weaker fact is the better hint
+    except Exception:  # noqa: BLE001  # SymPy can raise anything on hard input; a hint is not a verdict
+        pass
+    return found
+
+
+def _candidate_facts(ctx: Context) -> list[Fact]:
+    """Common facts the file did not declare: each vector or matrix variable summing to 1, and one-hot."""
     declared = {(fact.kind, fact.family) for fact in ctx.facts}
     candidates: list[Fact] = []
     for name, family in ctx.families.items():
@@ -189,13 +207,7 @@ def hints(
             candidates.append(Fact(f"{name} sums to 1", "sum", name, sympy.Integer(1), family.shape[0], sympy.Integer(1)))
         if ("one_hot", name) not in declared:
             candidates.append(Fact(f"{name} one-hot", "one_hot", name))
-    for candidate in candidates:
-        if not (prepared.lhs - prepared.rhs).has(ctx.families[candidate.family].base):
-            continue
-        if symbolic.prove(prepared, ctx, ctx.facts + (candidate,), unequal):
-            found.append(f"holds if {_fact_text(candidate, ctx)}")
-            break  # sum-to-one comes first: the weaker fact is the better hint
-    return found
+    return candidates
 
 
 def _exact_subsets(facts: tuple[Fact, ...]) -> list[tuple[Fact, ...]]:

@@ -612,23 +612,26 @@ def claim_constants(ctx: Context, *exprs: sympy.Basic) -> set[int]:
 
 
 def size_assignments(ctx: Context, constants: set[int], minima: Mapping[sympy.Symbol, int]) -> list[dict[sympy.Symbol, int]]:
-    """Every size takes 1, 2, 3 and one past every constant of the claim (at least 4), in
-    assignments where the sizes stand in different orders to each other (a transpose or a
-    swapped size cannot agree by accident). The first assignment is the cheapest generic one."""
+    """Every size takes its least value m (1 unless declared), m + 1, m + 2, and one past
+    every constant of the claim (at least m + 3), in assignments where the sizes stand in
+    different orders to each other (a transpose or a swapped size cannot agree by accident).
+    The first assignment is the cheapest generic one."""
     count = len(ctx.sizes)
     if not count:
         return [{}]
-    big = min(max(4, max(constants, default=0) + 2), MAX_SIZE)
-    rows = [list(range(2, 2 + count)), [1] * count, list(reversed(range(2, 2 + count)))]
+    big = max(4, max(constants, default=0) + 2)
+    rows = [list(range(1, 1 + count)), [0] * count, list(reversed(range(1, 1 + count)))]
     if count == 1:
-        rows[2] = [3]
+        rows[2] = [2]
     elif count > 2:
-        shifted = list(range(3, 3 + count))
+        shifted = list(range(2, 2 + count))
         rows.append(shifted[1::2] + shifted[0::2])
-    rows.append([big + i for i in range(count)])
     found: list[dict[sympy.Symbol, int]] = []
-    for row in rows:
-        assignment = {size: max(value, minima.get(size, 1)) for size, value in zip(ctx.sizes, row)}
+    for row in rows + [[None] * count]:
+        assignment = {}
+        for position, (size, offset) in enumerate(zip(ctx.sizes, row)):
+            least = minima.get(size, 1)
+            assignment[size] = max(big, least + 3) + position if offset is None else least + offset
         if assignment not in found and max(assignment.values()) <= MAX_SIZE:
             found.append(assignment)
     return found
@@ -937,7 +940,10 @@ class Testimony:
     def describe(self) -> str:
         """'witness agrees at 12 points (N=2: 4; N=1: 2; ...)', and what it could not evaluate."""
         where = "; ".join(f"{sizes}: {count}" for sizes, count in self.evaluated.items() if count)
-        text = f"witness agrees at {self.points} point{'s' if self.points != 1 else ''}" + (f" ({where})" if where else "")
+        if self.points:
+            text = f"witness agrees at {self.points} point{'s' if self.points != 1 else ''} ({where})"
+        else:
+            text = "the witness evaluated no point"
         if self.skipped:
             text += "; not evaluated: " + "; ".join(f"{count} ({why})" for why, count in self.skipped.items())
         return text
