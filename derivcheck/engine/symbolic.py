@@ -113,7 +113,9 @@ def resolve_derivatives(expr: sympy.Basic, ctx: Context) -> sympy.Basic:
 
 
 def _within(value: sympy.Expr, low: sympy.Expr, high: sympy.Expr, ranges: Ranges, ctx: Context) -> bool:
-    """Whether every admissible value of `value` lies in [low, high]."""
+    """Whether every admissible value of `value` lies in [low, high]: each bound is met either
+    directly (value - low >= 0 as an expression, as for m in [1, m]) or through the range of
+    the index `value` is offset from."""
     offset, rest = value.as_coeff_Add()
     if rest == 0:
         value_low = value_high = value
@@ -122,8 +124,10 @@ def _within(value: sympy.Expr, low: sympy.Expr, high: sympy.Expr, ranges: Ranges
     elif isinstance(rest, sympy.core.function.AppliedUndef) and rest.func in ranges:
         value_low, value_high = (bound + offset for bound in ranges[rest.func])
     else:
-        return False
-    return nonnegative(value_low - low, ctx) and nonnegative(high - value_high, ctx)
+        value_low = value_high = value
+    above = nonnegative(value - low, ctx) or nonnegative(value_low - low, ctx)
+    below = nonnegative(high - value, ctx) or nonnegative(high - value_high, ctx)
+    return above and below
 
 
 @dataclass
@@ -153,6 +157,10 @@ class Normaliser:
         return rebuild(node, lambda arg: self._walk(arg, ranges))
 
     def _sum(self, summand: sympy.Expr, var: Symbol, low: sympy.Expr, high: sympy.Expr, ranges: Ranges) -> sympy.Expr:
+        if nonnegative(low - high - 1, self.ctx):
+            # The range is empty at every admissible size (an upper limit below the lower):
+            # the format's empty sum is 0, whatever the summand.
+            return sympy.Integer(0)
         summand = drop_delta_powers(expand_summand(summand))
         results = []
         for term in Add.make_args(summand):
