@@ -6,11 +6,12 @@ import dataclasses
 import enum
 import math
 import os
+import signal
 import stat
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as shells report a process that SIGTERM ended
 
 HELP = (
     "Verify step-by-step math derivations written in YAML.\n\n"
@@ -33,8 +35,9 @@ HELP = (
     "wrong.\n\n"
     "Example:  derivcheck verify derivations/softmax_ce.yaml\n\n"
     "Exit codes: 0 every step holds; 1 a step does not hold or a file has problems; "
-    "2 usage error or a path that cannot be read; 130 interrupted; 141 the reader of the "
-    "report went away."
+    "2 usage error or a path that cannot be read; 130 interrupted (Ctrl-C); 141 the reader of "
+    "the report went away; 143 stopped by SIGTERM. An interrupted run still writes its report, "
+    "of the files it finished, and the report says it was interrupted."
 )
 
 VERIFY_HELP = (
@@ -185,6 +188,34 @@ app = typer.Typer(
     cls=_LeanGroup if _LEAN else None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread while `verify` runs: the run stops as after Ctrl-C
+    (its workers stopped, its report of the files done written and marked interrupted), and
+    exits with EXIT_TERMINATED."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM as an interruption while inside; its previous action after.
+
+    A CI job that is cancelled, or a `timeout`, sends SIGTERM: without this, the process would
+    die at once, without a report (its workers die with it: see worker.py).
+    """
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (an embedding program): SIGTERM keeps its action
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class CheckCrashed(Exception):
@@ -410,13 +441,14 @@ def verify(
             )
             return _report(reporter, selected, timeout=timeout, jobs=jobs, cache=cache, file_budget=file_budget)
 
-    results = run(paths)
-    if watch:
-        latest = {result.path: result for result in results}
-        try:
-            watch_files(paths, run, latest)
-        except KeyboardInterrupt:
-            raise typer.Exit(exit_code(list(latest.values()), strict=strict)) from None
+    with _sigterm_interrupts():
+        results = run(paths)
+        if watch:
+            latest = {result.path: result for result in results}
+            try:
+                watch_files(paths, run, latest)
+            except KeyboardInterrupt:  # the way to stop watching, Ctrl-C or SIGTERM
+                raise typer.Exit(exit_code(list(latest.values()), strict=strict)) from None
     raise typer.Exit(exit_code(results, strict=strict))
 
 
@@ -612,7 +644,8 @@ def _report(
 ) -> list[FileResult]:
     """Check every file, reporting each as it is done, then the summary; the results.
 
-    Ctrl-C reports what was finished and exits 130; a checker crash exits 2 with one line.
+    Ctrl-C (or SIGTERM, see Terminated) reports what was finished, marked interrupted, and
+    exits 130 (143); a checker crash exits 2 with one line.
     A cache that cannot be used is one line on stderr; the results are the same.
     """
     try:
@@ -634,18 +667,18 @@ def _report_results(
     file_budget: float | None = None,
 ) -> list[FileResult]:
     results: list[FileResult] = []
+    finishing = False
     try:
         for result in _check_paths(paths, timeout=timeout, jobs=jobs, cache=cache, file_budget=file_budget):
             results.append(result)
             reporter.file_done(result)
         if not results:
             _error("no derivation files found")
+        finishing = True
         reporter.finish(results)
         sys.stdout.flush()  # a reader that went away is noticed here, not by click at exit
-    except KeyboardInterrupt:
-        reporter.finish(results)
-        _error(f"interrupted after {len(results)} file(s)")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except KeyboardInterrupt as stop:
+        _stopped(reporter, results, finishing=finishing, terminated=isinstance(stop, Terminated))
     except BrokenPipeError:
         _silence_stdout()
         raise typer.Exit(EXIT_BROKEN_PIPE) from None
@@ -656,6 +689,26 @@ def _report_results(
         _error(f"internal error: {_describe(error)}")
         raise typer.Exit(EXIT_ERROR) from None
     return results
+
+
+def _stopped(reporter: Reporter, results: list[FileResult], *, finishing: bool, terminated: bool) -> NoReturn:
+    """After Ctrl-C or SIGTERM: the report of the files done, marked interrupted; the exit.
+
+    Interrupted while the whole report was being written, the run writes no second one.
+    """
+    how = "interrupted by SIGTERM" if terminated else "interrupted"
+    if finishing:
+        _error(f"{how} while the report was written: it is incomplete")
+    else:
+        try:
+            reporter.finish(results, interrupted=True)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+        except KeyboardInterrupt:  # a second Ctrl-C: stop writing, and go
+            pass
+        _error(f"{how} after {len(results)} file(s)")
+    raise typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
 
 
 def _silence_stdout() -> None:

@@ -2,7 +2,7 @@
 
 # The document is written at the end, so that the verdict of the whole run comes first:
 #
-#   ## derivcheck: ✅ all hold
+#   ## derivcheck: ✅ all hold          (❌ does not hold; ❌ interrupted, incomplete)
 #   1 file, 9 steps: ... (the summary line)
 #   ### `derivations/softmax_ce.yaml` — Softmax + cross-entropy
 #   | step | id | claim | verdict | method |
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from derivcheck.model import FileResult, Problem, StepResult, Verdict
-from derivcheck.report import printable_path, run_holds, step_holds, summary_line
+from derivcheck.report import INTERRUPTED_NOTE, printable_path, run_holds, step_holds, summary_line
 from derivcheck.report.diagnostics import (
     counterexample_summary,
     failure_rule,
@@ -115,11 +115,14 @@ def _file_section(result: FileResult, *, strict: bool) -> list[str]:
     return lines
 
 
-def render(results: Sequence[FileResult], *, strict: bool = False) -> str:
+def render(results: Sequence[FileResult], *, strict: bool = False, interrupted: bool = False) -> str:
     """The whole Markdown document for a run."""
-    holds = run_holds(results, strict=strict)
-    verdict = "✅ all hold" if holds else "❌ does not hold"
-    lines = [f"## derivcheck: {verdict}", "", escape(summary_line(results, strict=strict)), ""]
+    holds = run_holds(results, strict=strict, interrupted=interrupted)
+    verdict = "✅ all hold" if holds else "❌ interrupted, incomplete" if interrupted else "❌ does not hold"
+    lines = [f"## derivcheck: {verdict}", ""]
+    if interrupted:
+        lines += [f"**The run was {INTERRUPTED_NOTE}**: below are the files it finished.", ""]
+    lines += [escape(summary_line(results, strict=strict, interrupted=interrupted)), ""]
     for result in results:
         lines.extend(_file_section(result, strict=strict))
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -137,6 +140,6 @@ class MarkdownReporter:
     def file_done(self, result: FileResult) -> None:
         """Nothing to stream: the summary comes first, so the document is written by `finish`."""
 
-    def finish(self, results: Sequence[FileResult]) -> None:
-        self.stream.write(render(results, strict=self.strict))
+    def finish(self, results: Sequence[FileResult], *, interrupted: bool = False) -> None:
+        self.stream.write(render(results, strict=self.strict, interrupted=interrupted))
         self.stream.flush()
