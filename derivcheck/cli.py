@@ -338,7 +338,10 @@ def verify(
             "-o",
             metavar="FILE",
             dir_okay=False,
-            help="Write the report to FILE instead of standard output.",
+            help=(
+                "Write the report to FILE instead of standard output. FILE is replaced only once "
+                "the report is whole, and may not be one of the derivations checked."
+            ),
             show_default=False,
         ),
     ] = None,
@@ -415,6 +418,8 @@ def verify(
     if report_format is None:
         report_format = default_format(os.environ, to_stdout=output is None)
     chosen = report_format
+    if output is not None:
+        _refuse_overwriting_inputs(output, paths, what="report", discovered=True)
     cache: ResultCache | None = None
     if not no_cache:
         from derivcheck.cache import ResultCache, default_directory
@@ -423,15 +428,7 @@ def verify(
 
     def run(selected: Sequence[Path]) -> list[FileResult]:
         with ExitStack() as stack:
-            stream: TextIO
-            if output is None:
-                stream = sys.stdout
-            else:
-                try:
-                    stream = stack.enter_context(output.open("w", encoding="utf-8"))
-                except OSError as error:
-                    _error(f"cannot write the report to {output}: {error.strerror or error}")
-                    raise typer.Exit(EXIT_ERROR) from None
+            stream, written = (sys.stdout, _nothing) if output is None else _report_file(stack, output, "report")
             reporter = make_reporter(
                 chosen.value,
                 stream,
@@ -439,7 +436,9 @@ def verify(
                 width=width,
                 strict=strict,
             )
-            return _report(reporter, selected, timeout=timeout, jobs=jobs, cache=cache, file_budget=file_budget)
+            return _report(
+                reporter, selected, timeout=timeout, jobs=jobs, cache=cache, file_budget=file_budget, written=written
+            )
 
     with _sigterm_interrupts():
         results = run(paths)
@@ -450,6 +449,47 @@ def verify(
             except KeyboardInterrupt:  # the way to stop watching, Ctrl-C or SIGTERM
                 raise typer.Exit(exit_code(list(latest.values()), strict=strict)) from None
     raise typer.Exit(exit_code(results, strict=strict))
+
+
+def _nothing() -> None:
+    """What putting the report in place takes when it goes to standard output."""
+
+
+def _refuse_overwriting_inputs(output: Path, inputs: Sequence[Path], *, what: str, discovered: bool = False) -> None:
+    """Exit 2, writing nothing, when `output` names an input (or, with `discovered`, a file
+    that `verify` would find in an input folder): the run would read what it truncates."""
+    from derivcheck.outfile import input_clash
+
+    found: list[Path] = []
+    if discovered and os.path.exists(output):  # a hard link or a symlink in a folder, to it
+        from derivcheck import runner
+
+        found = runner.discover(inputs)[0]
+    clash = input_clash(output, inputs, found)
+    if clash is not None:
+        _error(f"will not write the {what} to {output}: {clash}; name another file with -o")
+        raise typer.Exit(EXIT_ERROR)
+
+
+def _report_file(stack: ExitStack, output: Path, what: str) -> tuple[TextIO, Callable[[], None]]:
+    """The stream of a new file for `output`, made now (exit 2 if it cannot be), and what puts
+    it in place once it is whole (exit 2 if that fails); left unfinished, it is removed."""
+    from derivcheck.outfile import ReportFile
+
+    try:
+        report_file = stack.enter_context(ReportFile(output))
+    except OSError as error:
+        _error(f"cannot write the {what} to {output}: {error.strerror or error}")
+        raise typer.Exit(EXIT_ERROR) from None
+
+    def written() -> None:
+        try:
+            report_file.commit()
+        except OSError as error:
+            _error(f"cannot write the {what} to {output}: {error.strerror or error}")
+            raise typer.Exit(EXIT_ERROR) from None
+
+    return report_file.stream, written
 
 
 WATCH_INTERVAL = 0.5  # seconds between two looks at the files
@@ -523,11 +563,7 @@ def schema(
     if output is None:
         sys.stdout.write(text)
         return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as error:
-        _error(f"cannot write the schema to {output}: {error.strerror or error}")
-        raise typer.Exit(EXIT_ERROR) from None
+    _write_whole(output, text, "schema")
 
 
 @app.command(help=NEW_HELP)
@@ -614,6 +650,8 @@ def render(
     from derivcheck.model import EXIT_FAIL
     from derivcheck.render import RenderError, render_file
 
+    if output is not None:
+        _refuse_overwriting_inputs(output, [path], what="document")
     try:
         text = render_file(path, to=to.value, check=not no_check, timeout=timeout)
     except RenderError as error:
@@ -626,11 +664,19 @@ def render(
     if output is None:
         sys.stdout.write(text)
         return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as error:
-        _error(f"cannot write the document to {output}: {error.strerror or error}")
-        raise typer.Exit(EXIT_ERROR) from None
+    _write_whole(output, text, "document")
+
+
+def _write_whole(output: Path, text: str, what: str) -> None:
+    """`text` as the file `output`, put in place whole (exit 2 with one line if it cannot be)."""
+    with ExitStack() as stack:
+        stream, written = _report_file(stack, output, what)
+        try:
+            stream.write(text)
+        except OSError as error:
+            _error(f"cannot write the {what} to {output}: {error.strerror or error}")
+            raise typer.Exit(EXIT_ERROR) from None
+        written()
 
 
 def _report(
@@ -641,15 +687,20 @@ def _report(
     jobs: int = 1,
     cache: ResultCache | None = None,
     file_budget: float | None = None,
+    written: Callable[[], None] = _nothing,
 ) -> list[FileResult]:
     """Check every file, reporting each as it is done, then the summary; the results.
 
     Ctrl-C (or SIGTERM, see Terminated) reports what was finished, marked interrupted, and
     exits 130 (143); a checker crash exits 2 with one line.
     A cache that cannot be used is one line on stderr; the results are the same.
+    `written` is called once the report is whole (a finished or an interrupted run's): it
+    puts a report file in place.
     """
     try:
-        return _report_results(reporter, paths, timeout=timeout, jobs=jobs, cache=cache, file_budget=file_budget)
+        return _report_results(
+            reporter, paths, timeout=timeout, jobs=jobs, cache=cache, file_budget=file_budget, written=written
+        )
     finally:
         if cache is not None:
             for warning in cache.warnings:
@@ -665,6 +716,7 @@ def _report_results(
     jobs: int,
     cache: ResultCache | None,
     file_budget: float | None = None,
+    written: Callable[[], None] = _nothing,
 ) -> list[FileResult]:
     results: list[FileResult] = []
     finishing = False
@@ -678,7 +730,7 @@ def _report_results(
         reporter.finish(results)
         sys.stdout.flush()  # a reader that went away is noticed here, not by click at exit
     except KeyboardInterrupt as stop:
-        _stopped(reporter, results, finishing=finishing, terminated=isinstance(stop, Terminated))
+        _stopped(reporter, results, finishing=finishing, terminated=isinstance(stop, Terminated), written=written)
     except BrokenPipeError:
         _silence_stdout()
         raise typer.Exit(EXIT_BROKEN_PIPE) from None
@@ -688,13 +740,17 @@ def _report_results(
     except Exception as error:  # a bug in discovery, in loading the checker, or in a reporter
         _error(f"internal error: {_describe(error)}")
         raise typer.Exit(EXIT_ERROR) from None
+    written()  # outside the try: it may exit (typer.Exit is an Exception)
     return results
 
 
-def _stopped(reporter: Reporter, results: list[FileResult], *, finishing: bool, terminated: bool) -> NoReturn:
+def _stopped(
+    reporter: Reporter, results: list[FileResult], *, finishing: bool, terminated: bool, written: Callable[[], None]
+) -> NoReturn:
     """After Ctrl-C or SIGTERM: the report of the files done, marked interrupted; the exit.
 
-    Interrupted while the whole report was being written, the run writes no second one.
+    Interrupted while the whole report was being written, the run writes no second one (and
+    a report file is not put in place: the previous one stays).
     """
     how = "interrupted by SIGTERM" if terminated else "interrupted"
     if finishing:
@@ -707,6 +763,8 @@ def _stopped(reporter: Reporter, results: list[FileResult], *, finishing: bool, 
             _silence_stdout()
         except KeyboardInterrupt:  # a second Ctrl-C: stop writing, and go
             pass
+        else:
+            written()
         _error(f"{how} after {len(results)} file(s)")
     raise typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
 

@@ -902,3 +902,223 @@ def test_a_signal_stops_the_workers_and_the_report_says_interrupted(how: str, tm
     assert out.rstrip().endswith(
         "1 file, 1 step: 1 proved, 0 checked, 0 refuted, 0 undecided, 0 errors — interrupted before every file was checked"
     )
+
+
+# -- -o never names an input ----------------------------------------------------------------------
+
+DERIVATION = "variables:\n  t: real\nsteps:\n  - claim: t + t = 2*t\n"
+
+
+def _inputs(tmp_path: Path) -> Path:
+    """tmp/d.yaml, tmp/folder/e.yaml, and links to d.yaml: tmp/link.yaml, tmp/hard.yaml, tmp/folder/l.yaml."""
+    (tmp_path / "d.yaml").write_text(DERIVATION, encoding="utf-8")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "e.yaml").write_text(DERIVATION, encoding="utf-8")
+    (tmp_path / "link.yaml").symlink_to("d.yaml")
+    os.link(tmp_path / "d.yaml", tmp_path / "hard.yaml")
+    (tmp_path / "folder" / "l.yaml").symlink_to("../d.yaml")
+    return tmp_path
+
+
+def _tree(root: Path) -> dict[str, bytes | str]:
+    """Every path below `root`, with a file's bytes or a link's target."""
+    return {
+        str(path.relative_to(root)): os.readlink(path) if path.is_symlink() else path.read_bytes() if path.is_file() else "dir"
+        for path in sorted(root.rglob("*"))
+    }
+
+
+# (inputs, -o), run in the folder of _inputs: each -o is, or would be read as, an input.
+CLASHES = [
+    (["d.yaml"], "d.yaml"),
+    (["d.yaml"], "./folder/../d.yaml"),
+    (["link.yaml"], "d.yaml"),  # the input is a symlink to the output
+    (["d.yaml"], "link.yaml"),  # the output is a symlink to the input
+    (["d.yaml"], "hard.yaml"),  # the same file under two names
+    (["folder"], "folder/e.yaml"),  # found in an input folder
+    (["folder"], "folder/new.yaml"),  # not there yet, but the next run would read it
+    (["folder"], "d.yaml"),  # folder/l.yaml, found in the folder, is a symlink to it
+    (["nowhere.yaml"], "nowhere.yaml"),  # a missing input: the report would be read as it
+]
+
+
+@pytest.mark.parametrize(("inputs", "output"), CLASHES)
+def test_verify_refuses_an_output_that_is_an_input(
+    inputs: list[str], output: str, fake_check: FakeCheck, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(_inputs(tmp_path))
+    before = _tree(tmp_path)
+    code, out, err = invoke("verify", *inputs, "-o", output, "-f", "json")
+    assert code == 2
+    assert err.startswith(f"derivcheck: will not write the report to {Path(output)}: it is ")
+    assert err.endswith("; name another file with -o\n") and err.count("\n") == 1
+    assert out == "" and fake_check.calls == []  # nothing checked
+    assert _tree(tmp_path) == before  # nothing written, no input touched
+
+
+@pytest.mark.parametrize(
+    ("inputs", "output"),
+    [(["d.yaml"], "report.json"), (["folder"], "folder/report.json"), (["folder"], "other.yaml"), (["d.yaml"], "folder/x.yaml")],
+)
+def test_verify_writes_an_output_beside_its_inputs(
+    inputs: list[str], output: str, fake_check: FakeCheck, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The twin of the test above: the same inputs, and an output that is none of them.
+    monkeypatch.chdir(_inputs(tmp_path))
+    before = _tree(tmp_path)
+    code, _, err = invoke("verify", *inputs, "-o", output, "-f", "json")
+    assert code in (0, 2) and "will not write" not in err  # 2: the fake checker finds no such file
+    assert json.loads((tmp_path / output).read_text(encoding="utf-8"))["files"]
+    assert {name: data for name, data in _tree(tmp_path).items() if name != os.path.normpath(output)} == before
+
+
+@pytest.mark.parametrize(("output", "refused"), [("d.yaml", True), ("link.yaml", True), ("hard.yaml", True), ("d.md", False)])
+def test_render_refuses_an_output_that_is_its_input(output: str, refused: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(_inputs(tmp_path))
+    before = _tree(tmp_path)
+    code, out, err = invoke("render", "d.yaml", "--no-check", "-o", output)
+    if refused:
+        assert (code, out) == (2, "")
+        assert err == f"derivcheck: will not write the document to {output}: it is the input d.yaml; name another file with -o\n"
+        assert _tree(tmp_path) == before
+    else:
+        assert (code, err) == (0, "")
+        assert (tmp_path / output).read_text(encoding="utf-8").startswith("# d.yaml")
+
+
+# -- -o: the report is put in place whole, or the previous one stays --------------------------------
+
+
+def _report_files(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir() if path.name.startswith(".report"))
+
+
+def test_a_run_that_ends_without_a_report_leaves_the_previous_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("the previous report\n", encoding="utf-8")
+    crash = cli.CheckCrashed(Path("weird.yaml"), ZeroDivisionError("division by zero"))
+    monkeypatch.setattr(cli, "_check_paths", _failing_check(crash))
+    code, _, _ = invoke("verify", "x", "-f", "json", "-o", str(target))
+    assert code == 2
+    assert target.read_text(encoding="utf-8") == "the previous report\n"
+    assert _report_files(tmp_path) == []  # the unfinished one is removed
+
+
+def test_a_run_that_ends_replaces_the_previous_report(fake_check: FakeCheck, tmp_path: Path) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("the previous report\n", encoding="utf-8")
+    target.chmod(0o640)
+    code, _, _ = invoke("verify", "good.yaml", "-f", "json", "-o", str(target))
+    assert code == 0
+    assert json.loads(target.read_text(encoding="utf-8"))["files"][0]["path"] == "good.yaml"
+    assert target.stat().st_mode & 0o777 == 0o640  # as writing into it kept them
+    assert _report_files(tmp_path) == []
+
+
+def test_an_interrupted_run_replaces_the_previous_report_with_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("the previous report\n", encoding="utf-8")
+    monkeypatch.setattr(cli, "_check_paths", _failing_check(KeyboardInterrupt()))
+    code, _, _ = invoke("verify", "x", "-f", "json", "-o", str(target))
+    assert code == 130
+    assert json.loads(target.read_text(encoding="utf-8"))["interrupted"] is True
+
+
+def test_a_report_interrupted_while_written_is_not_put_in_place(
+    fake_check: FakeCheck, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("the previous report\n", encoding="utf-8")
+    _spy_reporter(monkeypatch, on={1})
+    code, _, _ = invoke("verify", "good.yaml", "-o", str(target))
+    assert code == 130
+    assert target.read_text(encoding="utf-8") == "the previous report\n"
+    assert _report_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077], ids=["umask-022", "umask-077"])
+def test_a_new_report_file_gets_the_permissions_of_any_new_file(umask: int, fake_check: FakeCheck, tmp_path: Path) -> None:
+    previous = os.umask(umask)
+    try:
+        code, _, _ = invoke("verify", "good.yaml", "-o", str(tmp_path / "report.txt"))
+    finally:
+        os.umask(previous)
+    assert code == 0
+    assert (tmp_path / "report.txt").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_report_through_a_symlink_replaces_the_file_it_points_at(fake_check: FakeCheck, tmp_path: Path) -> None:
+    (tmp_path / "reports").mkdir()
+    real = tmp_path / "reports" / "latest.txt"
+    real.write_text("old\n", encoding="utf-8")
+    (tmp_path / "report.txt").symlink_to(real)
+    code, _, _ = invoke("verify", "good.yaml", "-o", str(tmp_path / "report.txt"))
+    assert code == 0
+    assert os.readlink(tmp_path / "report.txt") == str(real)  # still a link
+    assert "good.yaml — Good" in real.read_text(encoding="utf-8")
+
+
+def test_a_report_to_a_device_is_written_in_place(fake_check: FakeCheck) -> None:
+    code, _, err = invoke("verify", "good.yaml", "-o", os.devnull)
+    assert (code, err) == (0, "")
+    assert Path(os.devnull).is_char_device()  # not replaced by a regular file
+
+
+def test_a_report_file_whose_folder_refuses_new_files_is_written_in_place(
+    fake_check: FakeCheck, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from derivcheck import outfile
+
+    def refused(self: outfile.ReportFile, mode: int | None) -> tuple[int, str]:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(outfile.ReportFile, "_create", refused)  # as a read-only folder would, even for root
+    target = tmp_path / "report.txt"
+    target.write_text("old\n", encoding="utf-8")
+    assert invoke("verify", "good.yaml", "-o", str(target))[0] == 0
+    assert "good.yaml — Good" in target.read_text(encoding="utf-8")
+    code, _, err = invoke("verify", "good.yaml", "-o", str(tmp_path / "new.txt"))  # nothing to write into
+    assert code == 2 and err == f"derivcheck: cannot write the report to {tmp_path / 'new.txt'}: Permission denied\n"
+
+
+def test_render_and_schema_files_are_put_in_place_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from derivcheck import outfile
+
+    (tmp_path / "d.yaml").write_text(DERIVATION, encoding="utf-8")
+    for command in (["render", str(tmp_path / "d.yaml"), "--no-check"], ["schema"]):
+        target = tmp_path / "out"
+        target.write_text("old\n", encoding="utf-8")
+        monkeypatch.setattr(outfile.ReportFile, "commit", lambda self: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+        code, _, err = invoke(*command, "-o", str(target))
+        assert (code, err) == (2, f"derivcheck: cannot write the {'document' if command[0] == 'render' else 'schema'} to {target}: No space left on device\n")
+        assert target.read_text(encoding="utf-8") == "old\n"
+        monkeypatch.undo()
+        assert invoke(*command, "-o", str(target))[0] == 0
+        assert target.read_text(encoding="utf-8") != "old\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["d.yaml", "out"]
+
+
+@needs_proc
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_a_killed_run_leaves_the_previous_report_and_an_interrupted_one_replaces_it(how: str, tmp_path: Path) -> None:
+    import signal
+
+    target = tmp_path / "report.json"
+    target.write_text("the previous report\n", encoding="utf-8")
+    with SlowRun(tmp_path, "-f", "json", "-o", "report.json") as run:
+        workers = run.wait_for_workers()
+        (unfinished,) = _report_files(tmp_path)  # the new report is being written beside it
+        os.kill(run.process.pid, signal.SIGKILL if how == "SIGKILL" else signal.SIGTERM)
+        code, out, _ = run.finish()
+        assert _poll(lambda: all(_ended(pid) for pid in workers), 10)
+    assert out == ""
+    if how == "SIGKILL":
+        assert code == -signal.SIGKILL
+        assert target.read_text(encoding="utf-8") == "the previous report\n"
+        assert _report_files(tmp_path) == [unfinished]  # left behind: nothing could remove it
+    else:
+        assert code == cli.EXIT_TERMINATED
+        document = json.loads(target.read_text(encoding="utf-8"))
+        assert document["interrupted"] is True and document["summary"]["ok"] is False
+        assert [file["path"] for file in document["files"]] in ([], ["a_quick.yaml"])
+        assert _report_files(tmp_path) == []
