@@ -490,6 +490,44 @@ def test_markdown_escapes_table_breaking_text() -> None:
     assert "— \\*T\\* \\| \\<i\\>" in out
 
 
+# Text that opens a block where it starts a line (a list item's text counts), or raw HTML.
+LINE_STARTS = ["# heading", "- item", "+ item", "* item", "1. item", "7) item", "> quote", "---", "===", "<div>x</div>", "```", "Ends #"]
+
+
+def _markdown_blocks(text: str) -> tuple[list[str], str]:
+    """The tags markdown-it (CommonMark, GFM tables) makes of `text`, and the text of its h3."""
+    import html
+    from markdown_it import MarkdownIt
+
+    page = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(text)
+    heading = html.unescape(re.sub(r"<[^>]+>", "", re.findall(r"<h3>(.*?)</h3>", page)[0]))
+    return re.findall(r"<(/?[a-z!][a-z0-9]*)", page), heading
+
+
+def _hostile_run(text: str) -> list[FileResult]:
+    step = make_step(
+        "1", Verdict.UNDECIDED, method=text, message=text, tried=(text,),
+        problems=(Problem("d.yaml", Span(3, 4), "syntax", f"{text}, again"),),  # not the message: both are shown
+    )  # fmt: skip
+    warning = Problem("d.yaml", Span(1, 1), "unused", text, "warning")
+    return [FileResult("d.yaml", text, (step,), warnings=(warning,))]
+
+
+@pytest.mark.parametrize("text", LINE_STARTS)
+def test_markdown_report_shows_user_text_that_starts_a_line_as_written(text: str) -> None:
+    hostile, heading = _markdown_blocks(render("markdown", _hostile_run(text)))
+    plain, _ = _markdown_blocks(render("markdown", _hostile_run("plain words")))
+    assert hostile == plain  # the same blocks and tags: the text opened none
+    assert heading == f"d.yaml — {text}"
+
+
+def test_markdown_report_reading_sees_a_block_that_text_opens() -> None:
+    # The twin of the test above: the same reading notices a heading, a list, and raw HTML.
+    plain, _ = _markdown_blocks(render("markdown", _hostile_run("plain words")))
+    for injected in ("plain words\n\n# heading", "plain words\n\n- item", "plain words <div>x</div>"):
+        assert _markdown_blocks(render("markdown", _hostile_run("plain words")).replace("plain words", injected, 1))[0] != plain
+
+
 def test_markdown_code_spans() -> None:
     assert code("a[k]") == "`a[k]`"
     assert code("x `y`") == "`` x `y` ``"  # one space each side, stripped by CommonMark
