@@ -754,7 +754,7 @@ def _stopped(
     """
     how = "interrupted by SIGTERM" if terminated else "interrupted"
     if finishing:
-        _error(f"{how} while the report was written: it is incomplete")
+        _error(f"{how} while the report was written, which was left unfinished")
     else:
         try:
             reporter.finish(results, interrupted=True)
@@ -763,6 +763,8 @@ def _stopped(
             _silence_stdout()
         except KeyboardInterrupt:  # a second Ctrl-C: stop writing, and go
             pass
+        except Exception as error:  # a bug in a reporter, or a full disk: said, and the exit stands
+            _error(f"internal error while writing the report: {_describe(error)}")
         else:
             written()
         _error(f"{how} after {len(results)} file(s)")

@@ -568,7 +568,7 @@ def test_ctrl_c_while_the_report_is_written_writes_no_second_report(fake_check: 
     code, out, err = invoke("verify", "good.yaml")
     assert (code, out) == (130, "")
     assert made[0].calls == [False]  # one report, stopped: not one more, marked interrupted
-    assert err == "derivcheck: interrupted while the report was written: it is incomplete\n"
+    assert err == "derivcheck: interrupted while the report was written, which was left unfinished\n"
 
 
 def test_a_second_ctrl_c_stops_writing_the_partial_report(monkeypatch: pytest.MonkeyPatch) -> None:
