@@ -6,11 +6,12 @@ import dataclasses
 import enum
 import math
 import os
+import signal
 import stat
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as shells report a process that SIGTERM ended
 
 HELP = (
     "Verify step-by-step math derivations written in YAML.\n\n"
@@ -33,8 +35,9 @@ HELP = (
     "wrong.\n\n"
     "Example:  derivcheck verify derivations/softmax_ce.yaml\n\n"
     "Exit codes: 0 every step holds; 1 a step does not hold or a file has problems; "
-    "2 usage error or a path that cannot be read; 130 interrupted; 141 the reader of the "
-    "report went away."
+    "2 usage error or a path that cannot be read; 130 interrupted (Ctrl-C); 141 the reader of "
+    "the report went away; 143 stopped by SIGTERM. An interrupted run still writes its report, "
+    "of the files it finished, and the report says it was interrupted."
 )
 
 VERIFY_HELP = (
@@ -187,6 +190,34 @@ app = typer.Typer(
 )
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread while `verify` runs: the run stops as after Ctrl-C
+    (its workers stopped, its report of the files done written and marked interrupted), and
+    exits with EXIT_TERMINATED."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM as an interruption while inside; its previous action after.
+
+    A CI job that is cancelled, or a `timeout`, sends SIGTERM: without this, the process would
+    die at once, without a report (its workers die with it: see worker.py).
+    """
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread (an embedding program): SIGTERM keeps its action
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class CheckCrashed(Exception):
     """The checker raised on a file instead of returning a result: a bug, not bad input."""
 
@@ -307,7 +338,10 @@ def verify(
             "-o",
             metavar="FILE",
             dir_okay=False,
-            help="Write the report to FILE instead of standard output.",
+            help=(
+                "Write the report to FILE instead of standard output. FILE is replaced only once "
+                "the report is whole, and may not be one of the derivations checked."
+            ),
             show_default=False,
         ),
     ] = None,
@@ -384,6 +418,8 @@ def verify(
     if report_format is None:
         report_format = default_format(os.environ, to_stdout=output is None)
     chosen = report_format
+    if output is not None:
+        _refuse_overwriting_inputs(output, paths, what="report", discovered=True)
     cache: ResultCache | None = None
     if not no_cache:
         from derivcheck.cache import ResultCache, default_directory
@@ -392,15 +428,7 @@ def verify(
 
     def run(selected: Sequence[Path]) -> list[FileResult]:
         with ExitStack() as stack:
-            stream: TextIO
-            if output is None:
-                stream = sys.stdout
-            else:
-                try:
-                    stream = stack.enter_context(output.open("w", encoding="utf-8"))
-                except OSError as error:
-                    _error(f"cannot write the report to {output}: {error.strerror or error}")
-                    raise typer.Exit(EXIT_ERROR) from None
+            stream, written = (sys.stdout, _nothing) if output is None else _report_file(stack, output, "report")
             reporter = make_reporter(
                 chosen.value,
                 stream,
@@ -408,16 +436,60 @@ def verify(
                 width=width,
                 strict=strict,
             )
-            return _report(reporter, selected, timeout=timeout, jobs=jobs, cache=cache, file_budget=file_budget)
+            return _report(
+                reporter, selected, timeout=timeout, jobs=jobs, cache=cache, file_budget=file_budget, written=written
+            )
 
-    results = run(paths)
-    if watch:
-        latest = {result.path: result for result in results}
-        try:
-            watch_files(paths, run, latest)
-        except KeyboardInterrupt:
-            raise typer.Exit(exit_code(list(latest.values()), strict=strict)) from None
+    with _sigterm_interrupts():
+        results = run(paths)
+        if watch:
+            latest = {result.path: result for result in results}
+            try:
+                watch_files(paths, run, latest)
+            except KeyboardInterrupt:  # the way to stop watching, Ctrl-C or SIGTERM
+                raise typer.Exit(exit_code(list(latest.values()), strict=strict)) from None
     raise typer.Exit(exit_code(results, strict=strict))
+
+
+def _nothing() -> None:
+    """What putting the report in place takes when it goes to standard output."""
+
+
+def _refuse_overwriting_inputs(output: Path, inputs: Sequence[Path], *, what: str, discovered: bool = False) -> None:
+    """Exit 2, writing nothing, when `output` names an input (or, with `discovered`, a file
+    that `verify` would find in an input folder): the run would read what it truncates."""
+    from derivcheck.outfile import input_clash
+
+    found: list[Path] = []
+    if discovered and os.path.exists(output):  # a hard link or a symlink in a folder, to it
+        from derivcheck import runner
+
+        found = runner.discover(inputs)[0]
+    clash = input_clash(output, inputs, found)
+    if clash is not None:
+        _error(f"will not write the {what} to {output}: {clash}; name another file with -o")
+        raise typer.Exit(EXIT_ERROR)
+
+
+def _report_file(stack: ExitStack, output: Path, what: str) -> tuple[TextIO, Callable[[], None]]:
+    """The stream of a new file for `output`, made now (exit 2 if it cannot be), and what puts
+    it in place once it is whole (exit 2 if that fails); left unfinished, it is removed."""
+    from derivcheck.outfile import ReportFile
+
+    try:
+        report_file = stack.enter_context(ReportFile(output))
+    except OSError as error:
+        _error(f"cannot write the {what} to {output}: {error.strerror or error}")
+        raise typer.Exit(EXIT_ERROR) from None
+
+    def written() -> None:
+        try:
+            report_file.commit()
+        except OSError as error:
+            _error(f"cannot write the {what} to {output}: {error.strerror or error}")
+            raise typer.Exit(EXIT_ERROR) from None
+
+    return report_file.stream, written
 
 
 WATCH_INTERVAL = 0.5  # seconds between two looks at the files
@@ -491,11 +563,7 @@ def schema(
     if output is None:
         sys.stdout.write(text)
         return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as error:
-        _error(f"cannot write the schema to {output}: {error.strerror or error}")
-        raise typer.Exit(EXIT_ERROR) from None
+    _write_whole(output, text, "schema")
 
 
 @app.command(help=NEW_HELP)
@@ -582,6 +650,8 @@ def render(
     from derivcheck.model import EXIT_FAIL
     from derivcheck.render import RenderError, render_file
 
+    if output is not None:
+        _refuse_overwriting_inputs(output, [path], what="document")
     try:
         text = render_file(path, to=to.value, check=not no_check, timeout=timeout)
     except RenderError as error:
@@ -594,11 +664,19 @@ def render(
     if output is None:
         sys.stdout.write(text)
         return
-    try:
-        output.write_text(text, encoding="utf-8")
-    except OSError as error:
-        _error(f"cannot write the document to {output}: {error.strerror or error}")
-        raise typer.Exit(EXIT_ERROR) from None
+    _write_whole(output, text, "document")
+
+
+def _write_whole(output: Path, text: str, what: str) -> None:
+    """`text` as the file `output`, put in place whole (exit 2 with one line if it cannot be)."""
+    with ExitStack() as stack:
+        stream, written = _report_file(stack, output, what)
+        try:
+            stream.write(text)
+        except OSError as error:
+            _error(f"cannot write the {what} to {output}: {error.strerror or error}")
+            raise typer.Exit(EXIT_ERROR) from None
+        written()
 
 
 def _report(
@@ -609,14 +687,20 @@ def _report(
     jobs: int = 1,
     cache: ResultCache | None = None,
     file_budget: float | None = None,
+    written: Callable[[], None] = _nothing,
 ) -> list[FileResult]:
     """Check every file, reporting each as it is done, then the summary; the results.
 
-    Ctrl-C reports what was finished and exits 130; a checker crash exits 2 with one line.
+    Ctrl-C (or SIGTERM, see Terminated) reports what was finished, marked interrupted, and
+    exits 130 (143); a checker crash exits 2 with one line.
     A cache that cannot be used is one line on stderr; the results are the same.
+    `written` is called once the report is whole (a finished or an interrupted run's): it
+    puts a report file in place.
     """
     try:
-        return _report_results(reporter, paths, timeout=timeout, jobs=jobs, cache=cache, file_budget=file_budget)
+        return _report_results(
+            reporter, paths, timeout=timeout, jobs=jobs, cache=cache, file_budget=file_budget, written=written
+        )
     finally:
         if cache is not None:
             for warning in cache.warnings:
@@ -632,20 +716,21 @@ def _report_results(
     jobs: int,
     cache: ResultCache | None,
     file_budget: float | None = None,
+    written: Callable[[], None] = _nothing,
 ) -> list[FileResult]:
     results: list[FileResult] = []
+    finishing = False
     try:
         for result in _check_paths(paths, timeout=timeout, jobs=jobs, cache=cache, file_budget=file_budget):
             results.append(result)
             reporter.file_done(result)
         if not results:
             _error("no derivation files found")
+        finishing = True
         reporter.finish(results)
         sys.stdout.flush()  # a reader that went away is noticed here, not by click at exit
-    except KeyboardInterrupt:
-        reporter.finish(results)
-        _error(f"interrupted after {len(results)} file(s)")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except KeyboardInterrupt as stop:
+        _stopped(reporter, results, finishing=finishing, terminated=isinstance(stop, Terminated), written=written)
     except BrokenPipeError:
         _silence_stdout()
         raise typer.Exit(EXIT_BROKEN_PIPE) from None
@@ -655,7 +740,35 @@ def _report_results(
     except Exception as error:  # a bug in discovery, in loading the checker, or in a reporter
         _error(f"internal error: {_describe(error)}")
         raise typer.Exit(EXIT_ERROR) from None
+    written()  # outside the try: it may exit (typer.Exit is an Exception)
     return results
+
+
+def _stopped(
+    reporter: Reporter, results: list[FileResult], *, finishing: bool, terminated: bool, written: Callable[[], None]
+) -> NoReturn:
+    """After Ctrl-C or SIGTERM: the report of the files done, marked interrupted; the exit.
+
+    Interrupted while the whole report was being written, the run writes no second one (and
+    a report file is not put in place: the previous one stays).
+    """
+    how = "interrupted by SIGTERM" if terminated else "interrupted"
+    if finishing:
+        _error(f"{how} while the report was written, which was left unfinished")
+    else:
+        try:
+            reporter.finish(results, interrupted=True)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+        except KeyboardInterrupt:  # a second Ctrl-C: stop writing, and go
+            pass
+        except Exception as error:  # a bug in a reporter, or a full disk: said, and the exit stands
+            _error(f"internal error while writing the report: {_describe(error)}")
+        else:
+            written()
+        _error(f"{how} after {len(results)} file(s)")
+    raise typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
 
 
 def _silence_stdout() -> None:

@@ -3,10 +3,15 @@
 `signal.alarm` cannot interrupt SymPy inside a long big-integer operation, so each
 check runs in a forked child; the parent waits, and kills the child when the time is
 up. Forking shares the parsed derivation with the child without pickling it.
+
+A child never outlives its parent: on Linux the kernel kills it when the parent dies
+(PR_SET_PDEATHSIG), and everywhere it holds no copy of the parent's end of any pipe, so an
+idle child reads EOF and exits.
 """
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -15,7 +20,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -48,6 +53,64 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+# prctl(2): ask the kernel to send a signal to this process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl, on Linux; None elsewhere or when it cannot be found. Looked up in the
+    parent before it forks (ctypes is 2 ms to import), once, so that a child does not have to."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+def _bind_to_parent(parent: int) -> None:
+    """In a child, first thing: die with the parent, whose pid was `parent` before the fork.
+
+    With PR_SET_PDEATHSIG the kernel SIGKILLs this child when its parent dies (killed by
+    SIGKILL, say, which leaves the parent no chance to stop its children). The parent may
+    have died before the call took effect: then this child was already given to another
+    parent, and it exits. (The signal is tied to the thread that forked: derivcheck forks from
+    its main thread only.)
+    """
+    prctl = _prctl()
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _detach(inherited: Sequence[multiprocessing.connection.Connection]) -> None:
+    """In a child: close what it inherited and must not hold.
+
+    The parent's ends of the pipes (its own and other children's) are closed, so that when
+    the parent dies, every child's pipe is closed at the other end and the child reads EOF,
+    even where the kernel does not kill it. Its standard output goes to /dev/null: a child
+    writes nothing there, and must not keep the reader of the report waiting for EOF.
+    SIGTERM gets its default action back: the parent may have made it an interruption of its
+    own (cli.py), which a child would report as a crash, and keep serving.
+    """
+    for connection in inherited:
+        try:
+            connection.close()
+        except OSError:
+            pass
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    except OSError:
+        pass
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _set_limits(memory: int) -> None:
     """In a child: the address-space cap, and room for SymPy's deep recursion."""
     if memory:
@@ -69,8 +132,16 @@ def _run(task: Callable[[], object], memory: int) -> tuple[Finished[object] | Cr
         return Crashed(f"{type(exc).__name__}: {exc}"[:300] + "\n" + traceback.format_exc(limit=3)[-600:]), False
 
 
-def _child(conn: multiprocessing.connection.Connection, task: Callable[[], object], memory: int) -> None:
+def _child(
+    conn: multiprocessing.connection.Connection,
+    task: Callable[[], object],
+    memory: int,
+    parent: int,
+    inherited: Sequence[multiprocessing.connection.Connection],
+) -> None:
     try:
+        _bind_to_parent(parent)
+        _detach(inherited)
         _set_limits(memory)
         result, _spent = _run(task, memory)
         try:
@@ -96,8 +167,9 @@ def _exit_status(code: int | None) -> str:
 def run_limited(task: Callable[[], T], *, seconds: float, memory: int = MEMORY_LIMIT) -> Finished[T] | TimedOut | Crashed:
     """Run `task` in a forked child; its result, or why there is none."""
     context = multiprocessing.get_context("fork")
+    _prctl()
     receive, send = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(send, task, memory), daemon=True)
+    process = context.Process(target=_child, args=(send, task, memory, os.getpid(), [receive]), daemon=True)
     process.start()
     send.close()
     try:
@@ -123,10 +195,18 @@ def run_limited(task: Callable[[], T], *, seconds: float, memory: int = MEMORY_L
 # Servers: children that run many jobs each, so that SymPy's caches outlive a single claim.
 
 
-def _serve(conn: multiprocessing.connection.Connection, handler: Callable[[object], object], memory: int) -> None:
+def _serve(
+    conn: multiprocessing.connection.Connection,
+    handler: Callable[[object], object],
+    memory: int,
+    parent: int,
+    inherited: Sequence[multiprocessing.connection.Connection],
+) -> None:
     """A server's loop: a job in, its outcome out, until the parent closes the pipe."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it kills us
     try:
+        _bind_to_parent(parent)
+        _detach(inherited)
         _set_limits(memory)
         while True:
             try:
@@ -145,7 +225,7 @@ def _serve(conn: multiprocessing.connection.Connection, handler: Callable[[objec
         os._exit(0)
 
 
-@dataclass
+@dataclass(eq=False)  # one child each: compared by identity
 class _Server:
     process: multiprocessing.process.BaseProcess
     conn: multiprocessing.connection.Connection
@@ -177,6 +257,9 @@ class Servers:
         self._memory = memory
         self._idle: dict[int, _Server] = {}  # forked children without a job, by slot
         self._busy: list[_Server] = []
+        # Every child forked and not yet killed, busy, idle or in between: a Ctrl-C in the
+        # middle of next() must not hide a child from close().
+        self._live: list[_Server] = []
 
     @property
     def size(self) -> int:
@@ -251,7 +334,7 @@ class Servers:
 
     def close(self) -> None:
         """Stop every child (those running a job are killed)."""
-        for server in self._busy + list(self._idle.values()):
+        for server in list(self._live):
             self._kill(server)
         self._busy.clear()
         self._idle.clear()
@@ -263,14 +346,29 @@ class Servers:
         self.close()
 
     def _fork(self, slot: int) -> _Server:
+        _prctl()
         mine, theirs = self._context.Pipe(duplex=True)
-        process = self._context.Process(target=_serve, args=(theirs, self._handler, self._memory), daemon=True)
-        process.start()
-        theirs.close()
-        return _Server(process, mine, slot)
+        # The child closes this pipe's end and those of the other children (see _detach).
+        inherited = [mine, *(server.conn for server in self._live)]
+        process = self._context.Process(
+            target=_serve, args=(theirs, self._handler, self._memory, os.getpid(), inherited), daemon=True
+        )
+        server = _Server(process, mine, slot)
+        self._live.append(server)
+        try:
+            process.start()
+        except BaseException:
+            self._kill(server)  # closing our end lets a child that was forked read EOF
+            raise
+        finally:
+            theirs.close()
+        return server
 
     def _kill(self, server: _Server) -> None:
-        if server.process.is_alive():
-            server.process.kill()
-        server.process.join()
+        if server.process.pid is not None:  # None: the fork itself failed
+            if server.process.is_alive():
+                server.process.kill()
+            server.process.join()
         server.conn.close()
+        if server in self._live:
+            self._live.remove(server)

@@ -285,7 +285,8 @@ def test_verify_json_matches_the_schema(fake_check: FakeCheck) -> None:
     code, out, _ = invoke("verify", "good.yaml", "bad.yaml", "--format", "json")
     assert code == 1
     document = json.loads(out)
-    assert set(document) == {"version", "schema", "files", "summary"}
+    assert set(document) == {"version", "schema", "interrupted", "files", "summary"}
+    assert document["interrupted"] is False
     assert document["version"] == __version__
     assert document["schema"] == 1
     good, bad = document["files"]
@@ -468,7 +469,114 @@ def test_ctrl_c_with_json_writes_finished_files(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(cli, "_check_paths", _failing_check(KeyboardInterrupt()))
     code, out, _ = invoke("verify", "x", "-f", "json")
     assert code == 130
-    assert [file["path"] for file in json.loads(out)["files"]] == ["good.yaml"]
+    document = json.loads(out)
+    assert [file["path"] for file in document["files"]] == ["good.yaml"]
+    assert document["files"][0]["ok"] is True  # the file finished is reported as it came out
+    assert (document["interrupted"], document["summary"]["interrupted"], document["summary"]["ok"]) == (True, True, False)
+
+
+# What says, in each format, that the run was interrupted.
+INTERRUPTED_MARK = {
+    "text": "— interrupted before every file was checked\n",
+    "json": '"interrupted": true',
+    "github": "::error title=derivcheck%3A interrupted::",
+    "junit": '<error message="derivcheck was interrupted before every file was checked" type="interrupted">',
+    "sarif": '"executionSuccessful": false',
+    "markdown": "## derivcheck: ❌ interrupted, incomplete\n",
+}
+
+
+def test_every_format_has_a_mark_of_interruption() -> None:
+    assert set(INTERRUPTED_MARK) == set(REPORTER_BY_NAME)
+
+
+@pytest.mark.parametrize("name", sorted(INTERRUPTED_MARK))
+def test_ctrl_c_report_says_it_was_interrupted_in_every_format(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "_check_paths", _failing_check(KeyboardInterrupt()))
+    code, out, err = invoke("verify", "x", "-f", name, "--width", "100")
+    assert (code, err) == (130, "derivcheck: interrupted after 1 file(s)\n")
+    assert INTERRUPTED_MARK[name] in out
+    # The file done before Ctrl-C (SARIF lists only what does not hold: it counts them).
+    assert "good.yaml" in out if name != "sarif" else "of the 1 file(s) it finished" in out
+    assert "all hold" not in out
+
+
+@pytest.mark.parametrize("name", sorted(INTERRUPTED_MARK))
+def test_a_finished_run_has_no_mark_of_interruption(name: str, fake_check: FakeCheck) -> None:
+    code, out, _ = invoke("verify", "good.yaml", "-f", name, "--width", "100")
+    assert code == 0
+    assert INTERRUPTED_MARK[name] not in out and "interrupted" not in out.replace('"interrupted": false', "")
+
+
+def _terminating_check(paths: Sequence[Path], *, timeout: float, **_: object) -> Iterator[FileResult]:
+    """Yields a file, then sends this process SIGTERM, as a cancelled CI job would."""
+    import signal
+    import time
+
+    yield FAKE_RESULTS["good.yaml"]
+    # Sent only when the CLI handles it: with SIGTERM's default action, it would end the tests.
+    assert signal.getsignal(signal.SIGTERM) is cli._on_sigterm, "SIGTERM is not handled"
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(30)  # the handler raises here
+    raise AssertionError("SIGTERM did not stop the run")
+
+
+def test_sigterm_reports_finished_files_marked_interrupted_and_exits_143(monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+
+    monkeypatch.setattr(cli, "_check_paths", _terminating_check)
+    before = signal.getsignal(signal.SIGTERM)
+    code, out, err = invoke("verify", "x", "-f", "json")
+    assert signal.getsignal(signal.SIGTERM) is before  # given back after the run
+    assert (code, err) == (cli.EXIT_TERMINATED, "derivcheck: interrupted by SIGTERM after 1 file(s)\n")
+    document = json.loads(out)
+    assert [file["path"] for file in document["files"]] == ["good.yaml"]
+    assert document["interrupted"] is True and document["summary"]["ok"] is False
+
+
+class _StoppedWriting:
+    """A JSON reporter whose `finish` is interrupted by Ctrl-C, on the given calls (1, 2 ...)."""
+
+    def __init__(self, stream: TextIO, *, on: set[int], **options: Any) -> None:
+        self.inner = report.make_reporter("json", stream, **options)
+        self.on = on
+        self.calls: list[bool] = []
+
+    def file_done(self, result: FileResult) -> None:
+        self.inner.file_done(result)
+
+    def finish(self, results: Sequence[FileResult], *, interrupted: bool = False) -> None:
+        self.calls.append(interrupted)
+        if len(self.calls) in self.on:
+            raise KeyboardInterrupt
+        self.inner.finish(results, interrupted=interrupted)
+
+
+def _spy_reporter(monkeypatch: pytest.MonkeyPatch, on: set[int]) -> list[_StoppedWriting]:
+    made: list[_StoppedWriting] = []
+
+    def make(name: str, stream: TextIO, **options: Any) -> Reporter:
+        made.append(_StoppedWriting(stream, on=on, **options))
+        return made[-1]
+
+    monkeypatch.setattr(cli, "make_reporter", make)
+    return made
+
+
+def test_ctrl_c_while_the_report_is_written_writes_no_second_report(fake_check: FakeCheck, monkeypatch: pytest.MonkeyPatch) -> None:
+    made = _spy_reporter(monkeypatch, on={1})
+    code, out, err = invoke("verify", "good.yaml")
+    assert (code, out) == (130, "")
+    assert made[0].calls == [False]  # one report, stopped: not one more, marked interrupted
+    assert err == "derivcheck: interrupted while the report was written, which was left unfinished\n"
+
+
+def test_a_second_ctrl_c_stops_writing_the_partial_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "_check_paths", _failing_check(KeyboardInterrupt()))
+    made = _spy_reporter(monkeypatch, on={1})
+    code, out, err = invoke("verify", "x")
+    assert made[0].calls == [True]
+    assert (code, out, err) == (130, "", "derivcheck: interrupted after 1 file(s)\n")  # no traceback
 
 
 def test_no_files_found_warns_on_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -662,3 +770,355 @@ def test_a_reader_that_goes_away_ends_the_run_with_141(tmp_path: Path) -> None:
         error = process.stderr.read()
     assert process.wait(timeout=120) == cli.EXIT_BROKEN_PIPE
     assert b"Traceback" not in error and b"Exception ignored" not in error
+
+
+# -- a run stopped by a signal: its workers end with it, and its report says so ---------------------
+
+# True, and quick to check at numbers, but a proof expands a power with tens of thousands of terms:
+# minutes of SymPy, far past the test. (As in test_parallel.py.)
+SLOW_CLAIM = (
+    "(t + s + u + v + 1)**30 = (t + s + u + v + 1)**28*(t**2 + s**2 + u**2 + v**2 + 1 + 2*t*s + 2*t*u"
+    " + 2*t*v + 2*t + 2*s*u + 2*s*v + 2*s + 2*u*v + 2*u + 2*v)"
+)
+SLOW = f"variables:\n  t: real\n  s: real\n  u: real\n  v: real\nsteps:\n  - claim: {SLOW_CLAIM}\n  - claim: {SLOW_CLAIM}\n"
+
+needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc")
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid`, from /proc."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            found.extend(int(child) for child in task.read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return found
+
+
+def _ended(pid: int) -> bool:
+    """Whether process `pid` is gone or a zombie (dead, waiting to be reaped)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return any(line.split()[1:2] == ["Z"] for line in status.splitlines() if line.startswith("State:"))
+
+
+def _poll(condition: Callable[[], bool], seconds: float) -> bool:
+    """Whether `condition` came true within `seconds`, looking every 50 ms."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+class SlowRun:
+    """`derivcheck verify` of a quick file and a slow one, in a session of its own; stopped with
+    everything in that session when done with (even when a test fails)."""
+
+    def __init__(self, tmp_path: Path, *args: str) -> None:
+        (tmp_path / "a_quick.yaml").write_text(GOOD, encoding="utf-8")
+        (tmp_path / "b_slow.yaml").write_text(SLOW, encoding="utf-8")
+        env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        command = [sys.executable, "-m", "derivcheck", "verify", "a_quick.yaml", "b_slow.yaml", "--no-cache", "-j", "2"]
+        self.process = subprocess.Popen(
+            [*command, "--timeout", "600", "--no-color", "--width", "100", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=tmp_path, start_new_session=True,
+        )
+        self.workers: list[int] = []
+        self.seen = b""
+
+    def wait_for_workers(self, *, shown: bytes = b"") -> list[int]:
+        """The pids of its two workers, once both are checking a slow claim (and the report
+        shows `shown`)."""
+        assert self.process.stdout is not None
+        os.set_blocking(self.process.stdout.fileno(), False)
+
+        def ready() -> bool:
+            assert self.process.poll() is None, self.process.stderr.read() if self.process.stderr else ""
+            self.seen += self.process.stdout.read() or b""  # type: ignore[union-attr]
+            self.workers = _children(self.process.pid)
+            return len(self.workers) == 2 and shown in self.seen
+
+        assert _poll(ready, 120), self.seen
+        return self.workers
+
+    def finish(self) -> tuple[int, str, str]:
+        """Its exit code, all of its standard output and its standard error."""
+        assert self.process.stdout is not None
+        os.set_blocking(self.process.stdout.fileno(), True)
+        rest, err = self.process.communicate(timeout=60)
+        return self.process.returncode, (self.seen + rest).decode(), err.decode()
+
+    def __enter__(self) -> SlowRun:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        import signal
+
+        for pid in (self.process.pid, *self.workers):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # anything else it started
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.communicate(timeout=60)
+
+
+@needs_proc
+def test_workers_end_when_verify_is_killed_with_sigkill(tmp_path: Path) -> None:
+    with SlowRun(tmp_path) as run:
+        workers = run.wait_for_workers()
+        assert not any(_ended(pid) for pid in workers)  # the twin: they run while verify does
+        run.process.kill()
+        run.process.wait(timeout=30)
+        assert _poll(lambda: all(_ended(pid) for pid in workers), 10), [pid for pid in workers if not _ended(pid)]
+
+
+@needs_proc
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT to the group"])
+def test_a_signal_stops_the_workers_and_the_report_says_interrupted(how: str, tmp_path: Path) -> None:
+    import signal
+
+    with SlowRun(tmp_path) as run:
+        workers = run.wait_for_workers(shown=b"PROVED")  # the quick file is reported
+        if how == "SIGTERM":
+            os.kill(run.process.pid, signal.SIGTERM)  # to verify alone: its workers hear nothing
+        else:
+            os.killpg(run.process.pid, signal.SIGINT)  # Ctrl-C in a terminal: to every process
+        code, out, err = run.finish()
+        assert _poll(lambda: all(_ended(pid) for pid in workers), 10), [pid for pid in workers if not _ended(pid)]
+    expected_code, said = (cli.EXIT_TERMINATED, "interrupted by SIGTERM") if how == "SIGTERM" else (130, "interrupted")
+    assert (code, err) == (expected_code, f"derivcheck: {said} after 1 file(s)\n")
+    assert "a_quick.yaml" in out and "b_slow.yaml" not in out
+    assert out.rstrip().endswith(
+        "1 file, 1 step: 1 proved, 0 checked, 0 refuted, 0 undecided, 0 errors — interrupted before every file was checked"
+    )
+
+
+# -- -o never names an input ----------------------------------------------------------------------
+
+DERIVATION = "variables:\n  t: real\nsteps:\n  - claim: t + t = 2*t\n"
+
+
+def _inputs(tmp_path: Path) -> Path:
+    """tmp/d.yaml, tmp/folder/e.yaml, and links to d.yaml: tmp/link.yaml, tmp/hard.yaml, tmp/folder/l.yaml."""
+    (tmp_path / "d.yaml").write_text(DERIVATION, encoding="utf-8")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "e.yaml").write_text(DERIVATION, encoding="utf-8")
+    (tmp_path / "link.yaml").symlink_to("d.yaml")
+    os.link(tmp_path / "d.yaml", tmp_path / "hard.yaml")
+    (tmp_path / "folder" / "l.yaml").symlink_to("../d.yaml")
+    return tmp_path
+
+
+def _tree(root: Path) -> dict[str, bytes | str]:
+    """Every path below `root`, with a file's bytes or a link's target."""
+    return {
+        str(path.relative_to(root)): os.readlink(path) if path.is_symlink() else path.read_bytes() if path.is_file() else "dir"
+        for path in sorted(root.rglob("*"))
+    }
+
+
+# (inputs, -o), run in the folder of _inputs: each -o is, or would be read as, an input.
+CLASHES = [
+    (["d.yaml"], "d.yaml"),
+    (["d.yaml"], "./folder/../d.yaml"),
+    (["link.yaml"], "d.yaml"),  # the input is a symlink to the output
+    (["d.yaml"], "link.yaml"),  # the output is a symlink to the input
+    (["d.yaml"], "hard.yaml"),  # the same file under two names
+    (["folder"], "folder/e.yaml"),  # found in an input folder
+    (["folder"], "folder/new.yaml"),  # not there yet, but the next run would read it
+    (["folder"], "d.yaml"),  # folder/l.yaml, found in the folder, is a symlink to it
+    (["nowhere.yaml"], "nowhere.yaml"),  # a missing input: the report would be read as it
+]
+
+
+@pytest.mark.parametrize(("inputs", "output"), CLASHES)
+def test_verify_refuses_an_output_that_is_an_input(
+    inputs: list[str], output: str, fake_check: FakeCheck, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(_inputs(tmp_path))
+    before = _tree(tmp_path)
+    code, out, err = invoke("verify", *inputs, "-o", output, "-f", "json")
+    assert code == 2
+    assert err.startswith(f"derivcheck: will not write the report to {Path(output)}: it is ")
+    assert err.endswith("; name another file with -o\n") and err.count("\n") == 1
+    assert out == "" and fake_check.calls == []  # nothing checked
+    assert _tree(tmp_path) == before  # nothing written, no input touched
+
+
+@pytest.mark.parametrize(
+    ("inputs", "output"),
+    [(["d.yaml"], "report.json"), (["folder"], "folder/report.json"), (["folder"], "other.yaml"), (["d.yaml"], "folder/x.yaml")],
+)
+def test_verify_writes_an_output_beside_its_inputs(
+    inputs: list[str], output: str, fake_check: FakeCheck, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The twin of the test above: the same inputs, and an output that is none of them.
+    monkeypatch.chdir(_inputs(tmp_path))
+    before = _tree(tmp_path)
+    code, _, err = invoke("verify", *inputs, "-o", output, "-f", "json")
+    assert code in (0, 2) and "will not write" not in err  # 2: the fake checker finds no such file
+    assert json.loads((tmp_path / output).read_text(encoding="utf-8"))["files"]
+    assert {name: data for name, data in _tree(tmp_path).items() if name != os.path.normpath(output)} == before
+
+
+@pytest.mark.parametrize(("output", "refused"), [("d.yaml", True), ("link.yaml", True), ("hard.yaml", True), ("d.md", False)])
+def test_render_refuses_an_output_that_is_its_input(output: str, refused: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(_inputs(tmp_path))
+    before = _tree(tmp_path)
+    code, out, err = invoke("render", "d.yaml", "--no-check", "-o", output)
+    if refused:
+        assert (code, out) == (2, "")
+        assert err == f"derivcheck: will not write the document to {output}: it is the input d.yaml; name another file with -o\n"
+        assert _tree(tmp_path) == before
+    else:
+        assert (code, err) == (0, "")
+        assert (tmp_path / output).read_text(encoding="utf-8").startswith("# d.yaml")
+
+
+# -- -o: the report is put in place whole, or the previous one stays --------------------------------
+
+
+def _report_files(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir() if path.name.startswith(".report"))
+
+
+def test_a_run_that_ends_without_a_report_leaves_the_previous_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("the previous report\n", encoding="utf-8")
+    crash = cli.CheckCrashed(Path("weird.yaml"), ZeroDivisionError("division by zero"))
+    monkeypatch.setattr(cli, "_check_paths", _failing_check(crash))
+    code, _, _ = invoke("verify", "x", "-f", "json", "-o", str(target))
+    assert code == 2
+    assert target.read_text(encoding="utf-8") == "the previous report\n"
+    assert _report_files(tmp_path) == []  # the unfinished one is removed
+
+
+def test_a_run_that_ends_replaces_the_previous_report(fake_check: FakeCheck, tmp_path: Path) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("the previous report\n", encoding="utf-8")
+    target.chmod(0o640)
+    code, _, _ = invoke("verify", "good.yaml", "-f", "json", "-o", str(target))
+    assert code == 0
+    assert json.loads(target.read_text(encoding="utf-8"))["files"][0]["path"] == "good.yaml"
+    assert target.stat().st_mode & 0o777 == 0o640  # as writing into it kept them
+    assert _report_files(tmp_path) == []
+
+
+def test_an_interrupted_run_replaces_the_previous_report_with_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("the previous report\n", encoding="utf-8")
+    monkeypatch.setattr(cli, "_check_paths", _failing_check(KeyboardInterrupt()))
+    code, _, _ = invoke("verify", "x", "-f", "json", "-o", str(target))
+    assert code == 130
+    assert json.loads(target.read_text(encoding="utf-8"))["interrupted"] is True
+
+
+def test_a_report_interrupted_while_written_is_not_put_in_place(
+    fake_check: FakeCheck, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "report.json"
+    target.write_text("the previous report\n", encoding="utf-8")
+    _spy_reporter(monkeypatch, on={1})
+    code, _, _ = invoke("verify", "good.yaml", "-o", str(target))
+    assert code == 130
+    assert target.read_text(encoding="utf-8") == "the previous report\n"
+    assert _report_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077], ids=["umask-022", "umask-077"])
+def test_a_new_report_file_gets_the_permissions_of_any_new_file(umask: int, fake_check: FakeCheck, tmp_path: Path) -> None:
+    previous = os.umask(umask)
+    try:
+        code, _, _ = invoke("verify", "good.yaml", "-o", str(tmp_path / "report.txt"))
+    finally:
+        os.umask(previous)
+    assert code == 0
+    assert (tmp_path / "report.txt").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_a_report_through_a_symlink_replaces_the_file_it_points_at(fake_check: FakeCheck, tmp_path: Path) -> None:
+    (tmp_path / "reports").mkdir()
+    real = tmp_path / "reports" / "latest.txt"
+    real.write_text("old\n", encoding="utf-8")
+    (tmp_path / "report.txt").symlink_to(real)
+    code, _, _ = invoke("verify", "good.yaml", "-o", str(tmp_path / "report.txt"))
+    assert code == 0
+    assert os.readlink(tmp_path / "report.txt") == str(real)  # still a link
+    assert "good.yaml — Good" in real.read_text(encoding="utf-8")
+
+
+def test_a_report_to_a_device_is_written_in_place(fake_check: FakeCheck) -> None:
+    code, _, err = invoke("verify", "good.yaml", "-o", os.devnull)
+    assert (code, err) == (0, "")
+    assert Path(os.devnull).is_char_device()  # not replaced by a regular file
+
+
+def test_a_report_file_whose_folder_refuses_new_files_is_written_in_place(
+    fake_check: FakeCheck, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from derivcheck import outfile
+
+    def refused(self: outfile.ReportFile, mode: int | None) -> tuple[int, str]:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(outfile.ReportFile, "_create", refused)  # as a read-only folder would, even for root
+    target = tmp_path / "report.txt"
+    target.write_text("old\n", encoding="utf-8")
+    assert invoke("verify", "good.yaml", "-o", str(target))[0] == 0
+    assert "good.yaml — Good" in target.read_text(encoding="utf-8")
+    code, _, err = invoke("verify", "good.yaml", "-o", str(tmp_path / "new.txt"))  # nothing to write into
+    assert code == 2 and err == f"derivcheck: cannot write the report to {tmp_path / 'new.txt'}: Permission denied\n"
+
+
+def test_render_and_schema_files_are_put_in_place_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from derivcheck import outfile
+
+    (tmp_path / "d.yaml").write_text(DERIVATION, encoding="utf-8")
+    for command in (["render", str(tmp_path / "d.yaml"), "--no-check"], ["schema"]):
+        target = tmp_path / "out"
+        target.write_text("old\n", encoding="utf-8")
+        monkeypatch.setattr(outfile.ReportFile, "commit", lambda self: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+        code, _, err = invoke(*command, "-o", str(target))
+        assert (code, err) == (2, f"derivcheck: cannot write the {'document' if command[0] == 'render' else 'schema'} to {target}: No space left on device\n")
+        assert target.read_text(encoding="utf-8") == "old\n"
+        monkeypatch.undo()
+        assert invoke(*command, "-o", str(target))[0] == 0
+        assert target.read_text(encoding="utf-8") != "old\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["d.yaml", "out"]
+
+
+@needs_proc
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM"])
+def test_a_killed_run_leaves_the_previous_report_and_an_interrupted_one_replaces_it(how: str, tmp_path: Path) -> None:
+    import signal
+
+    target = tmp_path / "report.json"
+    target.write_text("the previous report\n", encoding="utf-8")
+    with SlowRun(tmp_path, "-f", "json", "-o", "report.json") as run:
+        workers = run.wait_for_workers()
+        (unfinished,) = _report_files(tmp_path)  # the new report is being written beside it
+        os.kill(run.process.pid, signal.SIGKILL if how == "SIGKILL" else signal.SIGTERM)
+        code, out, _ = run.finish()
+        assert _poll(lambda: all(_ended(pid) for pid in workers), 10)
+    assert out == ""
+    if how == "SIGKILL":
+        assert code == -signal.SIGKILL
+        assert target.read_text(encoding="utf-8") == "the previous report\n"
+        assert _report_files(tmp_path) == [unfinished]  # left behind: nothing could remove it
+    else:
+        assert code == cli.EXIT_TERMINATED
+        document = json.loads(target.read_text(encoding="utf-8"))
+        assert document["interrupted"] is True and document["summary"]["ok"] is False
+        assert [file["path"] for file in document["files"]] in ([], ["a_quick.yaml"])
+        assert _report_files(tmp_path) == []

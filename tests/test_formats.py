@@ -85,12 +85,12 @@ BROKEN = FileResult(
 RUN = [GOOD, WRONG, BROKEN]
 
 
-def render(name: str, results: Sequence[FileResult], *, strict: bool = False) -> str:
+def render(name: str, results: Sequence[FileResult], *, strict: bool = False, interrupted: bool = False) -> str:
     stream = io.StringIO()
     reporter = make_reporter(name, stream, color=False, width=100, strict=strict)
     for result in results:
         reporter.file_done(result)
-    reporter.finish(results)
+    reporter.finish(results, interrupted=interrupted)
     return stream.getvalue()
 
 
@@ -491,11 +491,110 @@ def test_markdown_escapes_table_breaking_text() -> None:
     assert "— \\*T\\* \\| \\<i\\>" in out
 
 
+# Text that opens a block where it starts a line (a list item's text counts), or raw HTML.
+LINE_STARTS = ["# heading", "- item", "+ item", "* item", "1. item", "7) item", "> quote", "---", "===", "<div>x</div>", "```", "Ends #"]
+
+
+def _markdown_blocks(text: str) -> tuple[list[str], str]:
+    """The tags markdown-it (CommonMark, GFM tables) makes of `text`, and the text of its h3."""
+    import html
+    from markdown_it import MarkdownIt
+
+    page = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(text)
+    heading = html.unescape(re.sub(r"<[^>]+>", "", re.findall(r"<h3>(.*?)</h3>", page)[0]))
+    return re.findall(r"<(/?[a-z!][a-z0-9]*)", page), heading
+
+
+def _hostile_run(text: str) -> list[FileResult]:
+    step = make_step(
+        "1", Verdict.UNDECIDED, method=text, message=text, tried=(text,),
+        problems=(Problem("d.yaml", Span(3, 4), "syntax", f"{text}, again"),),  # not the message: both are shown
+    )  # fmt: skip
+    warning = Problem("d.yaml", Span(1, 1), "unused", text, "warning")
+    return [FileResult("d.yaml", text, (step,), warnings=(warning,))]
+
+
+@pytest.mark.parametrize("text", LINE_STARTS)
+def test_markdown_report_shows_user_text_that_starts_a_line_as_written(text: str) -> None:
+    hostile, heading = _markdown_blocks(render("markdown", _hostile_run(text)))
+    plain, _ = _markdown_blocks(render("markdown", _hostile_run("plain words")))
+    assert hostile == plain  # the same blocks and tags: the text opened none
+    assert heading == f"d.yaml — {text}"
+
+
+def test_markdown_report_reading_sees_a_block_that_text_opens() -> None:
+    # The twin of the test above: the same reading notices a heading, a list, and raw HTML.
+    plain, _ = _markdown_blocks(render("markdown", _hostile_run("plain words")))
+    for injected in ("plain words\n\n# heading", "plain words\n\n- item", "plain words <div>x</div>"):
+        assert _markdown_blocks(render("markdown", _hostile_run("plain words")).replace("plain words", injected, 1))[0] != plain
+
+
 def test_markdown_code_spans() -> None:
     assert code("a[k]") == "`a[k]`"
     assert code("x `y`") == "`` x `y` ``"  # one space each side, stripped by CommonMark
     assert code("a\nb") == "`a b`"
     assert escape("a_b [c]") == "a\\_b \\[c\\]"
+
+
+# -- an interrupted run, in each CI format: its files, and that it was interrupted ---------------
+
+
+def test_github_interrupted_run_is_an_error_annotation() -> None:
+    finished = render("github", [GOOD])
+    interrupted = render("github", [GOOD], interrupted=True)
+    assert _annotations(finished) == []  # the twin: a finished run that holds has none
+    assert _annotations(interrupted) == [
+        "::error title=derivcheck%3A interrupted::derivcheck was interrupted before every file was "
+        "checked: this report holds only the files above."
+    ]
+    assert interrupted.splitlines()[-1].endswith("— interrupted before every file was checked")
+    assert finished.splitlines()[:-1] == interrupted.splitlines()[:-2]  # the same files, shown alike
+
+
+def test_junit_interrupted_run_is_an_error_case() -> None:
+    finished = ET.fromstring(render("junit", [GOOD]))
+    interrupted = ET.fromstring(render("junit", [GOOD], interrupted=True))
+    assert (finished.get("tests"), finished.get("errors")) == ("3", "0")
+    assert (interrupted.get("tests"), interrupted.get("errors"), interrupted.get("failures")) == ("4", "1", "0")
+    suites = interrupted.findall("testsuite")
+    assert [suite.get("name") for suite in suites] == ["derivations/good.yaml", "derivcheck run"]
+    error = suites[1].find("testcase/error")
+    assert error is not None and error.get("type") == "interrupted"
+    assert error.get("message") == "derivcheck was interrupted before every file was checked"
+    kept, alone = suites[0], finished.findall("testsuite")[0]
+    kept.tail = alone.tail = None  # the indentation after it differs: it is no longer last
+    assert ET.tostring(kept) == ET.tostring(alone)
+
+
+@pytest.mark.parametrize("results", [[], RUN], ids=["no-files", "files"])
+def test_sarif_interrupted_run_did_not_succeed_and_validates(results: list[FileResult]) -> None:
+    finished = json.loads(render("sarif", results))
+    interrupted = json.loads(render("sarif", results, interrupted=True))
+    _validate_sarif(interrupted)
+    (invocation,) = interrupted["runs"][0]["invocations"]
+    assert invocation["executionSuccessful"] is False
+    assert "exitCode" not in invocation  # not known: the run had not ended
+    (note,) = invocation["toolExecutionNotifications"]
+    assert note["message"]["text"] == (
+        f"derivcheck was interrupted before every file was checked: the results are those of the {len(results)} file(s) it finished."
+    )
+    assert note["level"] == "error"
+    assert interrupted["runs"][0]["properties"] == {"ok": False, "interrupted": True}
+    assert finished["runs"][0]["invocations"][0]["executionSuccessful"] is True
+    assert finished["runs"][0]["properties"]["interrupted"] is False
+    assert interrupted["runs"][0]["results"] == finished["runs"][0]["results"]
+
+
+def test_markdown_interrupted_run_says_so_first() -> None:
+    finished = render("markdown", [GOOD])
+    interrupted = render("markdown", [GOOD], interrupted=True)
+    assert finished.startswith("## derivcheck: ✅ all hold\n")
+    lines = interrupted.splitlines()
+    assert lines[0] == "## derivcheck: ❌ interrupted, incomplete"
+    assert lines[2] == "**The run was interrupted before every file was checked**: below are the files it finished."
+    assert lines[4].endswith("— interrupted before every file was checked")
+    assert "all hold" not in interrupted
+    assert finished[finished.index("### ") :] == interrupted[interrupted.index("### ") :]
 
 
 # -- the formats on real results, through the CLI -------------------------------------------------

@@ -158,6 +158,78 @@ def test_markdown_escapes_everything_the_author_wrote(small: Path) -> None:
     assert "```text\nt + <b>1</b> = 1\n```" in text
 
 
+# Text that opens a block, or raw HTML, where it starts a line; and a line that ends a heading.
+LINE_STARTS = [
+    "# Injected heading", "###### h6", "- item", "+ item", "* item", "1. item", "7) item",
+    "123456789. item", "> quote", "| a | b |", "<div>html</div>", "<!-- comment", "<script>x</script>",
+    "```", "~~~ fence", "***", "---", "___", "- - -", "===", "[ref]: https://example.com",
+    "Ends a heading #", "    indented code", "\t- tabbed item",
+]  # fmt: skip
+
+
+def _markdown_text(html_text: str) -> str:
+    """The text of an HTML fragment that markdown-it made (its tags dropped, entities read)."""
+    import html as html_module
+
+    return html_module.unescape(re.sub(r"<[^>]+>", "", html_text))
+
+
+def _read_as_written(markdown: str, text: str) -> list[str]:
+    """How the Markdown of a one-step file whose title, source, description and `by:` are all
+    `text` fails to show it as written, as markdown-it (CommonMark, with GFM tables) reads it."""
+    from markdown_it import MarkdownIt
+
+    shown = " ".join(text.split())
+    page = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown)
+    wrong: list[str] = []
+    where = {
+        "title": r"<h1>(.*?)</h1>",
+        "source": r"<p><strong>Source:</strong> (.*?)</p>",
+        "description": r"<p>(.*?)</p>",
+        "by": r"<p><em>by</em> (.*?)</p>",
+    }
+    for part, pattern in where.items():
+        if shown not in [_markdown_text(found) for found in re.findall(pattern, page)]:
+            wrong.append(f"the {part} is not shown as written")
+    counts = {tag: len(re.findall(f"<{tag}[ >]", page)) for tag in ("h1", "h2", "h3", "ul", "li", "ol", "blockquote", "table", "hr", "pre")}
+    if counts != {"h1": 1, "h2": 2, "h3": 1, "ul": 1, "li": 1, "ol": 0, "blockquote": 0, "table": 0, "hr": 0, "pre": 0}:
+        wrong.append(f"blocks: {counts}")
+    raw = [tag for tag in re.findall(r"<(/?[a-z!][^ >]*)", page) if tag.lstrip("/") not in {"h1", "h2", "h3", "p", "ul", "li", "strong", "em", "code", "sub"}]
+    if raw:
+        wrong.append(f"raw HTML: {raw}")
+    return wrong
+
+
+def _one_step_file(tmp_path: Path, text: str) -> Path:
+    quoted = "'" + text.replace("'", "''") + "'"
+    path = tmp_path / "hostile.yaml"
+    path.write_text(
+        f"title: {quoted}\nsource: {quoted}\ndescription: {quoted}\n"
+        f"variables:\n  t: real\nsteps:\n  - claim: t + t = 2*t\n    by: {quoted}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.mark.parametrize("text", LINE_STARTS)
+def test_markdown_shows_text_that_starts_a_line_as_written(text: str, tmp_path: Path) -> None:
+    markdown = render.render_file(_one_step_file(tmp_path, text), to="markdown", check=False)
+    assert _read_as_written(markdown, text) == []
+
+
+@pytest.mark.parametrize("text", ["# Injected heading", "- item", "+ item", "1. item", "7) item", "---", "- - -", "Ends a heading #"])
+def test_the_markdown_reading_sees_text_that_is_not_escaped(text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The twin of the test above: escaping only what is special inside a line, as before, lets
+    # each of these open a block (or a heading lose its end), and the reading above says so.
+    from derivcheck.report.diagnostics import one_line
+
+    inline_only = lambda value: re.sub(r"([\\`*_\[\]<>|~&$])", r"\\\1", one_line(value))  # noqa: E731
+    monkeypatch.setattr(render, "markdown_escape", inline_only)
+    markdown = render.render_file(_one_step_file(tmp_path, text), to="markdown", check=False)
+    assert _read_as_written(markdown, text) != []
+    assert _read_as_written(markdown.replace(text, "plain words"), "plain words") == []
+
+
 def test_markdown_shows_each_verdict(small: Path) -> None:
     text = render.render_file(small, to="markdown", check=True, timeout=None)
     assert "**✅ proved**" in text

@@ -65,21 +65,23 @@ def make_file(
     return FileResult(path=path, title=title, steps=steps, **fields)
 
 
-def render_text(results: Sequence[FileResult], *, strict: bool = False, width: int = WIDTH) -> str:
+def render_text(
+    results: Sequence[FileResult], *, strict: bool = False, width: int = WIDTH, interrupted: bool = False
+) -> str:
     stream = io.StringIO()
     reporter = TerminalReporter(stream, color=False, width=width, strict=strict)
     for result in results:
         reporter.file_done(result)
-    reporter.finish(results)
+    reporter.finish(results, interrupted=interrupted)
     return stream.getvalue()
 
 
-def render_json(results: Sequence[FileResult], *, strict: bool = False) -> dict[str, Any]:
+def render_json(results: Sequence[FileResult], *, strict: bool = False, interrupted: bool = False) -> dict[str, Any]:
     stream = io.StringIO()
     reporter = JsonReporter(stream, strict=strict)
     for result in results:
         reporter.file_done(result)
-    reporter.finish(results)
+    reporter.finish(results, interrupted=interrupted)
     document: dict[str, Any] = json.loads(stream.getvalue())
     return document
 
@@ -469,6 +471,37 @@ def test_summary_line_reports_failures() -> None:
 # -- shared helpers ---------------------------------------------------------------------------
 
 
+def test_summary_line_of_an_interrupted_run_never_says_all_hold() -> None:
+    results = [make_file(PROVED)]
+    assert summary_line(results).endswith("— all hold")  # the twin: a finished run that holds
+    assert summary_line(results, interrupted=True).endswith("— interrupted before every file was checked")
+    failing = summary_line([make_file(REFUTED)], interrupted=True)
+    assert failing.endswith("— interrupted before every file was checked, 1 step does not hold")
+
+
+def test_text_interrupted_run_keeps_its_files_and_says_so() -> None:
+    finished = render_text([make_file(PROVED, path="first.yaml")])
+    interrupted = render_text([make_file(PROVED, path="first.yaml")], interrupted=True)
+    assert finished.splitlines()[:-1] == interrupted.splitlines()[:-1]  # the same files, shown alike
+    assert finished.splitlines()[-1].endswith("— all hold")
+    assert interrupted.splitlines()[-1] == (
+        "1 file, 1 step: 1 proved, 0 checked, 0 refuted, 0 undecided, 0 errors — "
+        "interrupted before every file was checked"
+    )
+
+
+def test_text_interrupted_summary_is_red(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NO_COLOR", "TTY_COMPATIBLE", "FORCE_COLOR", "COLUMNS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    terminal = _Terminal()
+    reporter = TerminalReporter(terminal, color=True, width=WIDTH)
+    reporter.finish([make_file(PROVED)], interrupted=True)
+    reporter.finish([make_file(PROVED)])
+    interrupted, finished = terminal.getvalue().splitlines()
+    assert "\x1b[1;31m" in interrupted and "\x1b[1;32m" in finished  # red, as a failure is; green
+
+
 def test_step_holds_accepts_checked_unless_strict() -> None:
     step = make_step(verdict=Verdict.CHECKED)
     assert step_holds(step)
@@ -575,7 +608,8 @@ def test_json_document_schema() -> None:
         ),
     ]
     document = render_json(results)
-    assert set(document) == {"version", "schema", "files", "summary"}
+    assert set(document) == {"version", "schema", "interrupted", "files", "summary"}
+    assert document["interrupted"] is False
     assert document["version"] == __version__
     assert document["schema"] == 1
     assert [file["path"] for file in document["files"]] == ["a.yaml", "b.yaml"]
@@ -587,7 +621,7 @@ def test_json_document_schema() -> None:
         {"line": 3, "col": 4, "code": "yaml-syntax", "message": "bad indent", "severity": "error"}
     ]
     assert set(document["files"][1]["problems"][0]) == PROBLEM_KEYS
-    assert document["summary"] == {**summarize(results), "steps": 2, "ok": False}
+    assert document["summary"] == {**summarize(results), "steps": 2, "interrupted": False, "ok": False}
 
 
 def test_json_step_fields() -> None:
@@ -669,6 +703,22 @@ def test_json_written_once_at_finish() -> None:
     reporter.finish([make_file(PROVED)])
     assert stream.getvalue().endswith("}\n")
     json.loads(stream.getvalue())
+
+
+def test_json_interrupted_run_keeps_its_files_and_does_not_pass() -> None:
+    files = [make_file(PROVED, path="first.yaml")]
+    finished, interrupted = render_json(files), render_json(files, interrupted=True)
+    assert (finished["interrupted"], finished["summary"]["interrupted"], finished["summary"]["ok"]) == (False, False, True)
+    assert (interrupted["interrupted"], interrupted["summary"]["interrupted"]) == (True, True)
+    assert interrupted["summary"]["ok"] is False
+    assert interrupted["files"] == finished["files"]  # what was finished is reported as it is
+    assert interrupted["files"][0]["ok"] is True
+
+
+def test_json_interrupted_empty_run_does_not_pass() -> None:
+    document = report_to_dict([], interrupted=True)
+    assert document["files"] == [] and document["interrupted"] is True
+    assert document["summary"]["ok"] is False  # type: ignore[index]
 
 
 def test_report_to_dict_empty_run() -> None:

@@ -304,3 +304,151 @@ def test_closing_stops_every_server() -> None:
     servers.submit(1, ("value", 1), 120)
     servers.close()
     assert multiprocessing.active_children() == []
+
+
+# -- children never outlive their parent ---------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+PR_GET_PDEATHSIG = 2
+
+# A parent that forks two servers, gives each a job, prints their pids and waits to be killed.
+# With "idle", the jobs are quick, so the servers wait for their next job when it is killed;
+# with "busy", they are still sleeping. With "no-prctl", the kernel is not asked to kill them.
+PARENT_SCRIPT = """\
+import sys, time
+from derivcheck import worker
+from tests.test_worker import _job
+
+if "no-prctl" in sys.argv:
+    worker._prctl = lambda: None
+servers = worker.Servers(_job, 2)
+seconds = 0.0 if "idle" in sys.argv else 3600.0
+servers.submit(0, ("sleep", seconds), 7200)
+servers.submit(1, ("sleep", seconds), 7200)
+if "idle" in sys.argv:
+    servers.next(), servers.next()
+print(" ".join(str(server.process.pid) for server in servers._live), flush=True)
+time.sleep(3600)
+"""
+
+
+def _ended(pid: int) -> bool:
+    """Whether process `pid` is gone or a zombie (dead, waiting to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as status:
+            return any(line.split()[1:2] == ["Z"] for line in status if line.startswith("State:"))
+    except FileNotFoundError:
+        return True
+
+
+def _wait_until_ended(pids: list[int], seconds: float = 10.0) -> list[int]:
+    """The pids among `pids` still running after `seconds` (polling, not sleeping it out)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if all(_ended(pid) for pid in pids):
+            return []
+        time.sleep(0.05)
+    return [pid for pid in pids if not _ended(pid)]
+
+
+def _kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+needs_proc = pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux's /proc")
+
+
+@needs_proc
+@pytest.mark.parametrize("mode", ["busy", "idle", "idle no-prctl"])
+def test_servers_end_when_their_parent_is_killed(mode: str) -> None:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    children: list[int] = []
+    with subprocess.Popen(
+        [sys.executable, "-c", PARENT_SCRIPT, *mode.split()], stdout=subprocess.PIPE, env=env, cwd=REPO, text=True
+    ) as parent:
+        try:
+            assert parent.stdout is not None
+            children = [int(pid) for pid in parent.stdout.readline().split()]
+            assert len(children) == 2
+            assert not any(_ended(pid) for pid in children)  # they run while their parent does
+            parent.kill()
+            parent.wait(timeout=30)
+            assert _wait_until_ended(children) == []
+        finally:
+            parent.kill()
+            _kill_all(children)
+
+
+def _probe(parent: int) -> None:
+    worker._bind_to_parent(parent)
+    os._exit(7)  # reached only when the child stays: its parent is the one it was given
+
+
+@pytest.mark.parametrize(("parent", "code"), [("this", 7), ("another", 0)])
+def test_a_child_whose_parent_changed_before_it_was_bound_exits(parent: str, code: int) -> None:
+    # A parent that died before the child asked to die with it: the child has another parent.
+    pid = os.getpid() if parent == "this" else 0
+    process = multiprocessing.get_context("fork").Process(target=_probe, args=(pid,))
+    process.start()
+    process.join(timeout=30)
+    assert process.exitcode == code
+
+
+def _open_files() -> list[str]:
+    """What this process's file descriptors point at (`socket:[123]`, `/dev/null` ...)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            found.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except FileNotFoundError:  # the descriptor listdir used to read the folder
+            continue
+    return sorted(found)
+
+
+def _child_state(_job: object) -> dict[str, object]:
+    import ctypes
+
+    value = ctypes.c_int(-1)
+    prctl = worker._prctl()
+    if prctl is not None:
+        prctl(PR_GET_PDEATHSIG, ctypes.byref(value), 0, 0, 0)
+    return {
+        "pdeathsig": value.value,
+        "stdout": os.readlink("/proc/self/fd/1"),
+        "sigterm_default": signal.getsignal(signal.SIGTERM) is signal.SIG_DFL,
+        "fds": _open_files(),
+    }
+
+
+def _socket_of(conn: multiprocessing.connection.Connection) -> str:
+    return os.readlink(f"/proc/self/fd/{conn.fileno()}")
+
+
+@needs_proc
+def test_a_server_is_bound_to_its_parent_and_holds_none_of_its_pipe_ends() -> None:
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)  # as cli.py's own handler
+    try:
+        with Servers(_child_state, 3) as servers:
+            for slot in range(3):
+                servers.submit(slot, None, 30, slot=slot)
+            states = [servers.next()[1] for _ in range(3)]
+            ours = {_socket_of(server.conn) for server in servers._live}
+            mine = _open_files()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert ours <= set(mine) and len(ours) == 3  # the check can see the parent's ends...
+    for state in states:
+        assert isinstance(state, Finished)
+        held = state.value["fds"]
+        assert not ours & set(held)  # ...and no child holds one, its own or another's
+        assert sum(1 for target in held if target.startswith("socket:")) == 1  # its own end
+        assert state.value["pdeathsig"] == signal.SIGKILL
+        assert state.value["stdout"] == os.devnull
+        assert state.value["sigterm_default"] is True

@@ -23,11 +23,16 @@ REPORTER_BY_NAME: dict[str, str] = {
 
 
 class Reporter(Protocol):
-    """What the CLI drives: one call per checked file, as it is checked, then one at the end."""
+    """What the CLI drives: one call per checked file, as it is checked, then one at the end.
+
+    `finish` is told whether the run was interrupted (Ctrl-C, SIGTERM) before every file was
+    checked: the report then holds the files done so far, says that it is incomplete, and
+    does not pass.
+    """
 
     def file_done(self, result: FileResult) -> None: ...
 
-    def finish(self, results: Sequence[FileResult]) -> None: ...
+    def finish(self, results: Sequence[FileResult], *, interrupted: bool = False) -> None: ...
 
 
 class ReporterFactory(Protocol):
@@ -112,8 +117,12 @@ def _plural(count: int, word: str, plural: str | None = None) -> str:
     return f"{count} {word if count == 1 else (plural or word + 's')}"
 
 
-def summary_line(results: Sequence[FileResult], *, strict: bool = False) -> str:
-    """One line of counts, ending in whether everything holds."""
+# Said by every report of a run that was stopped before it was done.
+INTERRUPTED_NOTE = "interrupted before every file was checked"
+
+
+def summary_line(results: Sequence[FileResult], *, strict: bool = False, interrupted: bool = False) -> str:
+    """One line of counts, ending in whether everything holds (never, for an interrupted run)."""
     counts = summarize(list(results))
     steps = sum(len(result.steps) for result in results)
     refuted = counts[Verdict.REFUTED.value]
@@ -142,7 +151,7 @@ def summary_line(results: Sequence[FileResult], *, strict: bool = False) -> str:
     )
     failing = failing_steps(results, strict=strict)
     problems = counts["file_errors"]
-    tail: list[str] = []
+    tail: list[str] = [INTERRUPTED_NOTE] if interrupted else []
     if failing:
         tail.append(f"{_plural(failing, 'step')} {'does' if failing == 1 else 'do'} not hold")
     if problems:
@@ -150,6 +159,7 @@ def summary_line(results: Sequence[FileResult], *, strict: bool = False) -> str:
     return f"{head} — {', '.join(tail) if tail else 'all hold'}"
 
 
-def run_holds(results: Sequence[FileResult], *, strict: bool = False) -> bool:
-    """Whether every step of every file holds and no file has a problem."""
-    return all(file_holds(result, strict=strict) for result in results)
+def run_holds(results: Sequence[FileResult], *, strict: bool = False, interrupted: bool = False) -> bool:
+    """Whether every step of every file holds and no file has a problem; an interrupted run
+    does not hold, whatever the files it finished."""
+    return not interrupted and all(file_holds(result, strict=strict) for result in results)

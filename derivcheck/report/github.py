@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from derivcheck.model import FileResult, StepResult, Verdict
-from derivcheck.report import printable_path, step_holds, summary_line
+from derivcheck.report import INTERRUPTED_NOTE, printable_path, step_holds, summary_line
 from derivcheck.report.diagnostics import Diagnostic, file_diagnostics, one_line
 
 COMMAND_BY_SEVERITY = {"error": "error", "warning": "warning"}
@@ -103,6 +103,9 @@ class GithubReporter:
             self._print(annotation(diagnostic))
         self.stream.flush()
 
-    def finish(self, results: Sequence[FileResult]) -> None:
-        self._print(f"derivcheck: {summary_line(results, strict=self.strict)}")
+    def finish(self, results: Sequence[FileResult], *, interrupted: bool = False) -> None:
+        if interrupted:  # an annotation of its own: the job's page must not look complete
+            message = f"derivcheck was {INTERRUPTED_NOTE}: this report holds only the files above."
+            self._print(workflow_command("error", message, title="derivcheck: interrupted"))
+        self._print(f"derivcheck: {summary_line(results, strict=self.strict, interrupted=interrupted)}")
         self.stream.flush()

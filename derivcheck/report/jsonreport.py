@@ -7,6 +7,8 @@
 #   {
 #     "version": "0.1.0",            derivcheck version that wrote the report
 #     "schema": 1,                   bumped only on incompatible changes; new keys may appear
+#     "interrupted": false,          true: the run was stopped (Ctrl-C, SIGTERM) before every
+#                                    file was checked; "files" holds those it finished
 #     "files": [                     one entry per file, in the order they were checked
 #       {
 #         "path": "proofs/softmax.yaml",
@@ -39,7 +41,8 @@
 #       "proved": 25, "checked": 3, "refuted": 3, "undecided": 0, "error": 0,
 #       "files": 4, "files_failed": 0, "file_errors": 0, "expected_refutations": 3,
 #       "steps": 31,
-#       "ok": true                   the run passed: exit code 0
+#       "interrupted": false,        as at the top level
+#       "ok": true                   the run passed: exit code 0 (never for an interrupted run)
 #     }
 #   }
 #
@@ -104,14 +107,18 @@ def file_to_dict(result: FileResult, *, strict: bool = False) -> dict[str, objec
     }
 
 
-def report_to_dict(results: Sequence[FileResult], *, strict: bool = False) -> dict[str, object]:
+def report_to_dict(
+    results: Sequence[FileResult], *, strict: bool = False, interrupted: bool = False
+) -> dict[str, object]:
     """The whole JSON report for a run, as a dict."""
     summary: dict[str, object] = dict(summarize(list(results)))
     summary["steps"] = sum(len(result.steps) for result in results)
-    summary["ok"] = exit_code(list(results), strict=strict) == EXIT_OK
+    summary["interrupted"] = interrupted
+    summary["ok"] = not interrupted and exit_code(list(results), strict=strict) == EXIT_OK
     return {
         "version": __version__,
         "schema": SCHEMA_VERSION,
+        "interrupted": interrupted,
         "files": [file_to_dict(result, strict=strict) for result in results],
         "summary": summary,
     }
@@ -129,9 +136,8 @@ class JsonReporter:
     def file_done(self, result: FileResult) -> None:
         """Nothing to stream: the document is written whole by `finish`."""
 
-    def finish(self, results: Sequence[FileResult]) -> None:
-        json.dump(
-            report_to_dict(results, strict=self.strict), self.stream, indent=2, ensure_ascii=False
-        )
+    def finish(self, results: Sequence[FileResult], *, interrupted: bool = False) -> None:
+        document = report_to_dict(results, strict=self.strict, interrupted=interrupted)
+        json.dump(document, self.stream, indent=2, ensure_ascii=False)
         self.stream.write("\n")
         self.stream.flush()

@@ -8,6 +8,9 @@
 #       <failure type="refuted" message="step 3 (dL_dz) is refuted">details</failure>
 #       or, for a step that holds: <system-out>verdict and method</system-out>
 #     <system-err>warnings</system-err>
+#   <testsuite name="derivcheck run">, only when the run was interrupted: one test case,
+#     "the run finished", with an <error type="interrupted">, so that no test view shows
+#     an incomplete run as a complete one.
 #
 # A step that does not hold is a <failure>, except a step that could not be checked at all
 # (verdict `error`: it does not parse, names an undeclared symbol...): like a test that
@@ -25,6 +28,7 @@ from pathlib import PurePath
 from typing import TextIO
 
 from derivcheck.model import FileResult, Problem, StepResult, Verdict
+from derivcheck.report import INTERRUPTED_NOTE
 from derivcheck.report.diagnostics import (
     failure_rule,
     one_line,
@@ -119,12 +123,26 @@ def _suite(root: ET.Element, result: FileResult, *, strict: bool) -> dict[str, i
     return counts
 
 
-def report_to_element(results: Sequence[FileResult], *, strict: bool = False) -> ET.Element:
+def _interrupted_suite(root: ET.Element, files: int) -> dict[str, int]:
+    suite = _element(root, "testsuite", name="derivcheck run", tests="1", failures="0", errors="1", skipped="0")
+    case = _element(suite, "testcase", name="the run finished", classname="derivcheck")
+    message = f"derivcheck was {INTERRUPTED_NOTE}"
+    details = f"{message}: the report holds the {files} file(s) finished before it stopped."
+    _element(case, "error", details, message=message, type="interrupted")
+    return {"tests": 1, "failures": 0, "errors": 1}
+
+
+def report_to_element(
+    results: Sequence[FileResult], *, strict: bool = False, interrupted: bool = False
+) -> ET.Element:
     """The whole JUnit document for a run."""
     root = _element(None, "testsuites", name="derivcheck")
     totals = {"tests": 0, "failures": 0, "errors": 0}
-    for result in results:
-        for key, value in _suite(root, result, strict=strict).items():
+    counts = [_suite(root, result, strict=strict) for result in results]
+    if interrupted:
+        counts.append(_interrupted_suite(root, len(results)))
+    for suite_counts in counts:
+        for key, value in suite_counts.items():
             totals[key] += value
     for key, value in totals.items():
         root.set(key, str(value))
@@ -143,8 +161,8 @@ class JunitReporter:
     def file_done(self, result: FileResult) -> None:
         """Nothing to stream: the document is written whole by `finish`."""
 
-    def finish(self, results: Sequence[FileResult]) -> None:
-        tree = ET.ElementTree(report_to_element(results, strict=self.strict))
+    def finish(self, results: Sequence[FileResult], *, interrupted: bool = False) -> None:
+        tree = ET.ElementTree(report_to_element(results, strict=self.strict, interrupted=interrupted))
         ET.indent(tree)
         self.stream.write('<?xml version="1.0" encoding="UTF-8"?>\n')
         tree.write(self.stream, encoding="unicode")

@@ -2,14 +2,16 @@
 
 # The document is written at the end, so that the verdict of the whole run comes first:
 #
-#   ## derivcheck: ✅ all hold
+#   ## derivcheck: ✅ all hold          (❌ does not hold; ❌ interrupted, incomplete)
 #   1 file, 9 steps: ... (the summary line)
 #   ### `derivations/softmax_ce.yaml` — Softmax + cross-entropy
 #   | step | id | claim | verdict | method |
 #   then the file's problems and the details of each step that does not hold.
 #
 # GitHub-flavoured Markdown. User text goes into code spans (claims, ids, paths), or is
-# escaped (titles, methods, messages), so `a[k]`, `*`, `|` and `<tag>` show as written.
+# escaped (titles, methods, messages), so `a[k]`, `*`, `|` and `<tag>` show as written, and
+# text that starts a line (`# x`, `- x`, `1. x`, `---`) opens no block. render.py escapes
+# the text of a rendered derivation with the same `escape`.
 # Paths, which come from the file system unchecked, have their control and bidirectional
 # characters shown as escapes (printable_path).
 
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from derivcheck.model import FileResult, Problem, StepResult, Verdict
-from derivcheck.report import printable_path, run_holds, step_holds, summary_line
+from derivcheck.report import INTERRUPTED_NOTE, printable_path, run_holds, step_holds, summary_line
 from derivcheck.report.diagnostics import (
     counterexample_summary,
     failure_rule,
@@ -36,14 +38,26 @@ ICON_BY_VERDICT: dict[Verdict, str] = {
     Verdict.ERROR: "⚠️",
 }
 
-# Characters that mean something inside a line of GitHub Markdown ($ starts math there).
-# Escaped text never starts a line, so the block markers (#, -, +, 1.) need no escape.
-_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&$])")
+# Characters that mean something inside a line of GitHub Markdown ($ starts math there, #
+# ends a heading), escaped wherever they are: they cover the block markers # > * _ ` ~ | <.
+_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&$#])")
+
+# Escaped text may start a line (a description, a title after `# `, a list item's text): then
+# what would still open a block there is escaped too. A list item (+ or -, or 1. and 1) up to
+# nine digits), a setext underline (= or -) and a thematic break (- - -).
+_LINE_START = re.compile(r"^(?:([+=-])|([0-9]{1,9})([.)]))")
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    sign, digits, mark = match.groups()
+    return f"\\{sign}" if sign else f"{digits}\\{mark}"
 
 
 def escape(text: str) -> str:
-    """Plain text for a Markdown paragraph or table cell: punctuation backslash-escaped."""
-    return _SPECIAL.sub(r"\\\1", one_line(text))
+    """Plain text for a Markdown paragraph, heading or table cell, on one line: shown as
+    written wherever it is put, never as markup, a block or raw HTML."""
+    escaped = _SPECIAL.sub(r"\\\1", one_line(text))
+    return _LINE_START.sub(_escape_line_start, escaped, count=1)
 
 
 def code(text: str) -> str:
@@ -115,11 +129,14 @@ def _file_section(result: FileResult, *, strict: bool) -> list[str]:
     return lines
 
 
-def render(results: Sequence[FileResult], *, strict: bool = False) -> str:
+def render(results: Sequence[FileResult], *, strict: bool = False, interrupted: bool = False) -> str:
     """The whole Markdown document for a run."""
-    holds = run_holds(results, strict=strict)
-    verdict = "✅ all hold" if holds else "❌ does not hold"
-    lines = [f"## derivcheck: {verdict}", "", escape(summary_line(results, strict=strict)), ""]
+    holds = run_holds(results, strict=strict, interrupted=interrupted)
+    verdict = "✅ all hold" if holds else "❌ interrupted, incomplete" if interrupted else "❌ does not hold"
+    lines = [f"## derivcheck: {verdict}", ""]
+    if interrupted:
+        lines += [f"**The run was {INTERRUPTED_NOTE}**: below are the files it finished.", ""]
+    lines += [escape(summary_line(results, strict=strict, interrupted=interrupted)), ""]
     for result in results:
         lines.extend(_file_section(result, strict=strict))
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -137,6 +154,6 @@ class MarkdownReporter:
     def file_done(self, result: FileResult) -> None:
         """Nothing to stream: the summary comes first, so the document is written by `finish`."""
 
-    def finish(self, results: Sequence[FileResult]) -> None:
-        self.stream.write(render(results, strict=self.strict))
+    def finish(self, results: Sequence[FileResult], *, interrupted: bool = False) -> None:
+        self.stream.write(render(results, strict=self.strict, interrupted=interrupted))
         self.stream.flush()

@@ -5,6 +5,8 @@
 # (see report.diagnostics) is one result: ruleId and ruleIndex, level, message, and a
 # physicalLocation whose region has 1-based startLine and startColumn, columns counted in
 # Unicode code points. Steps that hold are not results: SARIF results are things to look at.
+# A run that was interrupted is an invocation that did not succeed (executionSuccessful is
+# false, with a notification that says why, and no exit code: the process had not ended).
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from urllib.parse import quote
 
 from derivcheck import __version__
 from derivcheck.model import EXIT_OK, FileResult, exit_code
+from derivcheck.report import INTERRUPTED_NOTE
 from derivcheck.report.diagnostics import (
     FAILURE_RULES,
     Diagnostic,
@@ -87,7 +90,17 @@ def _result(diagnostic: Diagnostic, rule_index: int) -> dict[str, object]:
     return result
 
 
-def report_to_sarif(results: Sequence[FileResult], *, strict: bool = False) -> dict[str, object]:
+def _invocation(code: int, *, interrupted: bool, files: int) -> dict[str, object]:
+    if not interrupted:
+        return {"executionSuccessful": True, "exitCode": code}
+    text = f"derivcheck was {INTERRUPTED_NOTE}: the results are those of the {files} file(s) it finished."
+    note = {"level": "error", "message": {"text": text}}
+    return {"executionSuccessful": False, "toolExecutionNotifications": [note]}
+
+
+def report_to_sarif(
+    results: Sequence[FileResult], *, strict: bool = False, interrupted: bool = False
+) -> dict[str, object]:
     """The whole SARIF log for a run, as a dict."""
     diagnostics = [d for result in results for d in file_diagnostics(result, strict=strict)]
     rule_ids = list(FAILURE_RULES)
@@ -105,10 +118,10 @@ def report_to_sarif(results: Sequence[FileResult], *, strict: bool = False) -> d
                 "rules": [_rule(rule) for rule in rule_ids],
             }
         },
-        "invocations": [{"executionSuccessful": True, "exitCode": code}],
+        "invocations": [_invocation(code, interrupted=interrupted, files=len(results))],
         "columnKind": "unicodeCodePoints",
         "results": [_result(d, index[d.rule]) for d in diagnostics],
-        "properties": {"ok": code == EXIT_OK},
+        "properties": {"ok": code == EXIT_OK and not interrupted, "interrupted": interrupted},
     }
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
@@ -125,9 +138,8 @@ class SarifReporter:
     def file_done(self, result: FileResult) -> None:
         """Nothing to stream: the log is written whole by `finish`."""
 
-    def finish(self, results: Sequence[FileResult]) -> None:
-        json.dump(
-            report_to_sarif(results, strict=self.strict), self.stream, indent=2, ensure_ascii=False
-        )
+    def finish(self, results: Sequence[FileResult], *, interrupted: bool = False) -> None:
+        document = report_to_sarif(results, strict=self.strict, interrupted=interrupted)
+        json.dump(document, self.stream, indent=2, ensure_ascii=False)
         self.stream.write("\n")
         self.stream.flush()

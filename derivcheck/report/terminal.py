@@ -96,11 +96,11 @@ class TerminalReporter:
         self._pending.append(Text())
         self._flush()
 
-    def finish(self, results: Sequence[FileResult]) -> None:
-        holds = not failing_steps(results, strict=self.strict) and not any(
+    def finish(self, results: Sequence[FileResult], *, interrupted: bool = False) -> None:
+        holds = not interrupted and not failing_steps(results, strict=self.strict) and not any(
             result.problems for result in results
         )
-        line = summary_line(results, strict=self.strict)
+        line = summary_line(results, strict=self.strict, interrupted=interrupted)
         self._pending.append(Text(line, style="bold green" if holds else "bold red"))
         self._flush()
 
