@@ -36,7 +36,7 @@ FAILURE_RULES: dict[str, str] = {
 PROBLEM_RULES: dict[str, str] = {
     "not-found": "The path does not exist.",
     "unreadable": "The file cannot be read as UTF-8 text.",
-    "too-large": "The file is larger than derivcheck reads.",
+    "too-large": "The file, or an expression in it, is larger than derivcheck reads.",
     "yaml-syntax": "The file is not valid YAML.",
     "yaml-alias": "The file uses YAML aliases, which derivation files do not allow.",
     "schema": "The file does not follow the derivation format (a misspelled or misplaced key).",
@@ -49,7 +49,20 @@ PROBLEM_RULES: dict[str, str] = {
     "free-index": "A definition uses an index that is neither a parameter nor bound by a Sum.",
     "free-index-mismatch": "The two sides of a claim have different free indices.",
     "cyclic-definition": "Definitions refer to each other in a cycle.",
-    "unsupported-assumption": "An assumption is of a kind derivcheck does not understand.",
+    "unsupported-assumption": "An assumption is of a kind derivcheck does not understand, or is about a defined quantity.",
+    "control-character": "The file holds a control or bidirectional-override character.",
+    "unsafe-expression": "An expression uses a construct outside the safe subset (it is never evaluated).",
+    "arity": "A function or a family is given the wrong number of arguments or indices.",
+    "shape-mismatch": "Matrix shapes do not fit (a product, a sum or an equation).",
+    "too-large-to-evaluate": "The numbers of a claim are too large to compute within the limits.",
+    "index-shadowing": "A Sum's bound index has the name of a free index of the claim.",
+    "ambiguous-latex": "A LaTeX step can be read two ways; write it so that one reading is meant.",
+    "confusable-name": "A name that Unicode normalisation would turn into another name.",
+    "bound-index-in-limits": "A Sum's range names the index the Sum sums over.",
+    "vacuous-condition": "A `where:` condition that can restrict nothing, so the step would claim nothing.",
+    "empty-range": "An index whose range is empty at every size.",
+    "contradictory-assumptions": "A variable's sign assumptions contradict each other.",
+    "inconsistent-assumptions": "No values meet the file's assumptions together.",
 }
 
 # At most this many assignments are named in a one-line counterexample.
