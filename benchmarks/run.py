@@ -281,6 +281,33 @@ def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else float("inf")
 
 
+def compare_before(revision: str, folder: Path, repeat: int, timeout: list[str], dc: list[str], work: Path) -> dict[str, object]:
+    """The cold folder (-j 1, no cache) timed with this code and with the derivcheck/ of
+    `revision` (taken with git archive), runs interleaved; medians, and each side's summary."""
+    before = SNAPSHOT / "before"
+    before.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "derivcheck"], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(before / "derivcheck")], check=True)
+    commands = {"now": [*dc, "verify", str(folder), "-j", "1", "--no-cache", "-f", "json", *timeout],
+                "before": [sys.executable, "-m", "derivcheck", "verify", str(folder), "-j", "1", "--no-cache", "-f", "json", *timeout]}
+    envs = {"now": environment(None), "before": {**environment(None), "PYTHONPATH": str(before)}}
+    runs: dict[str, list[dict[str, float]]] = {"now": [], "before": []}
+    summaries: dict[str, object] = {}
+    for attempt in range(repeat):
+        for name in ("before", "now") if attempt % 2 else ("now", "before"):
+            report = work / f"before-{name}-{attempt}.json"
+            runs[name].append(timed(commands[name], env=envs[name], output=report))
+            summary = json.loads(report.read_text())["summary"]
+            summaries[name] = {key: summary[key] for key in ("proved", "checked", "refuted", "undecided", "error")}
+    out: dict[str, object] = {"revision": subprocess.run(["git", "-C", str(ROOT), "rev-parse", revision], capture_output=True, text=True, check=True).stdout.strip()}
+    for name, found in runs.items():
+        out[name] = {"wall": statistics.median(r["wall"] for r in found), "cpu": statistics.median(r["cpu"] for r in found), "load": statistics.mean(r["load"] for r in found), "summary": summaries[name]}
+    out["ratio_wall"] = ratio(out["now"]["wall"], out["before"]["wall"])  # type: ignore[index]
+    out["ratio_cpu"] = ratio(out["now"]["cpu"], out["before"]["cpu"])  # type: ignore[index]
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folder", type=Path, default=Path("derivations"))
@@ -290,6 +317,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--timeout", type=float, default=10.0, help="per claim, for derivcheck and the baseline")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--before",
+        default=None,
+        metavar="REV",
+        help="a git revision whose derivcheck/ is also timed on the cold folder (-j 1, --no-cache), interleaved "
+        "with this one's: the cost of a change such as issue 11's witness (REV 29e3489, the last commit before it)",
+    )
+    parser.add_argument("--repeat-before", type=int, default=3, help="runs of each side of --before (median)")
     args = parser.parse_args(argv)
     args.output = args.output.resolve()
 
@@ -384,6 +419,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["folder"] = folder
     print(f"(c) warm: {warm}", flush=True)
 
+    # (e) the cost of a change: the cold folder with the code of --before, interleaved with this code
+    if args.before:
+        results["before"] = compare_before(args.before, args.folder, args.repeat_before, timeout, dc, work)
+        print(f"(e) {results['before']}", flush=True)
+
     # (d) the naive baseline on the same claims
     if not args.skip_baseline:
         files = sorted(p for p in args.folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
@@ -440,6 +480,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"(d) {b['claims']} claims, {args.timeout:g} s limit each:",  # type: ignore[index]
             f"    derivcheck -j 1 cold: {j1:7.1f}s  decided {b['derivcheck_decided']}  {dict(sorted(b['derivcheck'].items()))}",  # type: ignore[index]
             f"    naive simplify:       {b['naive_wall']:7.1f}s  decided {b['naive_decided']}  {dict(sorted(b['naive'].items()))}",  # type: ignore[index]
+        ]
+    if "before" in results:
+        e = results["before"]
+        lines += [
+            "",
+            f"(e) cold {args.folder}/ with -j 1 --no-cache, median of {args.repeat_before}, interleaved:",
+            f"    this code:          {e['now']['wall']:7.1f}s wall {e['now']['cpu']:7.1f}s CPU  {e['now']['summary']}",  # type: ignore[index]
+            f"    code at {e['revision'][:10]}: {e['before']['wall']:7.1f}s wall {e['before']['cpu']:7.1f}s CPU  {e['before']['summary']}",  # type: ignore[index]
+            f"    ratio (this / before): {e['ratio_wall']:.2f}x wall, {e['ratio_cpu']:.2f}x CPU",  # type: ignore[index]
         ]
     lines.append(f"\nload average at start {results['machine']['load_average_at_start']}, at end {results['machine']['load_average_at_end']}")  # type: ignore[index]
     print("\n".join(lines))
