@@ -46,7 +46,8 @@ def _refuted(testimony: Testimony, tried: list[str], simplified: tuple[sympy.Exp
     if example is None:
         return None
     sizes = ", ".join(f"{name}={value}" for name, value in example.sizes)
-    compared = "the sides differ exactly" if testimony.exact else "the sides' enclosures are disjoint at two precisions"
+    digits = testimony.digits
+    compared = "the sides differ exactly" if not digits else f"the sides differ in interval arithmetic at {digits // 2} and {digits} digits"
     message = "the two sides differ at the values below"
     if proof:
         message += "; the symbolic engine had found a proof, which the witness overrules"

@@ -856,8 +856,9 @@ def _finite(x: object) -> bool:
 Sides = Callable[[object, bool], tuple[object, object, object]]
 
 
-def resolve(sides: Sides, *, rational: bool) -> tuple[str, object, object]:
-    """'agree', 'differ' or 'unresolved' at a point, with the two sides' values.
+def resolve(sides: Sides, *, rational: bool) -> tuple[str, object, object, int]:
+    """'agree', 'differ' or 'unresolved' at a point, with the two sides' values and the
+    digits they were last computed with (0: exactly).
 
     Exact when the claim is rational. Otherwise in intervals: the sides differ when their
     enclosures are disjoint at two precisions in a row; they agree when the enclosure of the
@@ -868,7 +869,7 @@ def resolve(sides: Sides, *, rational: bool) -> tuple[str, object, object]:
     if rational:
         try:
             left, right, _ = sides(Exact(), False)
-            return ("agree" if left == right else "differ"), left, right
+            return ("agree" if left == right else "differ"), left, right, 0
         except NotRational:
             pass
     digits, disjoint = FIRST_DIGITS, False
@@ -887,17 +888,17 @@ def resolve(sides: Sides, *, rational: bool) -> tuple[str, object, object]:
                 continue
             if not _contains_zero(difference):
                 if disjoint:
-                    return "differ", left, right
+                    return "differ", left, right, digits
                 disjoint = True
             else:
                 disjoint = False
                 size = max(magnitude(left), magnitude(right), scale)  # type: ignore[call-overload]
                 if _width(difference) <= size * mpmath.mpf(10) ** (-(digits // 2)):
-                    return "agree", left, right
+                    return "agree", left, right, digits
             digits *= 2
     finally:
         iv.prec = saved
-    return "unresolved", left, right
+    return "unresolved", left, right, digits // 2
 
 
 def show(value: object) -> str:
@@ -923,7 +924,7 @@ class Testimony:
     evaluated: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     counterexample: Counterexample | None = None
-    exact: bool = False  # whether the counterexample's sides were compared exactly
+    digits: int = 0  # the counterexample's sides differ in intervals at digits/2 and digits (0: exactly)
     error: str | None = None  # the claim is ill-formed at some size (an index out of range)
     unsupported: str | None = None
     has_sizes: bool = True
@@ -1001,7 +1002,7 @@ class Witness:
                 self._tried[position] = count + 1
                 self._point(sizes, label, patterns[count % len(patterns)], KINDS[count % len(KINDS)])
 
-    def _judge(self, sizes: dict[sympy.Symbol, int], pattern: dict[sympy.Symbol, int], kind: str) -> tuple[str, object, object, Point]:
+    def _judge(self, sizes: dict[sympy.Symbol, int], pattern: dict[sympy.Symbol, int], kind: str) -> tuple[str, object, object, int, Point]:
         """The outcome at one new point of this kind; raises what `_point` sorts out."""
         fixed = fact_values(self.ctx, sizes, self.shared, self.rng, kind)
         point = Point(lambda name: draw(sign_of(self.ctx, name), kind, self.rng), fixed)
@@ -1014,12 +1015,11 @@ class Witness:
                 raise Unsupported("a dual part was left over")
             return left, right, evaluator.scale
 
-        outcome, left, right = resolve(sides, rational=self.rational)
-        return outcome, left, right, point
+        return (*resolve(sides, rational=self.rational), point)
 
     def _point(self, sizes: dict[sympy.Symbol, int], label: str, pattern: dict[sympy.Symbol, int], kind: str) -> None:
         try:
-            outcome, left, right, point = self._judge(sizes, pattern, kind)
+            outcome, left, right, digits, point = self._judge(sizes, pattern, kind)
         except (Inconsistent, NoSample) as exc:
             self.testimony.skip(f"the assumptions: {exc}")
             return
@@ -1038,11 +1038,11 @@ class Witness:
             self.testimony.skip(f"the sides could not be told apart or equal within {MAX_DIGITS} digits")
         else:
             if kind != "simple":
-                outcome, left, right, point = self._simpler(sizes, pattern, (outcome, left, right, point))
+                outcome, left, right, digits, point = self._simpler(sizes, pattern, (outcome, left, right, digits, point))
             self.testimony.counterexample = self._example(sizes, pattern, point, left, right)
-            self.testimony.exact = isinstance(left, Fraction)
+            self.testimony.digits = digits
 
-    def _simpler(self, sizes: dict[sympy.Symbol, int], pattern: dict[sympy.Symbol, int], found: tuple[str, object, object, Point]) -> tuple[str, object, object, Point]:
+    def _simpler(self, sizes: dict[sympy.Symbol, int], pattern: dict[sympy.Symbol, int], found: tuple[str, object, object, int, Point]) -> tuple[str, object, object, int, Point]:
         """A counterexample at simple values, where a few tries find one: a person reads
         z[1] = 2 more easily than z[1] = -8437/3."""
         for _ in range(SIMPLER_TRIES):
