@@ -184,7 +184,7 @@ def naive_equal(lhs: object, rhs: object, ctx: object) -> bool:
     derivative is taken with respect to), do the derivatives, simplify the difference."""
     import sympy
 
-    from derivcheck.exprparse import Diff
+    from derivcheck.vocabulary import Diff
 
     def expand(expr: sympy.Basic, keep: str | None) -> sympy.Basic:
         for _ in range(20):  # definitions that use definitions
@@ -216,7 +216,8 @@ def naive_equal(lhs: object, rhs: object, ctx: object) -> bool:
 
 def baseline(files: list[Path], derivcheck_report: dict[str, object], seconds: float) -> dict[str, object]:
     """The naive check of every claim of `files`, next to derivcheck's verdict on it."""
-    from derivcheck import checker, source, worker
+    from derivcheck import prepare, source
+    from derivcheck.run import worker
 
     verdicts = {
         (entry["path"], step["number"]): step["verdict"]
@@ -230,11 +231,11 @@ def baseline(files: list[Path], derivcheck_report: dict[str, object], seconds: f
         if derivation is None or problems:
             continue
         try:
-            workspace = checker.build(derivation)
-        except checker.FileProblems:
+            workspace = prepare.build(derivation)
+        except prepare.FileProblems:
             continue
         for step in derivation.steps:
-            claims, _errors = checker.claims_of(step, workspace)
+            claims, _errors = prepare.claims_of(step, workspace)
             for claim in claims:
                 ctx = workspace.context
                 began = time.perf_counter()

@@ -22,7 +22,7 @@ from derivcheck.model import EXIT_ERROR, FileResult, exit_code
 from derivcheck.report import Reporter, make_reporter, printable_path
 
 if TYPE_CHECKING:
-    from derivcheck.cache import ResultCache
+    from derivcheck.run.cache import ResultCache
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
@@ -241,11 +241,11 @@ def _check_paths(
     Raises CheckCrashed if the checker fails on a file. The runner serves steps from the
     cache (when there is one) and checks the rest in `jobs` worker processes (0: one per CPU).
     """
-    from derivcheck import runner  # no SymPy until a step is not in the cache
+    from derivcheck.run import files  # no SymPy until a step is not in the cache
 
     try:
-        yield from runner.check_paths(paths, timeout=timeout, jobs=jobs, cache=cache, file_budget=file_budget)
-    except runner.FileCrashed as crash:
+        yield from files.check_paths(paths, timeout=timeout, jobs=jobs, cache=cache, file_budget=file_budget)
+    except files.FileCrashed as crash:
         raise CheckCrashed(crash.path, crash.error) from crash.error
 
 
@@ -422,7 +422,7 @@ def verify(
         _refuse_overwriting_inputs(output, paths, what="report", discovered=True)
     cache: ResultCache | None = None
     if not no_cache:
-        from derivcheck.cache import ResultCache, default_directory
+        from derivcheck.run.cache import ResultCache, default_directory
 
         cache = ResultCache(cache_dir if cache_dir is not None else default_directory(os.environ))
 
@@ -462,9 +462,9 @@ def _refuse_overwriting_inputs(output: Path, inputs: Sequence[Path], *, what: st
 
     found: list[Path] = []
     if discovered and os.path.exists(output):  # a hard link or a symlink in a folder, to it
-        from derivcheck import runner
+        from derivcheck.run.discover import discover
 
-        found = runner.discover(inputs)[0]
+        found = discover(inputs)[0]
     clash = input_clash(output, inputs, found)
     if clash is not None:
         _error(f"will not write the {what} to {output}: {clash}; name another file with -o")
@@ -648,7 +648,7 @@ def render(
     ] = 10.0,
 ) -> None:
     from derivcheck.model import EXIT_FAIL
-    from derivcheck.render import RenderError, render_file
+    from derivcheck.report.render import RenderError, render_file
 
     if output is not None:
         _refuse_overwriting_inputs(output, [path], what="document")

@@ -1,9 +1,10 @@
-"""The data shared by every part of derivcheck: positions, problems, verdicts and results."""
+"""The data shared by every part of derivcheck: positions, texts, problems, claims, verdicts and results."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Any
 
 EXIT_OK = 0
 EXIT_FAIL = 1
@@ -22,6 +23,25 @@ class Span:
 
     def __str__(self) -> str:
         return f"{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class Text:
+    """A string from the file and where it starts.
+
+    `exact` says whether the string sits on one line exactly as written (a plain or
+    simply-quoted scalar), so that an offset into it maps onto a column.
+    """
+
+    value: str
+    span: Span
+    exact: bool = False
+
+    def at(self, offset: int) -> Span:
+        """The position of the character at `offset` (the start of the text when unknown)."""
+        if self.exact and 0 <= offset <= len(self.value):
+            return Span(self.span.line, self.span.col + offset)
+        return self.span
 
 
 @dataclass(frozen=True)
@@ -70,6 +90,27 @@ class Counterexample:
             "lhs": self.lhs,
             "rhs": self.rhs,
         }
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One equality to check (a claim, or one link of a chain), with where it came from.
+
+    `lhs` and `rhs` are SymPy expressions (typed Any here, so that this module, read by the
+    reports, needs no SymPy). `entry` holds the indices of a generic entry when two matrices
+    are compared: one side may not use them (a constant matrix), unlike the free indices the
+    author wrote."""
+
+    number: str  # "3" for a claim, "3.2" for the second link of chain step 3
+    id: str | None
+    text: Text  # where errors in the claim point
+    written: str  # "lhs = rhs" as written
+    justification: str
+    lhs: Any
+    rhs: Any
+    expect_refuted: bool = False
+    expect_error: str | None = None
+    entry: frozenset[Any] = frozenset()
 
 
 @dataclass(frozen=True)

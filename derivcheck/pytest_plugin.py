@@ -137,9 +137,9 @@ class DerivationFile(pytest.File):
 
     file_problems: tuple[Problem, ...] | None = None  # found when a step first ran
     derivation: Derivation | None = None
-    _prepared: Any = None  # checker.Prepared
-    _servers: Any = None  # worker.Servers
-    _running: Any = None  # checker.check_claims of the claims sent to the servers
+    _prepared: Any = None  # prepare.Prepared
+    _servers: Any = None  # run.worker.Servers
+    _running: Any = None  # run.claims.check_claims of the claims sent to the servers
     _outcomes: dict[int, Any]  # claim results, by their place in the prepared file
 
     def collect(self) -> Iterator[pytest.Item]:
@@ -155,32 +155,33 @@ class DerivationFile(pytest.File):
 
     def check_step(self, position: int, timeout: float) -> FileResult:
         """The result of the step at `position` (the file's problems, if it does not build)."""
-        from derivcheck import checker
+        from derivcheck import prepare as preparing
+        from derivcheck.run import claims as checking
 
         assert self.derivation is not None
         if self._prepared is None:
-            self._prepared = checker.prepare(self.derivation)
+            self._prepared = preparing.prepare(self.derivation)
             self._outcomes = {}
         prepared = self._prepared
         wanted = [index for index, pending in enumerate(prepared.pending) if pending.position == position]
         while not prepared.problems and any(index not in self._outcomes for index in wanted):
             if self._running is None:
                 if self._servers is None:
-                    self._servers = checker.claim_servers([prepared], self.config.getoption("derivcheck_jobs"))
+                    self._servers = checking.claim_servers([prepared], self.config.getoption("derivcheck_jobs"))
                 steps = self._steps_to_run() | {position}
                 places = [
                     (0, index)
                     for index, pending in enumerate(prepared.pending)
                     if pending.position in steps and index not in self._outcomes
                 ]
-                self._running = checker.check_claims([prepared], timeout=timeout, places=places, servers=self._servers)
+                self._running = checking.check_claims([prepared], timeout=timeout, places=places, servers=self._servers)
             for _, index, result in self._running:
                 self._outcomes[index] = result
                 if all(claim in self._outcomes for claim in wanted):
                     break
             else:
                 self._running = None  # every claim sent is done
-        return checker.step_results(prepared, self._outcomes, (position,))[position]
+        return preparing.step_results(prepared, self._outcomes, (position,))[position]
 
     def _steps_to_run(self) -> set[int]:
         """The positions of this file's steps that this session runs (after -k, --lf and

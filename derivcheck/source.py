@@ -18,7 +18,7 @@ from typing import Iterator
 
 import yaml
 
-from derivcheck.model import Problem, Span
+from derivcheck.model import Problem, Span, Text
 
 MAX_FILE_BYTES = 1_000_000
 # How long a pipe or FIFO named as a derivation file may take to deliver all of it.
@@ -53,25 +53,6 @@ class SourceError(ValueError):
         self.code = code
         self.message = message
         self.span = span
-
-
-@dataclass(frozen=True)
-class Text:
-    """A string from the file and where it starts.
-
-    `exact` says whether the string sits on one line exactly as written (a plain or
-    simply-quoted scalar), so that an offset into it maps onto a column.
-    """
-
-    value: str
-    span: Span
-    exact: bool = False
-
-    def at(self, offset: int) -> Span:
-        """The position of the character at `offset` (the start of the text when unknown)."""
-        if self.exact and 0 <= offset <= len(self.value):
-            return Span(self.span.line, self.span.col + offset)
-        return self.span
 
 
 @dataclass(frozen=True)

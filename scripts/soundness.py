@@ -64,8 +64,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from derivcheck import exprparse, source  # noqa: E402
-from derivcheck.exprparse import Diff, MatrixValue, ParseError, Scope, sigmoid  # noqa: E402
+from derivcheck import parse as exprparse  # noqa: E402
+from derivcheck import source  # noqa: E402
+from derivcheck.parse import MatrixValue, ParseError, Scope  # noqa: E402
+from derivcheck.vocabulary import Diff, sigmoid  # noqa: E402
 
 DIGITS = 50
 TOLERANCE = mpmath.mpf("1e-20")
@@ -105,7 +107,7 @@ class Model:
 
 
 def build_model(derivation: source.Derivation) -> Model:
-    """The oracle's own reading of the declarations (never checker.build)."""
+    """The oracle's own reading of the declarations (never prepare.build)."""
     names: dict[str, sympy.Symbol] = {}
     families: dict[str, tuple[sympy.IndexedBase, int]] = {}
     shapes: dict[str, tuple[sympy.Expr, ...]] = {}
@@ -790,7 +792,7 @@ JUDGED = NON_EQUIVALENT + ("equivalent",)
 
 
 def run_mutant(mutant: Mutant, seed: int, timeout: float) -> Outcome:
-    from derivcheck import checker
+    from derivcheck.run.claims import check_file
 
     with tempfile.TemporaryDirectory(prefix="soundness-") as work:
         path = Path(work) / Path(mutant.file).name
@@ -799,7 +801,7 @@ def run_mutant(mutant: Mutant, seed: int, timeout: float) -> Outcome:
             judgements = judge_file(path, seed)
         except (OracleError, ParseError, Exception) as exc:  # noqa: BLE001 - a mutant the oracle cannot read
             return Outcome(mutant, {}, {}, note=f"oracle: {type(exc).__name__}: {exc}")
-        result = checker.check_file(path, timeout=timeout)
+        result = check_file(path, timeout=timeout)
         verdicts = {step.number: step.verdict.value for step in result.steps}
         methods = {step.number: step.method for step in result.steps}
         if result.problems:

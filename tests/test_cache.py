@@ -20,8 +20,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from derivcheck import cache as caching
-from derivcheck import checker, cli, runner, source
+from derivcheck import cli, source
+from derivcheck import prepare as preparing
+from derivcheck.run import cache as caching
+from derivcheck.run import files as runner
 from derivcheck.model import (
     Counterexample,
     FileResult,
@@ -72,9 +74,9 @@ def check(paths: list[Path], cache_dir: Path | None, *, timeout: float = 20.0, j
 
 def fresh(paths: list[Path], *, timeout: float = 20.0) -> list[FileResult]:
     """Results of the checker itself, file by file, no cache."""
-    from derivcheck import checker
+    from derivcheck.run.claims import check_file
 
-    return [checker.check_file(path, timeout=timeout) for path in paths]
+    return [check_file(path, timeout=timeout) for path in paths]
 
 
 class StepChecked(BaseException):
@@ -82,7 +84,7 @@ class StepChecked(BaseException):
 
 
 class NoChecking:
-    """Stands in for checker.prepare: fails the test if any step would be checked."""
+    """Stands in for preparing.prepare: fails the test if any step would be checked."""
 
     def __init__(self) -> None:
         self.calls = 0
@@ -95,14 +97,14 @@ class NoChecking:
 def count_checked_steps(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The positions of the steps the runner reads into SymPy to check, as it goes."""
     checked: list[int] = []
-    prepare = checker.prepare
+    prepare = preparing.prepare
 
-    def counting(derivation: source.Derivation, positions: list[int] | None = None) -> checker.Prepared:
+    def counting(derivation: source.Derivation, positions: list[int] | None = None) -> preparing.Prepared:
         if positions is not None:  # the runner's call (a check of the whole file passes none)
             checked.extend(positions)
         return prepare(derivation, positions)
 
-    monkeypatch.setattr(checker, "prepare", counting)
+    monkeypatch.setattr(preparing, "prepare", counting)
     return checked
 
 
@@ -156,14 +158,14 @@ def test_warm_run_checks_nothing_and_gives_the_same_results(
 ) -> None:
     path = write(tmp_path, "tiny.yaml", TINY)
     cold = check([path], cache_dir)
-    monkeypatch.setattr(checker, "prepare", NoChecking())
+    monkeypatch.setattr(preparing, "prepare", NoChecking())
     assert check([path], cache_dir) == cold
 
 
 def test_a_run_without_the_cache_checks_again(tmp_path: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(tmp_path, "tiny.yaml", TINY)
     check([path], cache_dir)
-    monkeypatch.setattr(checker, "prepare", NoChecking())
+    monkeypatch.setattr(preparing, "prepare", NoChecking())
     with pytest.raises(StepChecked, match="a step was checked"):
         check([path], None, jobs=2)
 
@@ -186,7 +188,7 @@ def test_changing_a_definition_back_is_served_from_the_cache(
     path.write_text(TINY_OTHER_F, encoding="utf-8")
     check([path], cache_dir)
     path.write_text(TINY, encoding="utf-8")
-    monkeypatch.setattr(checker, "prepare", NoChecking())
+    monkeypatch.setattr(preparing, "prepare", NoChecking())
     (again,) = check([path], cache_dir)
     assert again.steps[0].verdict is Verdict.PROVED
 
@@ -202,7 +204,7 @@ def test_an_unchanged_file_is_served_whole_without_reading_its_yaml(
         raise AssertionError("the YAML was read")
 
     monkeypatch.setattr(source, "compose", no_yaml)
-    monkeypatch.setattr(checker, "prepare", NoChecking())
+    monkeypatch.setattr(preparing, "prepare", NoChecking())
     assert check([path], cache_dir) == cold
     (moved,) = check([copy], cache_dir)
     assert moved == dataclasses.replace(cold[0], path=str(copy))
@@ -233,7 +235,7 @@ def test_an_edit_to_what_decides_a_step_checks_again(
     before, after = EDITS_THAT_DECIDE[what]
     assert before in TINY
     path.write_text(TINY.replace(before, after), encoding="utf-8")
-    monkeypatch.setattr(checker, "prepare", NoChecking())
+    monkeypatch.setattr(preparing, "prepare", NoChecking())
     with pytest.raises(StepChecked, match="a step was checked"):
         check([path], cache_dir)
 
@@ -250,8 +252,8 @@ def test_decisive_verdicts_are_kept_across_time_limits(
     def no_yaml(text: str) -> None:
         raise AssertionError("the YAML was read")
 
-    compose, prepare = source.compose, checker.prepare
-    monkeypatch.setattr(checker, "prepare", NoChecking())
+    compose, prepare = source.compose, preparing.prepare
+    monkeypatch.setattr(preparing, "prepare", NoChecking())
     monkeypatch.setattr(source, "compose", no_yaml)  # each file is served whole
     assert check(paths, cache_dir, timeout=11.0) == cold
     assert check(paths, cache_dir, timeout=0.5) == cold
@@ -261,7 +263,7 @@ def test_decisive_verdicts_are_kept_across_time_limits(
     with pytest.raises(AssertionError, match="the YAML was read"):
         check(paths, cache_dir, timeout=11.0)
     monkeypatch.setattr(source, "compose", compose)
-    monkeypatch.setattr(checker, "prepare", prepare)
+    monkeypatch.setattr(preparing, "prepare", prepare)
     checked = count_checked_steps(monkeypatch)
     assert check(paths, cache_dir, timeout=12.0) == fresh(paths)
     assert checked == []
@@ -282,7 +284,7 @@ def test_the_checking_code_is_part_of_the_key(tmp_path: Path, cache_dir: Path, m
     path = write(tmp_path, "tiny.yaml", TINY)
     check([path], cache_dir)
     monkeypatch.setattr(caching, "_fingerprint", "another version of the engine")
-    monkeypatch.setattr(checker, "prepare", NoChecking())
+    monkeypatch.setattr(preparing, "prepare", NoChecking())
     with pytest.raises(StepChecked, match="a step was checked"):
         check([path], cache_dir)
 
@@ -303,7 +305,7 @@ def test_words_for_people_are_not_part_of_the_key(
     check([path], cache_dir)
     edited = TINY.replace("title: Tiny", "title: Tinier\ndescription: the same steps")
     path.write_text(edited, encoding="utf-8")
-    monkeypatch.setattr(checker, "prepare", NoChecking())
+    monkeypatch.setattr(preparing, "prepare", NoChecking())
     (result,) = check([path], cache_dir)
     assert result.title == "Tinier"
 
@@ -330,7 +332,7 @@ def test_a_file_moved_elsewhere_gets_its_own_path(tmp_path: Path, cache_dir: Pat
     first = write(tmp_path, "a.yaml", text)
     check([first], cache_dir)
     second = write(tmp_path, "sub/b.yaml", text)
-    monkeypatch.setattr(checker, "prepare", NoChecking())
+    monkeypatch.setattr(preparing, "prepare", NoChecking())
     (result,) = check([second], cache_dir)
     assert result.path == str(second)
     assert {problem.path for step in result.steps for problem in step.problems} == {str(second)}
@@ -343,7 +345,7 @@ def test_declarations_that_do_not_build_are_cached_with_their_problems(
     (cold,) = check([path], cache_dir)
     assert cold.problems and cold.problems[0].code == "undeclared-symbol"
     assert cold == fresh([path])[0]
-    monkeypatch.setattr(checker, "prepare", NoChecking())
+    monkeypatch.setattr(preparing, "prepare", NoChecking())
     assert check([path], cache_dir) == [cold]
 
 
@@ -351,7 +353,7 @@ def test_a_file_without_steps(tmp_path: Path, cache_dir: Path, monkeypatch: pyte
     path = write(tmp_path, "empty.yaml", "variables:\n  t: real\nsteps: []\n")
     (cold,) = check([path], cache_dir)
     assert cold == fresh([path])[0]
-    monkeypatch.setattr(checker, "prepare", NoChecking())
+    monkeypatch.setattr(preparing, "prepare", NoChecking())
     assert check([path], cache_dir) == [cold]
 
 
@@ -360,7 +362,7 @@ def test_unreadable_files_and_schema_problems_need_no_checker(
 ) -> None:
     broken = write(tmp_path, "a.yaml", "steps: [\n")
     schema = write(tmp_path, "b.yaml", "steps:\n  - claim: t = t\n    colour: red\n")
-    monkeypatch.setattr(checker, "prepare", NoChecking())
+    monkeypatch.setattr(preparing, "prepare", NoChecking())
     results = check([broken, schema, tmp_path / "missing.yaml"], cache_dir)
     assert [result.path for result in results] == [str(tmp_path / "missing.yaml"), str(broken), str(schema)]
     assert [result.problems[0].code for result in results] == ["not-found", "yaml-syntax", "schema"]
@@ -738,7 +740,7 @@ def test_a_forged_entry_never_makes_a_wrong_step_pass(
     assert list(runner.check_paths([path], timeout=20.0, cache=store)) == [cold]
     assert store.warnings == [UNSIGNED.format(cache_dir)]
     # The fresh result overwrote the forged entries: a warm run is served, and refutes.
-    monkeypatch.setattr(checker, "prepare", NoChecking())
+    monkeypatch.setattr(preparing, "prepare", NoChecking())
     store = caching.ResultCache(cache_dir)
     assert list(runner.check_paths([path], timeout=20.0, cache=store)) == [cold]
     assert store.warnings == [] and store.misses == 0
@@ -882,7 +884,7 @@ def test_a_key_file_as_it_should_be_is_used(tmp_path: Path, cache_dir: Path, mon
     assert key_file.read_bytes() == b"k" * 32
     for entry_path in entries(cache_dir):
         assert entry_path.read_bytes() == sign(json.dumps(read_entry(entry_path), ensure_ascii=False).encode(), b"k" * 32)
-    monkeypatch.setattr(checker, "prepare", NoChecking())
+    monkeypatch.setattr(preparing, "prepare", NoChecking())
     assert check([path], cache_dir) == cold
 
 
@@ -993,7 +995,7 @@ IMPORTS = textwrap.dedent(
     heavy = sorted(
         name for name in sys.modules
         if name in ("sympy", "pydantic", "yaml", "multiprocessing")
-        or name.startswith(("derivcheck.checker", "derivcheck.engine", "derivcheck.exprparse"))
+        or name.startswith(("derivcheck.prepare", "derivcheck.engine", "derivcheck.parse"))
     )
     print(json.dumps({"code": code, "heavy": heavy, "modules": sorted(sys.modules)}), file=sys.stderr)
     """
@@ -1027,7 +1029,7 @@ def test_a_warm_run_imports_neither_sympy_nor_the_engine(tmp_path: Path) -> None
     write(tmp_path, "folder/broken.yaml", "steps: [\n")
     args = ["verify", str(tmp_path / "folder"), "--cache-dir", str(tmp_path / "c")]
     code, heavy = imported(*args)  # cold: the twin, which needs SymPy
-    assert code == 1 and "sympy" in heavy and "derivcheck.checker" in heavy
+    assert code == 1 and "sympy" in heavy and "derivcheck.prepare" in heavy
     assert imported(*args) == (1, [])
     assert imported(*args, "-f", "json", "-j", "2") == (1, [])
 

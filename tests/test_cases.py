@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from derivcheck.checker import check_file
+from derivcheck.run.claims import check_file
 from derivcheck.model import Verdict
 
 CASES = Path(__file__).parent / "cases"

@@ -151,7 +151,8 @@ def test_importing_cli_does_not_import_sympy() -> None:
     completed = _run_python(
         "import derivcheck.cli, sys\n"
         "assert 'sympy' not in sys.modules, 'sympy imported'\n"
-        "assert 'derivcheck.checker' not in sys.modules, 'checker imported'\n"
+        "assert 'derivcheck.prepare' not in sys.modules, 'prepare imported'\n"
+        "assert 'derivcheck.engine' not in sys.modules, 'the engine imported'\n"
     )
     assert completed.returncode == 0, completed.stderr
 
@@ -601,7 +602,7 @@ def test_check_paths_yields_missing_then_checked(tmp_path: Path) -> None:
 
 
 def test_check_paths_wraps_checker_crashes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from derivcheck import checker
+    from derivcheck.prepare import claims
 
     crash = tmp_path / "crash.yaml"
     crash.write_text(GOOD, encoding="utf-8")
@@ -609,7 +610,7 @@ def test_check_paths_wraps_checker_crashes(tmp_path: Path, monkeypatch: pytest.M
     def build(derivation: object) -> object:
         raise ValueError("engine bug")
 
-    monkeypatch.setattr(checker, "build", build)
+    monkeypatch.setattr(claims, "build", build)
     with pytest.raises(cli.CheckCrashed) as raised:
         list(cli._check_paths([crash], timeout=1.0))
     assert raised.value.path == crash

@@ -2,7 +2,7 @@
 
 Each file in tests/hostile/ has its expected outcome in EXPECTED: the file-level problems
 (code and line:col), or the verdict of every step (and, for an error, its code and
-position). Every file is checked through `checker.check_file` and through the CLI, in a
+position). Every file is checked through `run.claims.check_file` and through the CLI, in a
 temporary directory where the corpus' `touch SENTINEL` payloads point at a sentinel file
 that must never appear. Big files are made in the test, not kept in the repository.
 """
@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from derivcheck import checker, source
+from derivcheck import source
+from derivcheck.run.claims import check_file
 from derivcheck.cli import app
 from derivcheck.model import EXIT_ERROR, EXIT_FAIL, EXIT_OK, FATAL_CODES, FileResult, Verdict
 
@@ -256,7 +257,7 @@ def test_the_positions_in_the_table_are_not_moved_by_the_sentinel_path() -> None
 @pytest.mark.parametrize("name", _params())
 def test_hostile_file_through_check_file(name: str, sandbox: Path) -> None:
     path = _place(name, sandbox / "work", sandbox / "SENTINEL")
-    result = checker.check_file(path, timeout=TIMEOUT)
+    result = check_file(path, timeout=TIMEOUT)
     assert _outcome(result) == EXPECTED[name]
     for problem in result.problems + tuple(p for step in result.steps for p in step.problems):
         assert problem.span.line >= 1 and problem.span.col >= 1
@@ -386,7 +387,7 @@ def test_a_file_over_the_size_limit_is_refused_unread(sandbox: Path) -> None:
     lines += ["  - claim: t = t"] * (source.MAX_FILE_BYTES // 16 + 10)
     path = _write(sandbox / "work" / "over.yaml", lines)
     assert path.stat().st_size > source.MAX_FILE_BYTES
-    result = checker.check_file(path)
+    result = check_file(path)
     assert _outcome(result) == problems("too-large 1:1")
     cli = runner.invoke(app, ["verify", str(path), "--no-color"])
     assert cli.exit_code == EXIT_FAIL and "too-large" in cli.output and "Traceback" not in cli.output
@@ -403,7 +404,7 @@ def test_a_900_kb_file_of_long_broken_claims(sandbox: Path) -> None:
         count += 1
     path = _write(sandbox / "work" / "long.yaml", lines)
     assert 850_000 < path.stat().st_size < source.MAX_FILE_BYTES
-    result = checker.check_file(path, timeout=TIMEOUT)
+    result = check_file(path, timeout=TIMEOUT)
     assert len(result.steps) == count + 1
     assert result.steps[0].verdict.value == "proved"
     for number, step in enumerate(result.steps[1:], start=2):
@@ -420,7 +421,7 @@ def test_thousands_of_steps(sandbox: Path) -> None:
     lines += [f"  - {{id: s{n}, claim: 't = )'}}" for n in range(3000)]
     lines += ["  - id: last", "    claim: t + t = 2*t"]
     path = _write(sandbox / "work" / "many.yaml", lines)
-    result = checker.check_file(path, timeout=TIMEOUT)
+    result = check_file(path, timeout=TIMEOUT)
     assert len(result.steps) == 3001
     assert {step.verdict.value for step in result.steps[:-1]} == {"error"}
     assert result.steps[-1].verdict.value == "proved"
@@ -430,7 +431,7 @@ def test_thousands_of_steps(sandbox: Path) -> None:
 def test_a_wide_yaml_bomb_without_aliases_is_bounded_by_the_size_limit(sandbox: Path) -> None:
     # Without aliases the only way to make a big document is a big file, which is refused.
     path = _write(sandbox / "work" / "wide.yaml", ["steps: [" + "a, " * 400_000 + "a]"])
-    assert _outcome(checker.check_file(path)) == problems("too-large 1:1")
+    assert _outcome(check_file(path)) == problems("too-large 1:1")
 
 
 # -- faults: files that cannot be read, YAML that is not a derivation, Ctrl-C ----------------
@@ -479,8 +480,8 @@ def locked(tmp_path: Path) -> Iterator[Path]:
 
 def test_an_unreadable_file_is_an_unreadable_problem(locked: Path, unprivileged: list[str]) -> None:
     code = (
-        "from pathlib import Path; from derivcheck import checker; "
-        "r = checker.check_file(Path('noperm.yaml')); print([(p.code, str(p.span), p.message) for p in r.problems])"
+        "from pathlib import Path; from derivcheck.run.claims import check_file; "
+        "r = check_file(Path('noperm.yaml')); print([(p.code, str(p.span), p.message) for p in r.problems])"
     )
     command = [*unprivileged, sys.executable, "-c", code]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=locked)
@@ -518,7 +519,7 @@ def test_an_unreadable_directory_in_a_tree_is_not_skipped_silently(locked: Path,
 
 def test_a_directory_named_like_a_derivation(tmp_path: Path) -> None:
     (tmp_path / "x.yaml").mkdir()
-    assert _outcome(checker.check_file(tmp_path / "x.yaml")) == problems("unreadable 1:1")
+    assert _outcome(check_file(tmp_path / "x.yaml")) == problems("unreadable 1:1")
     # Named on the command line it is a directory to search; inside a tree it is not a file.
     (tmp_path / "x.yaml" / "good.yaml").write_text(GOOD_FILE)
     result = runner.invoke(app, ["verify", str(tmp_path), "--format", "json"])
@@ -614,7 +615,7 @@ def test_ctrl_c_reports_what_was_finished_and_exits_130(tmp_path: Path) -> None:
 def test_a_power_tower_is_undecided_at_once_and_the_steps_after_it_are_verified() -> None:
     # Issue 4: `2**2**2**30` in one step, correct steps around it. Its numbers cannot be
     # computed within any limit, so the step is undecided as a time-out, without spending it.
-    result = checker.check_file(CORPUS / "huge_tower.yaml", timeout=10.0)
+    result = check_file(CORPUS / "huge_tower.yaml", timeout=10.0)
     before, tower, after = result.steps
     assert before.verdict is after.verdict is Verdict.PROVED
     assert tower.verdict is Verdict.UNDECIDED

@@ -13,8 +13,9 @@ import pytest
 import sympy
 from typer.testing import CliRunner
 
-from derivcheck import checker, cli, exprparse, latex
-from derivcheck.exprparse import ParseError, Scope
+from derivcheck import cli, parse
+from derivcheck.parse import ParseError, Scope, latex
+from derivcheck.run.claims import check_file
 from derivcheck.model import Verdict
 
 N = sympy.Symbol("N", integer=True, positive=True)
@@ -38,15 +39,15 @@ def scope() -> Scope:
 
 def same(text: str, expected: str, scope: Scope) -> None:
     """The LaTeX means exactly what the derivcheck text means (the SymPy objects are equal)."""
-    got = exprparse.parse_expression(text, scope)
-    assert got == exprparse.parse_expression(expected, scope), (text, latex.translate(text, scope, equation=False).text)
+    got = parse.parse_expression(text, scope)
+    assert got == parse.parse_expression(expected, scope), (text, latex.translate(text, scope, equation=False).text)
 
 
 def rejects(text: str, scope: Scope, code: str, at: str | None = None, *, equation: bool = False) -> ParseError:
     """A ParseError with `code`, pointing at the first occurrence of `at` in the text."""
-    parse = exprparse.parse_equation if equation else exprparse.parse_expression
+    reader = parse.parse_equation if equation else parse.parse_expression
     with pytest.raises(ParseError) as info:
-        parse(text, scope)
+        reader(text, scope)
     assert info.value.code == code, info.value
     if at is not None:
         assert info.value.offset == text.index(at), (info.value.offset, info.value)
@@ -182,7 +183,7 @@ def test_rejected_twins(text: str, code: str, at: str | None, scope: Scope) -> N
     if at == "$":
         # "At the end": the closing dollar.
         with pytest.raises(ParseError) as info:
-            exprparse.parse_expression(text, scope)
+            parse.parse_expression(text, scope)
         assert info.value.code == code
         assert info.value.offset == len(text) - 1, info.value
         return
@@ -317,7 +318,7 @@ def test_without_a_declared_d_a_near_form_is_an_error(text: str, code: str, at: 
     unscoped = without_d(scope)
     if at == "$":
         with pytest.raises(ParseError) as info:
-            exprparse.parse_expression(text, unscoped)
+            parse.parse_expression(text, unscoped)
         assert (info.value.code, info.value.offset) == (code, len(text) - 1)
         return
     rejects(text, unscoped, code, at)
@@ -345,7 +346,7 @@ def test_e_is_eulers_number_even_when_a_name_e_is_declared(scope: Scope) -> None
     same("$e t$", "exp(1)*t", big_e)
     same("$t^e$", "t**exp(1)", big_e)
     same("$E$", "E", big_e)  # the declared E
-    assert exprparse.parse_expression("$e$", big_e) != big_e.names["E"]
+    assert parse.parse_expression("$e$", big_e) != big_e.names["E"]
 
 
 def test_an_undeclared_capital_e_is_not_eulers_number(scope: Scope) -> None:
@@ -360,9 +361,9 @@ def test_a_power_of_a_declared_e_is_ambiguous(scope: Scope) -> None:
     for text in ("$e^{t}$", "$e^2$", r"$\mathrm{e}^{t}$", "$t + e^{z_k}$"):
         error = rejects(text, small_e, "ambiguous-latex", "e^" if "mathrm" not in text else "\\mathrm")
         assert "\\exp(x)" in error.message
-    assert exprparse.parse_expression("${e}^{2}$", small_e) == e**2
-    assert exprparse.parse_expression("$(e)^2$", small_e) == e**2
-    assert exprparse.parse_expression("$e t$", small_e) == e * t
+    assert parse.parse_expression("${e}^{2}$", small_e) == e**2
+    assert parse.parse_expression("$(e)^2$", small_e) == e**2
+    assert parse.parse_expression("$e t$", small_e) == e * t
     same(r"$\exp(t)$", "exp(t)", small_e)
     same("$e^{t}$", "exp(t)", scope)  # the twin: e undeclared
 
@@ -373,8 +374,8 @@ def test_sigma_next_to_a_factor_is_ambiguous_when_sigma_is_declared(scope: Scope
     for text in (r"$\sigma(t)$", r"$\sigma \left( t \right)$", r"$\sigma t$", r"$\sigma z_k$", r"$2 \sigma [t]$"):
         error = rejects(text, with_sigma, "ambiguous-latex", "\\sigma")
         assert "\\operatorname{sigmoid}" in error.message
-    assert exprparse.parse_expression(r"$\sigma \cdot t$", with_sigma) == sigma * t
-    assert exprparse.parse_expression(r"$\sigma^2 + t \sigma$", with_sigma) == sigma**2 + t * sigma
+    assert parse.parse_expression(r"$\sigma \cdot t$", with_sigma) == sigma * t
+    assert parse.parse_expression(r"$\sigma^2 + t \sigma$", with_sigma) == sigma**2 + t * sigma
     same(r"$\operatorname{sigmoid}(t)$", "sigmoid(t)", with_sigma)
     same(r"$\sigma t$", "sigmoid(t)", scope)  # the twin: sigma undeclared
 
@@ -411,29 +412,29 @@ def test_a_declared_name_spelled_like_a_function_is_ambiguous_before_a_factor(sc
     for text in (r"$\mathrm{log}(t)$", r"$\operatorname{log} t$"):
         error = rejects(text, with_log, "ambiguous-latex", "\\")
         assert "log(x) or log times x" in error.message
-    assert exprparse.parse_expression(r"$\mathrm{log} \cdot t + \mathrm{log}$", with_log) == log * t + log
+    assert parse.parse_expression(r"$\mathrm{log} \cdot t + \mathrm{log}$", with_log) == log * t + log
     same(r"$\log t$", "log(t)", with_log)  # \log is always the function
     same(r"$\mathrm{log}(t)$", "log(t)", scope)  # the twin: log undeclared
 
 
 def test_pi_is_the_number_unless_declared(scope: Scope) -> None:
-    assert exprparse.parse_expression(r"$\pi$", scope) == sympy.pi
+    assert parse.parse_expression(r"$\pi$", scope) == sympy.pi
     with_pi = declaring(scope, "pi")
-    assert exprparse.parse_expression(r"$\pi$", with_pi) == with_pi.names["pi"]
+    assert parse.parse_expression(r"$\pi$", with_pi) == with_pi.names["pi"]
 
 
 # -- equations ----------------------------------------------------------------------------------
 
 
 def test_a_claim_in_latex_has_two_sides(scope: Scope) -> None:
-    lhs, rhs = exprparse.parse_equation(r"$\frac{\partial L}{\partial z_j} = a_j - y_j$", scope)
-    assert lhs == exprparse.parse_expression("Derivative(L, z[j])", scope)
+    lhs, rhs = parse.parse_equation(r"$\frac{\partial L}{\partial z_j} = a_j - y_j$", scope)
+    assert lhs == parse.parse_expression("Derivative(L, z[j])", scope)
     assert rhs == a[j] - y[j]
 
 
 def test_a_claim_needs_exactly_one_equals_sign(scope: Scope) -> None:
     with pytest.raises(ParseError) as info:
-        exprparse.parse_equation("$t + 1$", scope)
+        parse.parse_equation("$t + 1$", scope)
     assert info.value.offset == len("$t + 1")  # the closing dollar: the '=' is missing there
     error = rejects("$t = 1 = t$", scope, "syntax", "= t", equation=True)
     assert "second '='" in error.message
@@ -443,8 +444,8 @@ def test_an_equals_sign_inside_brackets_is_not_a_side(scope: Scope) -> None:
     rejects("$(t = 1)$", scope, "syntax", "=", equation=True)
 
 
-def test_an_error_found_by_exprparse_points_into_the_latex(scope: Scope) -> None:
-    # exprparse finds these on the translation; the offset is mapped back onto the LaTeX.
+def test_an_error_found_by_the_expression_parser_points_into_the_latex(scope: Scope) -> None:
+    # parse/expr.py finds these on the translation; the offset is mapped back onto the LaTeX.
     text = r"$\frac{\partial L}{\partial z_j} = a_j - q_j$"
     rejects(text, scope, "undeclared-symbol", "q_j", equation=True)
     rejects(r"$t^{100000}$", scope, "too-large-to-evaluate", "t")
@@ -454,7 +455,7 @@ def test_an_error_found_by_exprparse_points_into_the_latex(scope: Scope) -> None
 def test_plain_text_is_not_latex(scope: Scope) -> None:
     assert not latex.is_latex("a[k] - y[k]")
     assert latex.is_latex("  $a_k$")
-    assert exprparse.parse_expression("a[k]", scope) == a[k]
+    assert parse.parse_expression("a[k]", scope) == a[k]
 
 
 # -- hostile LaTeX: clear errors, nothing run --------------------------------------------------
@@ -495,7 +496,7 @@ def test_tex_machinery_is_refused_by_name(text: str, command: str, scope: Scope)
 )
 def test_other_tex_tricks_are_refused(text: str, scope: Scope) -> None:
     with pytest.raises(ParseError):
-        exprparse.parse_expression(text, scope)
+        parse.parse_expression(text, scope)
 
 
 def test_deeply_nested_braces_are_refused_quickly(scope: Scope) -> None:
@@ -530,7 +531,7 @@ def test_long_latex_is_refused_by_length(scope: Scope) -> None:
     rejects("$" + "t + " * 3_000 + "t$", scope, "too-large")
     # Within the length limit but longer once translated: refused with a LaTeX message.
     text = "$" + " + ".join(["a_k"] * 1_600) + "$"
-    assert len(text) < exprparse.MAX_TEXT_LENGTH
+    assert len(text) < parse.MAX_TEXT_LENGTH
     error = rejects(text, scope, "too-large")
     assert "translates to" in error.message
 
@@ -553,8 +554,8 @@ def test_the_translator_runs_nothing() -> None:
             assert node.func.id not in {"eval", "exec", "compile", "__import__", "open", "getattr"}, node.func.id
         elif isinstance(node, ast.Attribute):
             assert node.attr not in {"sympify", "parse_expr", "system", "popen", "run"}, node.attr
-    assert imported == {"__future__", "re", "collections.abc", "contextlib", "dataclasses", "derivcheck", "derivcheck.exprparse"}
-    # The translation is plain text that exprparse then vets: names come only from the scope's
+    assert imported == {"__future__", "re", "collections.abc", "contextlib", "dataclasses", "derivcheck.parse.scope"}
+    # The translation is plain text that parse/expr.py then vets: names come only from the scope's
     # letters, Greek commands and \mathrm{...}, and the only calls are from a fixed table.
     translation = latex.translate(r"$\mathrm{Sum}(t) + \mathrm{exec}(t)$", Scope(names={}, families={}), equation=False)
     assert translation.text == "Sum*(t) + exec*(t)"
@@ -588,7 +589,7 @@ steps:
 def check(tmp_path: Path, steps: str) -> list[tuple[str, str, str]]:
     path = tmp_path / "latex.yaml"
     path.write_text(HEADER + steps, encoding="utf-8")
-    result = checker.check_file(path, timeout=None)
+    result = check_file(path, timeout=None)
     assert not result.problems, result.problems
     return [(step.number, step.verdict.value, step.message) for step in result.steps]
 
@@ -618,7 +619,7 @@ def test_latex_and_derivcheck_syntax_mix_in_one_chain(tmp_path: Path) -> None:
 def test_a_latex_error_is_a_problem_at_its_column(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(HEADER + "  - claim: '$\\frac{\\partial L}{\\partial z_j} = a_j \\input{x}$'\n", encoding="utf-8")
-    result = checker.check_file(path, timeout=None)
+    result = check_file(path, timeout=None)
     (step,) = result.steps
     assert step.verdict is Verdict.ERROR
     (problem,) = step.problems
@@ -629,7 +630,7 @@ def test_a_latex_error_is_a_problem_at_its_column(tmp_path: Path) -> None:
 
 def test_the_latex_example_derivation_holds() -> None:
     path = Path(__file__).parent.parent / "derivations" / "softmax_ce_latex.yaml"
-    result = checker.check_file(path, timeout=60)
+    result = check_file(path, timeout=60)
     assert result.ok, [(s.number, s.verdict.value, s.message) for s in result.steps if not s.ok]
     assert sum(step.verdict is Verdict.REFUTED for step in result.steps) == 1
 
@@ -659,7 +660,7 @@ steps:
 """,
         encoding="utf-8",
     )
-    result = checker.check_file(path, timeout=None)
+    result = check_file(path, timeout=None)
     assert not result.problems, result.problems
     assert [step.verdict.value for step in result.steps] == ["proved", "proved", "proved", "refuted"]
     assert result.steps[2].assumptions_used == ("sums",)
@@ -699,7 +700,7 @@ def test_leibniz_steps_with_a_declared_index_d_are_proved_and_refuted_rightly(tm
     path.write_text(LEIBNIZ_FILE, encoding="utf-8")
     # A time limit, not None: in-process, the engine's hint search for the refuted step raises
     # SymPy's KeyError (zoo) in logcombine, for the same claim in plain syntax too (an engine bug).
-    result = checker.check_file(path, timeout=60)
+    result = check_file(path, timeout=60)
     assert not result.problems, result.problems
     assert [step.verdict for step in result.steps] == [Verdict.PROVED, Verdict.REFUTED]
     assert result.steps[1].counterexample is not None
@@ -718,7 +719,7 @@ def test_an_ambiguous_leibniz_step_is_an_error_at_the_column_of_its_d(tmp_path: 
     path = tmp_path / "near.yaml"
     text = LEIBNIZ_FILE.replace("$\\frac{dL}{dz_j} = \\frac{L}{z_j}$", "$\\frac{dL}{dz_j dz_k} = \\frac{L}{z_j}$")
     path.write_text(text, encoding="utf-8")
-    result = checker.check_file(path, timeout=60)
+    result = check_file(path, timeout=60)
     assert result.steps[0].verdict is Verdict.PROVED
     step = result.steps[1]
     assert step.verdict is Verdict.ERROR

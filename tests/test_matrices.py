@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import sympy
 
-from derivcheck.exprparse import Diff, MatrixValue, ParseError, Scope, parse_equation, parse_expression
+from derivcheck.parse import MatrixValue, ParseError, Scope, parse_equation, parse_expression
+from derivcheck.vocabulary import Diff
 
 L, d, n = (sympy.Symbol(name, integer=True, positive=True) for name in ("L", "d", "n"))
 l, i, m = (sympy.Symbol(name, integer=True) for name in ("l", "i", "m"))

@@ -129,11 +129,11 @@ def test_new_title_reads_back_as_written(stem: str, title: str, tmp_path: Path) 
 
 
 def test_the_starter_verifies(tmp_path: Path) -> None:
-    from derivcheck import checker
+    from derivcheck.run.claims import check_file
 
     path = tmp_path / "starter.yaml"
     path.write_text(starter_text(path), encoding="utf-8")
-    result = checker.check_file(path, timeout=None)
+    result = check_file(path, timeout=None)
     assert result.problems == ()
     assert len(result.steps) >= 3
     assert all(step.verdict in (Verdict.PROVED, Verdict.CHECKED) for step in result.steps), [
@@ -142,13 +142,13 @@ def test_the_starter_verifies(tmp_path: Path) -> None:
 
 
 def test_a_broken_starter_would_be_caught(tmp_path: Path) -> None:
-    from derivcheck import checker
+    from derivcheck.run.claims import check_file
 
     path = tmp_path / "starter.yaml"
     text = starter_text(path).replace("= 2*x[k]\n", "= 3*x[k]\n", 1)
     assert text != starter_text(path)
     path.write_text(text, encoding="utf-8")
-    result = checker.check_file(path, timeout=None)
+    result = check_file(path, timeout=None)
     assert any(step.verdict is Verdict.REFUTED for step in result.steps)
 
 

@@ -13,7 +13,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from derivcheck import checker, cli, runner, source
+from derivcheck import cli, source
+from derivcheck import prepare as preparing
+from derivcheck.engine import check as engine_check
+from derivcheck.model import Claim
+from derivcheck.run import files as runner
 from derivcheck.model import StepResult, Verdict
 
 TINY = """\
@@ -115,10 +119,10 @@ def test_time_limits_still_apply_to_each_claim(jobs: str, tmp_path: Path) -> Non
 
 
 def _fake_check(behaviour: Callable[[Path, str], None]) -> Callable[..., StepResult]:
-    """Stands in for checker.check_claim: runs `behaviour` (file, claim number), then proves the claim."""
+    """Stands in for engine.check.check_claim: runs `behaviour` (file, claim number), then proves the claim."""
 
-    def check_claim(claim: checker.Claim, workspace: checker.Workspace, unequal: object) -> StepResult:
-        behaviour(Path(workspace.derivation.path), claim.number)
+    def check_claim(claim: Claim, ctx: object, unequal: object, *, path: str) -> StepResult:
+        behaviour(Path(path), claim.number)
         return StepResult(claim.number, None, claim.text.span, claim.written, Verdict.PROVED, "stand-in")
 
     return check_claim
@@ -152,7 +156,7 @@ def _most_at_once(log: Path) -> int:
 @pytest.mark.parametrize("jobs", [1, 2, 3])
 def test_at_most_n_claims_are_checked_at_once_in_as_many_servers(jobs: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "log"
-    monkeypatch.setattr(checker, "check_claim", _fake_check(_log_times(log, lambda path, number: 0.3)))
+    monkeypatch.setattr(engine_check, "check_claim", _fake_check(_log_times(log, lambda path, number: 0.3)))
     results = list(runner.check_paths(_files(tmp_path, 3), timeout=10.0, jobs=jobs))
     assert len(results) == 3 and all(len(result.steps) == 2 for result in results)
     assert all(step.verdict is Verdict.PROVED for result in results for step in result.steps)
@@ -180,7 +184,7 @@ def _servers_of(log: Path) -> dict[str, int]:
 def test_each_server_checks_a_run_of_consecutive_claims(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The links of a chain share their sides: the server that prepared a side checks the next link.
     log = tmp_path / "log"
-    monkeypatch.setattr(checker, "check_claim", _fake_check(_log_claims(log, lambda number: 0.2)))
+    monkeypatch.setattr(engine_check, "check_claim", _fake_check(_log_claims(log, lambda number: 0.2)))
     (result,) = runner.check_paths(_files(tmp_path, 1, steps=6), timeout=10.0, jobs=2)
     assert [step.verdict for step in result.steps] == [Verdict.PROVED] * 6
     servers = _servers_of(log)
@@ -189,7 +193,7 @@ def test_each_server_checks_a_run_of_consecutive_claims(tmp_path: Path, monkeypa
 
 def test_a_server_done_with_its_run_takes_claims_from_the_end_of_another(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     log = tmp_path / "log"
-    monkeypatch.setattr(checker, "check_claim", _fake_check(_log_claims(log, lambda number: 1.5 if number == "1" else 0.05)))
+    monkeypatch.setattr(engine_check, "check_claim", _fake_check(_log_claims(log, lambda number: 1.5 if number == "1" else 0.05)))
     (result,) = runner.check_paths(_files(tmp_path, 1, steps=6), timeout=10.0, jobs=2)
     assert [step.verdict for step in result.steps] == [Verdict.PROVED] * 6
     order = [line.split()[0] for line in log.read_text().splitlines()]
@@ -199,11 +203,11 @@ def test_a_server_done_with_its_run_takes_claims_from_the_end_of_another(tmp_pat
 
 
 def test_a_refuted_claim_gets_its_hints_from_the_server_that_refuted_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def refute(claim: checker.Claim, workspace: checker.Workspace, unequal: object) -> StepResult:
+    def refute(claim: Claim, ctx: object, unequal: object, *, path: str) -> StepResult:
         return StepResult(claim.number, None, claim.text.span, claim.written, Verdict.REFUTED, "stand-in", message=f"refuted in {os.getpid()}")
 
-    monkeypatch.setattr(checker, "check_claim", refute)
-    monkeypatch.setattr(checker.deciding, "hints", lambda *args, **kwargs: [f"hinted in {os.getpid()}"])
+    monkeypatch.setattr(engine_check, "check_claim", refute)
+    monkeypatch.setattr(engine_check, "hints", lambda *args, **kwargs: [f"hinted in {os.getpid()}"])
     (result,) = runner.check_paths(_files(tmp_path, 1, steps=4), timeout=10.0, jobs=2)
     assert [step.verdict for step in result.steps] == [Verdict.REFUTED] * 4
     for step in result.steps:
@@ -216,7 +220,7 @@ def test_files_come_out_in_order_when_the_first_is_slowest(tmp_path: Path, monke
     paths = _files(tmp_path, 4, steps=1)
     log = tmp_path / "log"
     slow = _log_times(log, lambda path, number: 1.0 if path == paths[0] else 0.0)
-    monkeypatch.setattr(checker, "check_claim", _fake_check(slow))
+    monkeypatch.setattr(engine_check, "check_claim", _fake_check(slow))
     results = list(runner.check_paths(list(reversed(paths[1:])) + [paths[0]], timeout=10.0, jobs=2))
     assert [result.path for result in results] == [str(p) for p in reversed(paths[1:])] + [str(paths[0])]
     results = list(runner.check_paths(paths, timeout=10.0, jobs=2))
@@ -242,7 +246,7 @@ def _die() -> None:
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_an_engine_failure_on_a_claim_is_undecided_and_the_run_goes_on(jobs: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = _files(tmp_path, 3)
-    monkeypatch.setattr(checker, "check_claim", _fake_check(_crash_in("f1.yaml", _raise)))
+    monkeypatch.setattr(engine_check, "check_claim", _fake_check(_crash_in("f1.yaml", _raise)))
     results = list(runner.check_paths(paths, timeout=10.0, jobs=jobs))
     assert [step.verdict for step in results[1].steps] == [Verdict.UNDECIDED] * 2
     assert results[1].steps[0].method == "the check crashed"
@@ -252,17 +256,17 @@ def test_an_engine_failure_on_a_claim_is_undecided_and_the_run_goes_on(jobs: int
 
 def test_a_server_that_dies_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = _files(tmp_path, 3)
-    monkeypatch.setattr(checker, "check_claim", _fake_check(_crash_in("f1.yaml", _die)))
+    monkeypatch.setattr(engine_check, "check_claim", _fake_check(_crash_in("f1.yaml", _die)))
     results = list(runner.check_paths(paths, timeout=10.0, jobs=2))
     assert [step.tried for step in results[1].steps] == [("the worker died (killed by SIGKILL)",)] * 2
     assert all(step.verdict is Verdict.PROVED for result in (results[0], results[2]) for step in result.steps)
     assert multiprocessing.active_children() == []
 
 
-def _build_fails_in(name: str) -> Callable[[source.Derivation], checker.Workspace]:
-    build = checker.build
+def _build_fails_in(name: str) -> Callable[[source.Derivation], preparing.Workspace]:
+    build = preparing.build
 
-    def failing(derivation: source.Derivation) -> checker.Workspace:
+    def failing(derivation: source.Derivation) -> preparing.Workspace:
         if Path(derivation.path).name == name:
             raise ValueError("engine bug")
         return build(derivation)
@@ -273,7 +277,7 @@ def _build_fails_in(name: str) -> Callable[[source.Derivation], checker.Workspac
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_a_crash_is_raised_after_the_files_before_it(jobs: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = _files(tmp_path, 3)
-    monkeypatch.setattr(checker, "build", _build_fails_in("f1.yaml"))
+    monkeypatch.setattr(preparing.claims, "build", _build_fails_in("f1.yaml"))
     checking = runner.check_paths(paths, timeout=10.0, jobs=jobs)
     assert next(checking).path == str(paths[0])
     with pytest.raises(runner.FileCrashed) as raised:
@@ -284,7 +288,7 @@ def test_a_crash_is_raised_after_the_files_before_it(jobs: int, tmp_path: Path, 
 
 def test_cli_reports_a_crash_on_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = _files(tmp_path, 2)
-    monkeypatch.setattr(checker, "build", _build_fails_in("f1.yaml"))
+    monkeypatch.setattr(preparing.claims, "build", _build_fails_in("f1.yaml"))
     result = cli_runner.invoke(cli.app, ["verify", *map(str, paths), "-j", "2", "--no-cache"], prog_name="derivcheck")
     assert result.exit_code == 2
     assert result.stderr == f"derivcheck: internal error while checking {paths[1]}: ValueError: engine bug\n"
@@ -293,7 +297,7 @@ def test_cli_reports_a_crash_on_one_line(tmp_path: Path, monkeypatch: pytest.Mon
 def test_stopping_early_stops_the_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = _files(tmp_path, 3, steps=1)
     slow = _log_times(tmp_path / "log", lambda path, number: 0.0 if path == paths[0] else 60.0)
-    monkeypatch.setattr(checker, "check_claim", _fake_check(slow))
+    monkeypatch.setattr(engine_check, "check_claim", _fake_check(slow))
     checking = runner.check_paths(paths, timeout=10.0, jobs=2)
     assert next(checking).path == str(paths[0])
     started = time.monotonic()
@@ -305,7 +309,7 @@ def test_stopping_early_stops_the_workers(tmp_path: Path, monkeypatch: pytest.Mo
 def test_a_file_past_its_budget_leaves_its_other_claims_undecided(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = _files(tmp_path, 2, steps=4)
     log = tmp_path / "log"
-    monkeypatch.setattr(checker, "check_claim", _fake_check(_log_times(log, lambda path, number: 0.4 if path == paths[0] else 0.0)))
+    monkeypatch.setattr(engine_check, "check_claim", _fake_check(_log_times(log, lambda path, number: 0.4 if path == paths[0] else 0.0)))
     first, second = runner.check_paths(paths, timeout=10.0, jobs=1, file_budget=0.7)
     assert [step.verdict for step in first.steps] == [Verdict.PROVED] * 2 + [Verdict.UNDECIDED] * 2
     assert first.steps[3].method == "time-out: not checked, the file's time budget of 0.7 s was spent"

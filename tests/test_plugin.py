@@ -99,10 +99,11 @@ def test_a_wrong_step_fails_and_is_named(pytester: pytest.Pytester, plugin_args:
 COUNT_FORKS_AND_CLAIMS = """\
 import os
 import time
-from derivcheck import checker, worker
+from derivcheck.engine import check
+from derivcheck.run import worker
 
 _fork = worker.Servers._fork
-_check_claim = checker.check_claim
+_check_claim = check.check_claim
 
 
 def _counted_fork(self, slot):
@@ -112,15 +113,15 @@ def _counted_fork(self, slot):
     return server
 
 
-def _logged_check(claim, workspace, unequal):
+def _logged_check(claim, ctx, unequal, *, path):
     time.sleep(0.3)  # claims of equal length: the servers' runs do not depend on start-up times
     with open("claims.log", "a", encoding="utf-8") as log:
         log.write(f"{claim.number} {os.getpid()}\\n")
-    return _check_claim(claim, workspace, unequal)
+    return _check_claim(claim, ctx, unequal, path=path)
 
 
 worker.Servers._fork = _counted_fork
-checker.check_claim = _logged_check
+check.check_claim = _logged_check
 """
 
 SIX_STEPS = "variables:\n  t: real\nsteps:\n" + "".join(f"  - claim: {n}*t = t + {n - 1}*t\n" for n in range(2, 8))

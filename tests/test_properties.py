@@ -55,7 +55,8 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from derivcheck import checker, source
+from derivcheck import source
+from derivcheck.run.claims import check_derivation
 from derivcheck.model import Counterexample, StepResult, Verdict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -657,7 +658,7 @@ def load(yaml_text: str) -> source.Derivation:
 
 def derivcheck(yaml_text: str) -> tuple[source.Derivation, StepResult]:
     derivation = load(yaml_text)
-    result = checker.check_derivation(derivation, timeout=TIMEOUT)
+    result = check_derivation(derivation, timeout=TIMEOUT)
     assert not result.problems, result.problems
     (step,) = result.steps
     return derivation, step

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from derivcheck import cli, render
+from derivcheck import cli
+from derivcheck.report import render
 from derivcheck.model import EXIT_ERROR, EXIT_FAIL, EXIT_OK
 
 REPO = Path(__file__).resolve().parents[1]
@@ -497,7 +498,7 @@ def test_the_html_renders_math_in_headless_chromium(tmp_path: Path) -> None:
 def test_sigmoid_and_delta_print_as_greek_letters() -> None:
     import sympy
 
-    from derivcheck.exprparse import sigmoid
+    from derivcheck.vocabulary import sigmoid
 
     t, k, j = sympy.Symbol("t"), sympy.Symbol("k", integer=True), sympy.Symbol("j", integer=True)
     math = render._math(sigmoid(t) + sympy.KroneckerDelta(k, j))

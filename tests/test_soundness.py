@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from derivcheck import checker, source
+from derivcheck import source
+from derivcheck.run import claims
+from derivcheck.run.claims import check_file
 from derivcheck.model import FileResult, StepResult, Verdict
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -176,7 +178,7 @@ def _yes_man(path: Path, *, timeout: float | None = None) -> FileResult:
 
 def test_the_harness_reports_a_checker_that_passes_everything(monkeypatch: pytest.MonkeyPatch) -> None:
     # The rejects twin of the run above: a checker that says "proved" to every claim is caught.
-    monkeypatch.setattr(checker, "check_file", _yes_man)
+    monkeypatch.setattr(claims, "check_file", _yes_man)
     outcomes = soundness.run([ROOT / "derivations" / "softmax_ce.yaml"], max_mutants=6, seed=11, jobs=1, timeout=20)
     figures = soundness.summary(outcomes)
     assert figures["non_equivalent"] >= 1
@@ -190,7 +192,7 @@ def test_derivcheck_does_not_pass_a_claim_the_oracle_refutes_for_correlated_size
     path = tmp_path / "sizes.yaml"
     path.write_text("sizes: [N, D]\nsteps:\n  - claim: D = N + 1\n")
     assert soundness.judge_file(path, seed=1)["1"].status == "different"
-    verdict = checker.check_file(path, timeout=20).steps[0].verdict
+    verdict = check_file(path, timeout=20).steps[0].verdict
     assert verdict not in (Verdict.PROVED, Verdict.CHECKED)
 
 
@@ -270,7 +272,7 @@ def test_the_harness_fails_a_file_with_no_judged_mutant(tmp_path: Path, capsys: 
 
 
 def test_the_harness_exits_non_zero_on_a_false_pass(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(checker, "check_file", _yes_man)
+    monkeypatch.setattr(claims, "check_file", _yes_man)
     path = ROOT / "derivations" / "softmax_ce.yaml"
     assert soundness.main(["--files", str(path), "--per-file", "4", "--jobs", "1", "--seed", "2"]) == 1
     out = capsys.readouterr().out

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from derivcheck import worker
-from derivcheck.worker import Crashed, Finished, Servers, TimedOut, run_limited
+from derivcheck.run import worker
+from derivcheck.run.worker import Crashed, Finished, Servers, TimedOut, run_limited
 
 GIB = 1024**3
 
@@ -197,12 +197,12 @@ def test_a_slow_step_is_undecided_by_the_time_limit_and_the_others_are_verified(
     # A true claim (so the quick numeric look cannot refute it): (t + s + u + v + 1)**30
     # expands to tens of thousands of terms, more than a minute of
     # SymPy here. (A huge power such as 2**2**2**30 never gets that far: the parser refuses it.)
-    from derivcheck import checker
+    from derivcheck.run.claims import check_file
 
     path = tmp_path / "slow.yaml"
     path.write_text(SLOW_FILE)
     start = time.monotonic()
-    result = checker.check_file(path, timeout=2)
+    result = check_file(path, timeout=2)
     assert time.monotonic() - start < 8
     assert [step.verdict.value for step in result.steps] == ["proved", "undecided", "proved"]
     slow = result.steps[1]
@@ -316,7 +316,7 @@ PR_GET_PDEATHSIG = 2
 # with "busy", they are still sleeping. With "no-prctl", the kernel is not asked to kill them.
 PARENT_SCRIPT = """\
 import sys, time
-from derivcheck import worker
+from derivcheck.run import worker
 from tests.test_worker import _job
 
 if "no-prctl" in sys.argv:

@@ -15,7 +15,7 @@ from sympy import Indexed, Sum, Symbol
 
 from derivcheck.engine.context import Context, Fact
 from derivcheck.engine.symbolic import EngineError, variable_name
-from derivcheck.exprparse import Diff, sigmoid
+from derivcheck.vocabulary import Diff, sigmoid
 
 # An explicit expression is refused beyond this many terms from one unrolled sum.
 MAX_UNROLLED_TERMS = 400

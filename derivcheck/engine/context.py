@@ -62,6 +62,10 @@ class Context:
     # chain share their sides, and a process checks claim after claim of one file.
     memo: dict[tuple[str, sympy.Basic], sympy.Basic] = field(default_factory=dict, compare=False, repr=False)
 
+    def free_indices(self, expr: sympy.Basic) -> set[sympy.Symbol]:
+        """The declared indices (and generic-entry Dummies) free in an expression."""
+        return {symbol for symbol in expr.free_symbols if symbol in self.ranges}
+
     def family_of(self, atom: sympy.Basic) -> str | None:
         """The name of the variable or definition an atom (z[k], L) stands for."""
         if isinstance(atom, sympy.Indexed):

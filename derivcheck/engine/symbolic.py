@@ -16,7 +16,7 @@ import sympy
 from sympy import Add, Indexed, KroneckerDelta, Mul, Pow, Sum, Symbol
 
 from derivcheck.engine.context import Context, Fact
-from derivcheck.exprparse import Diff, sigmoid
+from derivcheck.vocabulary import Diff, sigmoid
 
 Ranges = dict[sympy.Symbol, tuple[sympy.Expr, sympy.Expr]]
 

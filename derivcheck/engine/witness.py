@@ -35,7 +35,7 @@ import sympy
 from mpmath import iv
 
 from derivcheck.engine.context import Context, Fact
-from derivcheck.exprparse import Diff, sigmoid
+from derivcheck.vocabulary import Diff, sigmoid
 from derivcheck.model import Counterexample
 
 # Precision: the first digits, and the most digits tried before a point is left unresolved.

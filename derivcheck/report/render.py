@@ -1,6 +1,6 @@
 """Rendering a derivation for people: a Markdown (LaTeX math) or HTML (MathML) document, with each step's verdict.
 
-The math is printed from the SymPy expressions derivcheck parsed (through exprparse, never
+The math is printed from the SymPy expressions derivcheck parsed (through derivcheck.parse, never
 eval), so the document shows exactly what was checked. Markdown carries LaTeX in `$$`
 blocks, as GitHub renders them. HTML is one self-contained file: MathML, which browsers
 render natively and offline (MathML Core in Chromium 109+, Firefox, Safari), and inline
@@ -26,8 +26,11 @@ import sympy
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.mathml import MathMLPresentationPrinter
 
-from derivcheck import __version__, checker, exprparse, source
-from derivcheck.exprparse import Diff, MatrixValue, ParseError
+from derivcheck import __version__, parse, prepare, source
+from derivcheck.model import Claim
+from derivcheck.parse import MatrixValue, ParseError
+from derivcheck.run.claims import check_derivation
+from derivcheck.vocabulary import Diff
 from derivcheck.model import FATAL_CODES, FileResult, Problem, StepResult, Verdict
 from derivcheck.report import step_holds, summary_line
 from derivcheck.report.diagnostics import counterexample_summary, one_line
@@ -289,10 +292,10 @@ def build_document(path: Path, *, check: bool = True, timeout: float | None = 10
     derivation, problems = source.load_derivation(path)
     if derivation is None or problems:
         raise RenderError(problems)
-    result = checker.check_derivation(derivation, timeout=timeout) if check else None
+    result = check_derivation(derivation, timeout=timeout) if check else None
     try:
-        workspace: checker.Workspace | None = checker.build(derivation)
-    except checker.FileProblems as exc:
+        workspace: prepare.Workspace | None = prepare.build(derivation)
+    except prepare.FileProblems as exc:
         workspace = None
         build_problems: tuple[Problem, ...] = tuple(exc.problems)
     else:
@@ -336,14 +339,14 @@ def _declarations(derivation: source.Derivation) -> tuple[tuple[str, str], ...]:
     return tuple(rows)
 
 
-def _definitions(derivation: source.Derivation, workspace: checker.Workspace | None) -> tuple[Entry, ...]:
+def _definitions(derivation: source.Derivation, workspace: prepare.Workspace | None) -> tuple[Entry, ...]:
     entries: list[Entry] = []
     for definition in derivation.definitions:
         written = f"{definition.head.value} := {definition.body.value}"
         math: Math | None = None
         if workspace is not None:
             try:
-                name, _ = exprparse.parse_head(definition.head.value)
+                name, _ = parse.parse_head(definition.head.value)
             except ParseError:
                 name = ""
             known = workspace.context.definitions.get(name)
@@ -354,18 +357,18 @@ def _definitions(derivation: source.Derivation, workspace: checker.Workspace | N
     return tuple(entries)
 
 
-def _assumptions(derivation: source.Derivation, workspace: checker.Workspace | None) -> tuple[Entry, ...]:
+def _assumptions(derivation: source.Derivation, workspace: prepare.Workspace | None) -> tuple[Entry, ...]:
     entries: list[Entry] = []
     for assumption in derivation.assumptions:
         text = assumption.statement.value
-        match = checker.ONE_HOT.match(text)
+        match = prepare.ONE_HOT.match(text)
         if match:
             entries.append(Entry(assumption.name.value, None, text, words=f"{match.group(1)} is one-hot: one entry is 1, the others 0"))
             continue
         math: Math | None = None
         if workspace is not None:
             try:
-                lhs, rhs = exprparse.parse_equation(text, workspace.scope)
+                lhs, rhs = parse.parse_equation(text, workspace.scope)
             except ParseError:
                 pass
             else:
@@ -377,23 +380,23 @@ def _assumptions(derivation: source.Derivation, workspace: checker.Workspace | N
 
 def _step_view(
     step: source.StepSpec,
-    workspace: checker.Workspace | None,
+    workspace: prepare.Workspace | None,
     by_number: dict[str, list[StepResult]],
     *,
     checked: bool,
 ) -> StepView:
     by = step.by.value if step.by else ", ".join(f"step {ref.value}" for ref in step.by_ids)
-    claims: dict[str, checker.Claim] = {}
+    claims: dict[str, Claim] = {}
     parse_errors: dict[str, list[StepResult]] = {}
     where: list[Math | str] = []
     if workspace is not None:
-        found, errors = checker.claims_of(step, workspace)
+        found, errors = prepare.claims_of(step, workspace)
         claims = {claim.number: claim for claim in found}
         for error in errors:
             parse_errors.setdefault(error.number, []).append(error)
         for condition in step.where:
             try:
-                first, second = exprparse.parse_condition(condition.value, workspace.scope)
+                first, second = parse.parse_condition(condition.value, workspace.scope)
             except ParseError:
                 where.append(condition.value)
                 continue

@@ -138,7 +138,7 @@ def code_fingerprint() -> str:
             _version_of("mpmath"),
         ):
             digest.update(part.encode("utf-8") + b"\0")
-        package = Path(__file__).resolve().parent
+        package = Path(__file__).resolve().parent.parent  # the whole derivcheck package, not run/ alone
         for path in sorted(package.rglob("*.py")):
             digest.update(path.relative_to(package).as_posix().encode("utf-8") + b"\0")
             digest.update(path.read_bytes() + b"\0")

@@ -1,4 +1,6 @@
-"""Turning the text of expressions, equations, conditions and definition heads into SymPy, without ever running it."""
+"""Plain expression text into SymPy, through an AST whitelist, without ever running it: expressions,
+equations, `where` conditions and definition heads. (LaTeX is translated to this text first, in
+parse/__init__.py.)"""
 
 from __future__ import annotations
 
@@ -8,32 +10,21 @@ import math
 import re
 import unicodedata
 import warnings
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Union
 
 import sympy
 
-from derivcheck import matrices
-from derivcheck.matrices import MatrixValue, ShapeError
+from derivcheck.parse import matrices
+from derivcheck.parse.matrices import MatrixValue, ShapeError
+from derivcheck.parse.scope import MAX_INT_DIGITS, TOO_LARGE_TO_EVALUATE, ParseError, Scope, Value, check_length
+from derivcheck.vocabulary import FUNCTIONS, SPECIAL_FUNCTIONS, Diff
 
-__all__ = [
-    "Diff",
-    "MatrixValue",
-    "ParseError",
-    "Scope",
-    "parse_condition",
-    "parse_equation",
-    "parse_expression",
-    "parse_head",
-]
+__all__ = ["parse_condition", "parse_equation", "parse_expression", "parse_head"]
 
 # Limits. The text comes from strangers' pull requests, so every way of making SymPy or
 # Python do a lot of work from a little text is bounded here, before the work starts.
-MAX_TEXT_LENGTH = 10_000
 MAX_DEPTH = 60  # AST nesting, and bracket nesting (the tokenizer gives up at 200 with a vaguer message)
-MAX_INT_DIGITS = 50  # a single integer literal, or the digits of a decimal literal
 MAX_FLOAT_EXPONENT = 1_000  # the e-part of a literal like 1e-3
 MAX_EXPONENT = 1_000  # |n| in base**n when n is a number
 MAX_POWER_DIGITS = (
@@ -47,25 +38,13 @@ MAX_NUMBER_DIGITS = 4_000
 MAX_RADICAND_DIGITS = 50
 
 _NUMBER_LIMIT = 10**MAX_NUMBER_DIGITS
-# The code of a ParseError for numbers too large to compute (a power tower, a number grown
-# past MAX_NUMBER_DIGITS): the expression is fine, checking it is beyond the limits.
-TOO_LARGE_TO_EVALUATE = "too-large-to-evaluate"
 _RADICAND_LIMIT = 10**MAX_RADICAND_DIGITS
 _INT_LITERAL_LIMIT = 10**MAX_INT_DIGITS
 
-# Functions that take one argument and map straight onto SymPy.
-_UNARY_FUNCTIONS: dict[str, Callable[[sympy.Expr], sympy.Expr]] = {
-    "exp": sympy.exp,
-    "log": sympy.log,
-    "tanh": sympy.tanh,
-    "sin": sympy.sin,
-    "cos": sympy.cos,
-    "Abs": sympy.Abs,
-}
-_SPECIAL_FUNCTIONS = frozenset(
-    {"sqrt", "sigmoid", "KroneckerDelta", "Sum", "Derivative"}
-)
-# Functions of matrix notation (see derivcheck.matrices).
+# Functions that take one argument and map straight onto SymPy: the vocabulary's (sigmoid too).
+_UNARY_FUNCTIONS: dict[str, Callable[[sympy.Expr], sympy.Expr]] = {name: f.sympy_form for name, f in FUNCTIONS.items()}
+_SPECIAL_FUNCTIONS = SPECIAL_FUNCTIONS
+# Functions of matrix notation (see parse/matrices.py).
 _MATRIX_FUNCTIONS = frozenset(
     {"softmax", "transpose", "sum", "ones", "eye", "diag", "broadcast", "hadamard", "jacobian"}
 )
@@ -113,92 +92,19 @@ _REFUSED: dict[type, str] = {
 _NAME_RE = re.compile(r"[^\W\d]\w*")
 
 
-class ParseError(ValueError):
-    """A problem in parsed text: message, 0-based character offset into the text, and a code.
-
-    Codes: "syntax", "unsafe-expression", "undeclared-symbol", "too-large", "arity",
-    "confusable-name" (a name Python would respell), "bound-index-in-limits" (a Sum whose
-    range names its own variable), "ambiguous-latex" (from latex.py), and
-    TOO_LARGE_TO_EVALUATE for well-formed mathematics whose numbers are too large to compute
-    (2**2**2**30): a claim holding it is undecided, not an error in the file.
-    """
-
-    def __init__(self, message: str, offset: int = 0, code: str = "syntax") -> None:
-        super().__init__(message)
-        self.message = message
-        self.offset = offset
-        self.code = code
-
-    def __str__(self) -> str:
-        return self.message
-
-    def __reduce__(self) -> tuple[type[ParseError], tuple[str, int, str]]:
-        # The default pickling would call ParseError(message) and lose offset and code,
-        # which matters if the engine ever checks steps in worker processes.
-        return (type(self), (self.message, self.offset, self.code))
-
-
-class sigmoid(sympy.Function):  # noqa: N801 - named as it prints
-    """The logistic function 1/(1 + exp(-x)), kept as one function so that its derivative
-    is sigmoid(x)*(1 - sigmoid(x)) (the form authors write) rather than exp(-x)/(1 + exp(-x))**2."""
-
-    nargs = 1
-
-    def fdiff(self, argindex: int = 1) -> sympy.Expr:
-        return self * (1 - self)
-
-    def _eval_is_real(self) -> bool | None:
-        return self.args[0].is_real
-
-    def _eval_is_positive(self) -> bool | None:
-        return True if self.args[0].is_real else None
-
-    def _eval_rewrite_as_exp(self, arg: sympy.Expr, **kwargs: object) -> sympy.Expr:
-        return 1 / (1 + sympy.exp(-arg))
-
-
-class Diff(sympy.Function):
-    """Unevaluated marker for Derivative(F, v): it has no eval, so it survives .doit() and .subs()."""
-
-    nargs = 2
-
-
-@dataclass(frozen=True)
-class Scope:
-    """The names an expression may use: plain symbols, indexed families, and which symbols are indices."""
-
-    names: Mapping[str, sympy.Symbol]
-    families: Mapping[str, tuple[sympy.IndexedBase, int]]
-    indices: frozenset[str] = frozenset()
-    # The size of each index of a family, for families usable bare in matrix notation.
-    shapes: Mapping[str, tuple[sympy.Expr, ...]] = field(default_factory=dict)
-    layout: str = "denominator"  # of Derivative(scalar, matrix): the matrix's shape, or its transpose
-
-
 # ---------------------------------------------------------------------------------------------
 # Public entry points
 
 
-Value = Union[sympy.Expr, MatrixValue]
-
-
 def parse_expression(text: str, scope: Scope) -> Value:
     """Parse one expression into SymPy (or a MatrixValue), using only the names in scope."""
-    _check_length(text)
-    from derivcheck import latex  # here, not at the top: latex.py imports this module
-
-    if latex.is_latex(text):  # $...$: translated to this syntax, then parsed here again
-        return latex.parse_expression(text, scope)
+    check_length(text)
     return _parse_side(text, 0, scope)
 
 
 def parse_equation(text: str, scope: Scope) -> tuple[Value, Value]:
     """Parse "lhs = rhs" into its two sides; error offsets are into the whole text."""
-    _check_length(text)
-    from derivcheck import latex  # here, not at the top: latex.py imports this module
-
-    if latex.is_latex(text):  # $lhs = rhs$: translated to this syntax, then parsed here again
-        return latex.parse_equation(text, scope)
+    check_length(text)
     splits = _top_level_equals(text)
     if len(splits) != 1:
         offset = splits[1] if len(splits) > 1 else 0
@@ -221,7 +127,7 @@ def parse_equation(text: str, scope: Scope) -> tuple[Value, Value]:
 
 def parse_condition(text: str, scope: Scope) -> tuple[sympy.Symbol, sympy.Symbol]:
     """Parse a condition "k != j" between two index symbols into (k, j)."""
-    _check_length(text)
+    check_length(text)
     tree, src = _parse_tree(text, 0, allow_compare=True)
     body = tree.body
     if not (
@@ -236,7 +142,7 @@ def parse_condition(text: str, scope: Scope) -> tuple[sympy.Symbol, sympy.Symbol
 
 def parse_head(text: str) -> tuple[str, tuple[str, ...]]:
     """Parse the left side of a definition: "L", "a[k]" or "W[i, d]" into (name, index names)."""
-    _check_length(text)
+    check_length(text)
     pos = _skip_space(text, 0)
     name, pos = _read_head_name(text, pos)
     pos = _skip_space(text, pos)
@@ -273,15 +179,6 @@ def parse_head(text: str) -> tuple[str, tuple[str, ...]]:
 
 # ---------------------------------------------------------------------------------------------
 # Text-level checks and parsing
-
-
-def _check_length(text: str) -> None:
-    if len(text) > MAX_TEXT_LENGTH:
-        raise ParseError(
-            f"the text is too long ({len(text)} characters; at most {MAX_TEXT_LENGTH})",
-            MAX_TEXT_LENGTH,
-            "too-large",
-        )
 
 
 def _top_level_equals(text: str) -> list[int]:
@@ -952,7 +849,7 @@ class _Builder:
                 return self._matrix_call(node, name)
             except ShapeError as exc:
                 raise self.error(str(exc), node, "shape-mismatch") from None
-        if name in _UNARY_FUNCTIONS or name in ("sqrt", "sigmoid"):
+        if name in _UNARY_FUNCTIONS or name == "sqrt":
             if len(args) != 1:
                 extra = " (log(x, b) is not supported)" if name == "log" else ""
                 raise self.error(
@@ -986,8 +883,6 @@ class _Builder:
             )
         if name == "sqrt":
             return self.power(value, sympy.Rational(1, 2), node)
-        if name == "sigmoid":
-            return sigmoid(value)
         return _UNARY_FUNCTIONS[name](value)
 
     def _matrix_call(self, node: ast.Call, name: str) -> Value:

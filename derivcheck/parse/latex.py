@@ -2,7 +2,7 @@
 
 A claim or chain item wrapped in dollars, `$\\frac{\\partial L}{\\partial z_j} = a_j - y_j$`, is
 read here: a tokenizer and a recursive-descent parser turn it into the text
-`Derivative((L), z[j]) = (a[j] - y[j])`, which derivcheck.exprparse then parses as it parses
+`Derivative((L), z[j]) = (a[j] - y[j])`, which parse/expr.py then parses as it parses
 everything else (through its AST whitelist). Nothing is ever evaluated, and no TeX runs: a
 command outside the subset (\\input, \\def, \\csname ...) is an error at its position.
 
@@ -26,7 +26,7 @@ The subset, and what each piece becomes:
     \\left( \\right), [ ], \\{ \\}, { }  grouping
     \\alpha ... \\omega, \\mathrm{name}   declared names
 
-Errors are exprparse.ParseError, with offsets into the whole text (dollars included), so
+Errors are ParseError (parse/scope.py), with offsets into the whole text (dollars included), so
 a Problem points at the column of the offending LaTeX. A text with two readings that depend on
 the declarations (\\frac{d^2 L}{d z^2} with a declared d) is an error with the code AMBIGUOUS:
 derivcheck never picks one of them silently. docs/latex.md lists them.
@@ -39,16 +39,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from derivcheck import exprparse
-from derivcheck.exprparse import ParseError, Scope, Value
+from derivcheck.parse.scope import MAX_INT_DIGITS, MAX_TEXT_LENGTH, ParseError, Scope
 
-__all__ = ["Translation", "is_latex", "names_in", "parse_equation", "parse_expression", "translate"]
+__all__ = ["Translation", "is_latex", "names_in", "translate"]
 
 MAX_DEPTH = 80  # nesting of expressions, factors and signs (a braced group is two levels)
-MAX_NUMBER_DIGITS = exprparse.MAX_INT_DIGITS
+MAX_NUMBER_DIGITS = MAX_INT_DIGITS
 # The code of a LaTeX text with two readings, which derivcheck reports instead of choosing one.
 AMBIGUOUS = "ambiguous-latex"
-# Euler's number. Not the text "E": exprparse would read that as a declared name E if there is one.
+# Euler's number. Not the text "E": parse/expr.py would read that as a declared name E if there is one.
 _EULER = "exp(1)"
 # What leibniz() finds in a fraction whose numerator and denominator start with a bare d.
 _PLAIN, _NEAR = "plain", "near"
@@ -133,29 +132,6 @@ def is_latex(text: str) -> bool:
     return text.lstrip().startswith("$")
 
 
-def parse_expression(text: str, scope: Scope) -> Value:
-    """Parse one LaTeX expression ($...$) in `scope`, through exprparse."""
-    translation = translate(text, scope, equation=False)
-    with _pointing_into(translation):
-        return exprparse.parse_expression(translation.text, scope)
-
-
-def parse_equation(text: str, scope: Scope) -> tuple[Value, Value]:
-    """Parse a LaTeX claim ($lhs = rhs$) in `scope` into its two sides, through exprparse."""
-    translation = translate(text, scope, equation=True)
-    with _pointing_into(translation):
-        return exprparse.parse_equation(translation.text, scope)
-
-
-@contextmanager
-def _pointing_into(translation: Translation) -> Iterator[None]:
-    """exprparse's errors point into the translation: point at the LaTeX they came from instead."""
-    try:
-        yield
-    except ParseError as exc:
-        raise ParseError(exc.message, translation.source_offset(exc.offset), exc.code) from None
-
-
 def names_in(text: str) -> list[str]:
     """The names a LaTeX text may use ([] for other text, or LaTeX that does not tokenize).
 
@@ -206,9 +182,9 @@ def translate(text: str, scope: Scope, *, equation: bool) -> Translation:
     for piece, at in pieces:
         offsets.extend([at] * len(piece))
     offsets.append(end)  # errors "at the end" of the translation
-    if len(out) > exprparse.MAX_TEXT_LENGTH:
+    if len(out) > MAX_TEXT_LENGTH:
         raise ParseError(
-            f"the LaTeX is too long (it translates to {len(out)} characters; at most {exprparse.MAX_TEXT_LENGTH})",
+            f"the LaTeX is too long (it translates to {len(out)} characters; at most {MAX_TEXT_LENGTH})",
             start,
             "too-large",
         )
@@ -687,7 +663,7 @@ class _Parser:
                 AMBIGUOUS,
             )
         if name == "E" and not self.declared("E"):
-            # exprparse would read an undeclared E as Euler's number, which LaTeX writes e.
+            # parse/expr.py would read an undeclared E as Euler's number, which LaTeX writes e.
             raise ParseError("undeclared name 'E' (Euler's number is written e)", token.start, "undeclared-symbol")
         return [(name, token.start)]
 

@@ -2,9 +2,9 @@
 
 The cache is read step by step: a step's results do not depend on the other steps, so
 the results of a file put together from its steps are those of checking it whole. The
-steps not in the cache are read into SymPy here (checker.prepare), every file before any
+steps not in the cache are read into SymPy here (prepare.prepare), every file before any
 claim is checked; then their claims, across all files, go to `jobs` server processes (0: one per CPU)
-forked from this one (checker.check_claims), which keep SymPy's caches from claim to
+forked from this one (run/claims.py), which keep SymPy's caches from claim to
 claim. Files are reported in the order they were found, each as soon as it and those
 before it are done.
 
@@ -20,14 +20,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from derivcheck import cache as caching
+from derivcheck.run import cache as caching
+from derivcheck.run.discover import DERIVATION_SUFFIXES, discover
 from derivcheck.model import FileResult, Problem, Span
 
 if TYPE_CHECKING:  # imported when needed: a warm run reads no YAML, and forks nothing
 
     from derivcheck.source import Derivation
 
-DERIVATION_SUFFIXES = (".yaml", ".yml")
 
 # A check of no step: made only to learn whether a file's declarations build.
 NO_STEP = -1
@@ -46,41 +46,6 @@ class FileCrashed(Exception):
         self.error = error
 
 
-def discover(paths: Sequence[Path]) -> tuple[list[Path], list[FileResult]]:
-    """Files to check (directories expanded to their *.yaml / *.yml files, sorted), and
-    a FileResult with a problem for each path that does not exist or cannot be read.
-
-    The same as `checker.discover` (tested), without importing SymPy.
-    """
-    found: list[Path] = []
-    missing: list[FileResult] = []
-
-    def unreadable(where: str, why: str) -> None:
-        problem = Problem(where, Span(1, 1), "unreadable", why)
-        missing.append(FileResult(where, None, problems=(problem,)))
-
-    for path in paths:
-        try:
-            is_dir, exists = path.is_dir(), path.exists()
-        except OSError as exc:
-            unreadable(str(path), f"cannot look at this path: {exc.strerror or exc}")
-            continue
-        if is_dir:
-            inside: list[Path] = []
-            # os.walk reports a folder it cannot enter, where rglob would skip it silently.
-            for folder, _dirs, files in os.walk(
-                path, onerror=lambda exc: unreadable(str(exc.filename), f"cannot read this folder: {exc.strerror}")
-            ):
-                inside.extend(Path(folder) / name for name in files if Path(name).suffix in DERIVATION_SUFFIXES)
-            found.extend(sorted(inside))
-        elif exists:
-            found.append(path)
-        else:
-            problem = Problem(str(path), Span(1, 1), "not-found", "no such file or directory")
-            missing.append(FileResult(str(path), None, problems=(problem,)))
-    return found, missing
-
-
 @dataclasses.dataclass
 class _Plan:
     """One file: its result when known without checking, else the steps left to check."""
@@ -93,7 +58,7 @@ class _Plan:
     units: list[int] = dataclasses.field(default_factory=list)  # step positions, or NO_STEP
     checked: dict[int, FileResult] = dataclasses.field(default_factory=dict)
     content: str | None = None  # the key of the whole file's result, from its bytes
-    prepared: object = None  # checker.Prepared, once the file is read into SymPy
+    prepared: object = None  # prepare.Prepared, once the file is read into SymPy
     outcomes: dict[int, object] = dataclasses.field(default_factory=dict)  # claim results
     left: int = 0  # claims not yet done
     crash: BaseException | None = None
@@ -205,16 +170,18 @@ def check_paths(
     if not any(plan.units for plan in plans):
         yield from ready()
         return
-    from derivcheck import checker  # imports SymPy: only when there is work to do
+    # Imported here, as SymPy is: only when there is work to do.
+    from derivcheck import prepare as preparing
+    from derivcheck.run import claims as checking
 
-    prepared: list[checker.Prepared] = []
+    prepared: list[preparing.Prepared] = []
     owners: list[int] = []
     for index, plan in enumerate(plans):
         if not plan.units:
             continue
         assert plan.derivation is not None
         try:
-            made = checker.prepare(plan.derivation, [position for position in plan.units if position != NO_STEP])
+            made = preparing.prepare(plan.derivation, [position for position in plan.units if position != NO_STEP])
         except Exception as error:
             # A file the checker cannot even read into SymPy: a bug, reported at that file.
             plan.crash = error
@@ -225,7 +192,7 @@ def check_paths(
     for plan in plans:
         if plan.prepared is not None and plan.left == 0:
             _settle(plan)
-    outcomes = checker.check_claims(prepared, timeout=timeout, jobs=jobs, file_budget=file_budget)
+    outcomes = checking.check_claims(prepared, timeout=timeout, jobs=jobs, file_budget=file_budget)
     try:
         yield from ready()
         for number, claim, result in outcomes:
@@ -242,10 +209,10 @@ def check_paths(
 
 def _settle(plan: _Plan) -> None:
     """Every claim of the plan is done: its steps' results, for the cache and the report."""
-    from derivcheck import checker
+    from derivcheck import prepare as preparing
 
-    assert plan.prepared is not None
-    by_step = checker.step_results(plan.prepared, plan.outcomes)
+    assert isinstance(plan.prepared, preparing.Prepared)
+    by_step = preparing.step_results(plan.prepared, plan.outcomes)  # type: ignore[arg-type]
     if plan.prepared.problems:
         plan.checked[NO_STEP] = FileResult(plan.prepared.derivation.path, plan.prepared.derivation.title, problems=plan.prepared.problems)
         return
