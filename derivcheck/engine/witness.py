@@ -35,7 +35,7 @@ import sympy
 from mpmath import iv
 
 from derivcheck.engine.context import Context, Fact
-from derivcheck.vocabulary import Diff, sigmoid
+from derivcheck.vocabulary import FUNCTIONS, Diff, sigmoid
 from derivcheck.model import Counterexample
 
 # Precision: the first digits, and the most digits tried before a point is left unresolved.
@@ -178,8 +178,9 @@ class Exact:
         raise NotRational(name)
 
     def function(self, name: str, x: object) -> object:
-        if name == "log" and x == 1 or name in ("exp", "sin", "tanh", "sigmoid") and x == 0:
-            return Fraction({"log": 0, "exp": 1, "sin": 0, "tanh": 0, "sigmoid": Fraction(1, 2)}[name])
+        known = FUNCTIONS[name].exact if name in FUNCTIONS else {}
+        if x in known:  # the few rational values of the vocabulary's functions
+            return known[x]  # type: ignore[index]
         if name == "Abs":
             return abs(x)  # type: ignore[arg-type]
         if name == "sign":
@@ -208,21 +209,11 @@ class Interval:
 
     def function(self, name: str, x: object) -> object:
         complex_ = isinstance(x, iv.mpc)
-        if name == "exp":
-            return iv.exp(x)
-        if name == "log":
-            if _zero(x):
-                raise Undefined("log of 0")
-            try:
-                return iv.log(x)
-            except mpmath.libmp.ComplexResult:
-                return iv.log(iv.mpc(x))
-        if name in ("sin", "cos"):
-            return getattr(iv, name)(x)
-        if name == "tanh":
-            return 1 - 2 / (iv.exp(2 * x) + 1)
-        if name == "sigmoid":
-            return 1 / (1 + iv.exp(-x))
+        if name == "log" and _zero(x):
+            raise Undefined("log of 0")
+        interval = FUNCTIONS[name].interval if name in FUNCTIONS else None
+        if interval is not None:
+            return interval(x)
         if name == "Abs":
             return abs(x)
         if name == "re":
@@ -253,27 +244,29 @@ def conjugate(x: object) -> object:
     return iv.mpc(x.real, -x.imag) if isinstance(x, iv.mpc) else x  # type: ignore[union-attr]
 
 
-# The derivative of each function from (x, f(x)), written with the operations above so that it
-# works on dual numbers too (nested derivatives). Abs, re, im and sign are not holomorphic:
-# their derivatives along a real variable are taken apart (see `apply`).
-DERIVATIVES: dict[str, Callable[[object, object, object], object]] = {
-    "exp": lambda n, x, v: v,
-    "log": lambda n, x, v: div(1, x),
-    "sin": lambda n, x, v: apply(n, "cos", x),
-    "cos": lambda n, x, v: neg(apply(n, "sin", x)),
-    "tanh": lambda n, x, v: add(1, neg(mul(v, v))),
-    "sigmoid": lambda n, x, v: mul(v, add(1, neg(v))),
-}
+class Ops:
+    """The witness's arithmetic, as the vocabulary's derivatives are written against it."""
+
+    def __init__(self, numbers: Exact | Interval) -> None:
+        self.numbers = numbers
+
+    add, neg, mul, div = staticmethod(add), staticmethod(neg), staticmethod(mul), staticmethod(div)
+
+    def apply(self, name: str, x: object) -> object:
+        return apply(self.numbers, name, x)
 
 
 def apply(numbers: Exact | Interval, name: str, x: object) -> object:
-    """f(x) for a function of the format, x possibly dual."""
+    """f(x) for a function of the format, x possibly dual. A holomorphic function's derivative
+    is the vocabulary's; Abs, re, im and sign are not holomorphic, and their derivatives
+    along a real variable are taken apart here."""
     if type(x) is not Dual:
         return numbers.function(name, x)
     re, ep, tag = x.re, x.ep, x.tag  # type: ignore[attr-defined]
     value = apply(numbers, name, re)
-    if name in DERIVATIVES:
-        return _dual(value, mul(DERIVATIVES[name](numbers, re, value), ep), tag)
+    derivative = FUNCTIONS[name].derivative if name in FUNCTIONS else None
+    if derivative is not None:
+        return _dual(value, mul(derivative(Ops(numbers), re, value), ep), tag)
     if name == "re":
         return _dual(value, apply(numbers, "re", ep), tag)
     if name == "im":
@@ -305,7 +298,7 @@ def power(numbers: Exact | Interval, base: object, exponent: object) -> object:
 
 # -- evaluation ---------------------------------------------------------------------------------
 
-_FUNCTIONS = frozenset({"exp", "log", "sin", "cos", "tanh", "sigmoid", "Abs", "sign", "re", "im"})
+_FUNCTIONS = frozenset(FUNCTIONS) | {"re", "im"}  # re and im come from SymPy's own evaluation
 _CONSTANTS = {sympy.pi: "pi", sympy.E: "E", sympy.I: "I"}
 
 
