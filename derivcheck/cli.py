@@ -648,7 +648,7 @@ def render(
     ] = 10.0,
 ) -> None:
     from derivcheck.model import EXIT_FAIL
-    from derivcheck.report.render import RenderError, render_file
+    from derivcheck.render import RenderError, render_file
 
     if output is not None:
         _refuse_overwriting_inputs(output, [path], what="document")

@@ -94,3 +94,8 @@ FUNCTIONS: dict[str, Function] = {
 # The other calls of the format, which the parser builds itself: sqrt (a power), the Kronecker
 # delta, Sum and Derivative; and matrix notation (parse/matrices.py).
 SPECIAL_FUNCTIONS = frozenset({"sqrt", "KroneckerDelta", "Sum", "Derivative"})
+
+
+def shown(expr: sympy.Basic) -> sympy.Basic:
+    """An expression as it prints: each Diff marker as SymPy's unevaluated Derivative."""
+    return expr.replace(lambda e: isinstance(e, Diff), lambda e: sympy.Derivative(e.args[0], e.args[1], evaluate=False))

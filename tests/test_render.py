@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from derivcheck import cli
-from derivcheck.report import render
+from derivcheck import cli, render
+from derivcheck.prepare import printing
 from derivcheck.model import EXIT_ERROR, EXIT_FAIL, EXIT_OK
 
 REPO = Path(__file__).resolve().parents[1]
@@ -225,7 +225,9 @@ def test_the_markdown_reading_sees_text_that_is_not_escaped(text: str, tmp_path:
     from derivcheck.report.diagnostics import one_line
 
     inline_only = lambda value: re.sub(r"([\\`*_\[\]<>|~&$])", r"\\\1", one_line(value))  # noqa: E731
-    monkeypatch.setattr(render, "markdown_escape", inline_only)
+    from derivcheck.report import render as report_render
+
+    monkeypatch.setattr(report_render, "markdown_escape", inline_only)
     markdown = render.render_file(_one_step_file(tmp_path, text), to="markdown", check=False)
     assert _read_as_written(markdown, text) != []
     assert _read_as_written(markdown.replace(text, "plain words"), "plain words") == []
@@ -279,7 +281,7 @@ def test_html_without_check_has_no_verdicts_but_shows_parse_errors(small: Path) 
 def test_the_mathml_is_whitelisted() -> None:
     text = render.render_file(SOFTMAX_CE, to="html", check=False)
     tags = set(re.findall(r"<(m[a-z]*)[ >]", text))
-    assert tags <= render._MATHML_TAGS | {"main", "meta"}
+    assert tags <= printing._MATHML_TAGS | {"main", "meta"}
     assert {"math", "mfrac", "msub", "munderover", "mi", "mo"} <= tags
     # SymPy's named entities (&dd; &InvisibleTimes;) are turned into characters.
     assert re.search(r"&(?!amp;|lt;|gt;|quot;|#x27;)[A-Za-z]+;", text) is None
@@ -292,14 +294,14 @@ def test_an_element_outside_the_whitelist_is_refused() -> None:
     bad = dom.createElement("mrow")
     bad.appendChild(dom.createElement("script"))
     with pytest.raises(ValueError):
-        render._serialize(bad)
+        printing.serialize(bad)
     attribute = dom.createElement("mi")
     attribute.setAttribute("onclick", "x")
     with pytest.raises(ValueError):
-        render._serialize(attribute)
+        printing.serialize(attribute)
     good = dom.createElement("mi")
     good.appendChild(dom.createTextNode("<&>"))
-    assert render._serialize(good) == "<mi>&lt;&amp;&gt;</mi>"
+    assert printing.serialize(good) == "<mi>&lt;&amp;&gt;</mi>"
 
 
 # -- the command line --------------------------------------------------------------------------
@@ -501,7 +503,7 @@ def test_sigmoid_and_delta_print_as_greek_letters() -> None:
     from derivcheck.vocabulary import sigmoid
 
     t, k, j = sympy.Symbol("t"), sympy.Symbol("k", integer=True), sympy.Symbol("j", integer=True)
-    math = render._math(sigmoid(t) + sympy.KroneckerDelta(k, j))
+    math = printing.math_of(sigmoid(t) + sympy.KroneckerDelta(k, j))
     assert math is not None
     assert r"\sigma\left(t\right)" in math.latex and r"\delta_{j k}" in math.latex
     assert "<mi>σ</mi>" in math.mathml and "<mi>δ</mi>" in math.mathml

@@ -11,7 +11,7 @@ from derivcheck.engine import decide as deciding
 from derivcheck.engine import symbolic
 from derivcheck.engine.context import Context
 from derivcheck.model import Claim, Problem, StepResult, Verdict
-from derivcheck.vocabulary import Diff
+from derivcheck.vocabulary import Diff, shown
 
 Unequal = tuple[tuple[sympy.Symbol, sympy.Symbol], ...]
 
@@ -96,11 +96,6 @@ def _free_by_differentiation(claim: Claim, left_free: set[sympy.Symbol], right_f
         if not extra <= differentiated or any(index.name in bound for index in extra):
             return False
     return True
-
-
-def shown(expr: sympy.Basic) -> sympy.Basic:
-    """An expression as it prints: Derivative(F, v) in SymPy's notation."""
-    return expr.replace(lambda e: isinstance(e, Diff), lambda e: sympy.Derivative(e.args[0], e.args[1], evaluate=False))
 
 
 def pretty_equation(lhs: sympy.Basic, rhs: sympy.Basic) -> str:

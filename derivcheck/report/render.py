@@ -1,440 +1,30 @@
-"""Rendering a derivation for people: a Markdown (LaTeX math) or HTML (MathML) document, with each step's verdict.
+"""A derivation's document (derivcheck/document.py) as Markdown (LaTeX math in $$ blocks, as
+GitHub renders them) or as HTML (one self-contained file: MathML, which browsers render natively
+and offline, and inline CSS; its Content-Security-Policy forbids scripts and every network load).
 
-The math is printed from the SymPy expressions derivcheck parsed (through derivcheck.parse, never
-eval), so the document shows exactly what was checked. Markdown carries LaTeX in `$$`
-blocks, as GitHub renders them. HTML is one self-contained file: MathML, which browsers
-render natively and offline (MathML Core in Chromium 109+, Firefox, Safari), and inline
-CSS; its Content-Security-Policy forbids scripts and every network load. MathML was
-chosen over a bundled KaTeX because it needs nothing bundled (KaTeX is ~280 kB of
-JavaScript plus fonts to vendor and keep up to date, and would need scripts enabled).
-
-Everything written by the file's author (title, source, description, justifications,
-names, expressions shown as text) is escaped; the MathML is re-serialized here from
-SymPy's printer through a whitelist of elements and attributes, its text escaped again.
+MathML was chosen over a bundled KaTeX because it needs nothing bundled (KaTeX is ~280 kB of
+JavaScript plus fonts to vendor and keep up to date, and would need scripts enabled). This module
+reads the document and the results only: the math in it was printed by prepare/printing.py.
+Everything written by the file's author (title, source, description, justifications, names,
+expressions shown as text) is escaped.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from xml.dom import minidom
 
-import sympy
-from sympy.printing.latex import LatexPrinter
-from sympy.printing.mathml import MathMLPresentationPrinter
-
-from derivcheck import __version__, parse, prepare, source
-from derivcheck.model import Claim
-from derivcheck.parse import MatrixValue, ParseError
-from derivcheck.run.claims import check_derivation
-from derivcheck.vocabulary import Diff
-from derivcheck.model import FATAL_CODES, FileResult, Problem, StepResult, Verdict
+from derivcheck import __version__
+from derivcheck.document import Document, Math, StepView
+from derivcheck.model import StepResult, Verdict
 from derivcheck.report import step_holds, summary_line
 from derivcheck.report.diagnostics import counterexample_summary, one_line
 from derivcheck.report.markdown import ICON_BY_VERDICT
 from derivcheck.report.markdown import escape as markdown_escape
 
-__all__ = ["RENDERER_BY_NAME", "Document", "RenderError", "build_document", "render_file", "to_html", "to_markdown"]
-
-# Math longer than this (in LaTeX characters) is shown as the text it was written as.
-MAX_MATH_CHARS = 20_000
-
-
-class RenderError(Exception):
-    """The file could not be read into a derivation: nothing to render."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        super().__init__(f"{len(problems)} problems")
-        self.problems = tuple(problems)
-
-    @property
-    def fatal(self) -> bool:
-        """Whether the file could not be read at all (missing, unreadable), as for `verify`."""
-        return any(problem.code in FATAL_CODES for problem in self.problems)
-
-
-# ---------------------------------------------------------------------------------------------
-# The document: what to show, in order, with no format in it
-
-
-@dataclass(frozen=True)
-class Math:
-    """One formula, in both notations: LaTeX (for Markdown) and MathML (for HTML, no <math> wrapper)."""
-
-    latex: str
-    mathml: str
-
-
-@dataclass(frozen=True)
-class Line:
-    """A displayed formula: a claim, a chain's first expression, or one link of a chain (`= expr`)."""
-
-    math: Math | None  # None: shown as written, it did not parse
-    written: str
-    by: str = ""
-    results: tuple[StepResult, ...] = ()
-    link: bool = False  # a chain link: shown as `= expr`
-    entry: bool = False  # a matrix claim, compared at a generic entry (row, col)
-
-
-@dataclass(frozen=True)
-class StepView:
-    number: int
-    id: str | None
-    by: str
-    where: tuple[Math | str, ...]
-    lines: tuple[Line, ...]
-    results: tuple[StepResult, ...] = ()  # results about the whole step (a `where` that does not parse)
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A definition or an assumption: its name, its math (or its text as written)."""
-
-    name: str
-    math: Math | None
-    written: str
-    words: str = ""  # said in words instead of math (one_hot)
-
-
-@dataclass(frozen=True)
-class Document:
-    path: str
-    title: str | None
-    source: str | None
-    description: str | None
-    declarations: tuple[tuple[str, str], ...]
-    definitions: tuple[Entry, ...]
-    assumptions: tuple[Entry, ...]
-    steps: tuple[StepView, ...]
-    problems: tuple[Problem, ...] = ()
-    result: FileResult | None = None  # None: rendered with --no-check
-    warnings: tuple[Problem, ...] = field(default=())
-
-
-# ---------------------------------------------------------------------------------------------
-# Printing SymPy: partial derivatives as fractions, Kronecker deltas as deltas
-
-
-def _shown(expr: sympy.Basic) -> sympy.Basic:
-    """Diff markers as SymPy Derivatives, for printing (as checker._shown)."""
-    return expr.replace(lambda e: isinstance(e, Diff), lambda e: sympy.Derivative(e.args[0], e.args[1], evaluate=False))
-
-
-def _simple(expr: sympy.Basic) -> bool:
-    """Whether a derivative's function fits in the numerator: ∂L/∂z, not ∂/∂z (…)."""
-    return isinstance(expr, (sympy.Symbol, sympy.Indexed))
-
-
-class _Latex(LatexPrinter):
-    def _print_Derivative(self, expr: sympy.Derivative) -> str:
-        variables = " ".join(rf"\partial {self._print(v)}" for v in expr.variables)
-        function = expr.expr
-        if _simple(function):
-            return rf"\frac{{\partial {self._print(function)}}}{{{variables}}}"
-        return rf"\frac{{\partial}}{{{variables}}} \left({self._print(function)}\right)"
-
-    def _print_Symbol(self, expr: sympy.Symbol, style: str = "plain") -> str:
-        text = super()._print_Symbol(expr, style=style)
-        # A name of several letters is one name, not a product: `Loss`, not L·o·s·s.
-        return rf"\mathit{{{text}}}" if re.fullmatch(r"[A-Za-z]{2,}", text) else text
-
-    def _print_sigmoid(self, expr: sympy.Function, exp: object = None) -> str:
-        text = rf"\sigma\left({self._print(expr.args[0])}\right)"
-        return rf"{text}^{{{exp}}}" if exp is not None else text
-
-    def _print_Dummy(self, expr: sympy.Dummy) -> str:
-        return rf"\mathrm{{{expr.name}}}"
-
-    def _print_KroneckerDelta(self, expr: sympy.KroneckerDelta, exp: object = None) -> str:
-        first, second = (self._print(arg) for arg in expr.args)
-        return rf"\delta_{{{first} {second}}}"
-
-
-class _MathML(MathMLPresentationPrinter):
-    def _element(self, tag: str, *children: minidom.Element, text: str | None = None) -> minidom.Element:
-        element = self.dom.createElement(tag)
-        if text is not None:
-            element.appendChild(self.dom.createTextNode(text))
-        for child in children:
-            element.appendChild(child)
-        return element
-
-    def _print_Derivative(self, expr: sympy.Derivative) -> minidom.Element:
-        denominator = self._element("mrow")
-        for variable in expr.variables:
-            denominator.appendChild(self._element("mo", text="\u2202"))
-            denominator.appendChild(self._print(variable))
-        function = expr.expr
-        if _simple(function):
-            numerator = self._element("mrow", self._element("mo", text="\u2202"), self._print(function))
-            return self._element("mfrac", numerator, denominator)
-        fraction = self._element("mfrac", self._element("mo", text="\u2202"), denominator)
-        group = self._element("mrow", self._element("mo", text="("), self._print(function), self._element("mo", text=")"))
-        return self._element("mrow", fraction, group)
-
-    def parenthesize(self, item: sympy.Basic, level: int, strict: bool = False) -> minidom.Element:
-        # ∂L/∂a is a fraction, whole on its own: no parentheses around it in a product.
-        if isinstance(item, sympy.Derivative) and _simple(item.expr):
-            return self._print(item)
-        return super().parenthesize(item, level, strict)
-
-    def _print_Indexed(self, expr: sympy.Indexed) -> minidom.Element:
-        indices = self._element("mrow")
-        for position, index in enumerate(expr.indices):
-            if position:
-                indices.appendChild(self._element("mo", text=","))
-            indices.appendChild(self._print(index))
-        return self._element("msub", self._print(expr.base), indices)
-
-    def _print_KroneckerDelta(self, expr: sympy.KroneckerDelta) -> minidom.Element:
-        indices = self._element("mrow", *(self._print(arg) for arg in expr.args))
-        return self._element("msub", self._element("mi", text="\u03b4"), indices)
-
-    def _print_sigmoid(self, expr: sympy.Function) -> minidom.Element:
-        argument = self._element("mrow", self._element("mo", text="("), self._print(expr.args[0]), self._element("mo", text=")"))
-        return self._element("mrow", self._element("mi", text="\u03c3"), argument)
-
-    def _print_Exp1(self, expr: sympy.Basic) -> minidom.Element:
-        # A plain upright e: the double-struck ⅇ SymPy prints is missing from many fonts.
-        element = self._element("mi", text="e")
-        element.setAttribute("mathvariant", "normal")
-        return element
-
-
-# What the MathML may hold once re-serialized: the presentation elements SymPy's printer
-# makes, and no attribute that could load or run anything.
-_MATHML_TAGS = frozenset(
-    {
-        "math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msub", "msup", "msubsup",
-        "mfrac", "msqrt", "mroot", "munder", "mover", "munderover", "mstyle", "mpadded",
-        "mphantom", "mtable", "mtr", "mtd", "menclose", "mfenced",
-    }
-)
-_MATHML_ATTRIBUTES = frozenset(
-    {"mathvariant", "stretchy", "fence", "separator", "linethickness", "lspace", "rspace", "form",
-     "accent", "accentunder", "open", "close", "separators", "displaystyle", "scriptlevel"}
-)
-_ATTRIBUTE_VALUE = re.compile(r"[A-Za-z0-9 .,()\[\]|#+-]*")
-_ENTITY = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|[A-Za-z][A-Za-z0-9]*);")
-
-
-def _unentity(text: str) -> str:
-    """SymPy writes characters as entity references inside text nodes (`&dd;`): the characters."""
-    return _ENTITY.sub(lambda match: html.unescape(match.group()), text)
-
-
-def _serialize(node: minidom.Node) -> str:
-    """MathML text from SymPy's DOM, keeping only whitelisted elements and attributes."""
-    if isinstance(node, minidom.Text):
-        text = _unentity(node.data)
-        parent = node.parentNode
-        if text == "-" and isinstance(parent, minidom.Element) and parent.tagName == "mo":
-            text = "\u2212"  # MathML shows a hyphen as a hyphen: the minus sign is its own character
-        return html.escape(text, quote=False)
-    if not isinstance(node, minidom.Element):
-        raise TypeError(f"unexpected MathML node type {node.nodeType}")
-    tag = node.tagName
-    if tag not in _MATHML_TAGS:
-        raise ValueError(f"unexpected MathML element <{tag}>")
-    attributes = ""
-    for name, value in sorted(node.attributes.items()) if node.attributes is not None else ():
-        if name not in _MATHML_ATTRIBUTES or not _ATTRIBUTE_VALUE.fullmatch(value):
-            raise ValueError(f"unexpected MathML attribute {name}")
-        attributes += f' {name}="{html.escape(value, quote=True)}"'
-    children = "".join(_serialize(child) for child in node.childNodes)
-    return f"<{tag}{attributes}>{children}</{tag}>"
-
-
-# Signs between formulas: LaTeX, and the MathML character.
-_RELATIONS = {"=": ("=", "="), ":=": (":=", "\u2254"), "!=": ("\\neq", "\u2260")}
-
-
-def _math(*parts: sympy.Basic | str) -> Math | None:
-    """Formulas and relation signs ("=", ":=") side by side; None when SymPy cannot print them."""
-    latex_parts: list[str] = []
-    mathml_parts: list[str] = []
-    try:
-        for part in parts:
-            if isinstance(part, str):
-                latex_sign, mathml_sign = _RELATIONS[part]
-                latex_parts.append(latex_sign)
-                mathml_parts.append(f"<mo>{mathml_sign}</mo>")
-                continue
-            shown = _shown(part)
-            latex_parts.append(_Latex().doprint(shown))
-            printer = _MathML()
-            mathml_parts.append(_serialize(printer._print(shown)))
-    except (RecursionError, ValueError, TypeError, AttributeError, NotImplementedError):
-        return None
-    latex = " ".join(latex_parts)
-    if len(latex) > MAX_MATH_CHARS or "$" in latex or "\n" in latex:
-        return None
-    return Math(latex, "".join(mathml_parts))
-
-
-# ---------------------------------------------------------------------------------------------
-# From a file to a Document
-
-
-def render_file(path: Path, *, to: str, check: bool = True, timeout: float | None = 10.0) -> str:
-    """The document for one derivation file, in the format named `to`; RenderError if it cannot be read."""
-    renderer = RENDERER_BY_NAME[to]
-    return renderer(build_document(path, check=check, timeout=timeout))
-
-
-def build_document(path: Path, *, check: bool = True, timeout: float | None = 10.0) -> Document:
-    """Read, check (unless `check` is false) and parse a derivation into what a document shows."""
-    derivation, problems = source.load_derivation(path)
-    if derivation is None or problems:
-        raise RenderError(problems)
-    result = check_derivation(derivation, timeout=timeout) if check else None
-    try:
-        workspace: prepare.Workspace | None = prepare.build(derivation)
-    except prepare.FileProblems as exc:
-        workspace = None
-        build_problems: tuple[Problem, ...] = tuple(exc.problems)
-    else:
-        build_problems = ()
-    by_number: dict[str, list[StepResult]] = {}
-    for step_result in result.steps if result is not None else ():
-        by_number.setdefault(step_result.number, []).append(step_result)
-    return Document(
-        path=derivation.path,
-        title=derivation.title,
-        source=derivation.source,
-        description=derivation.description,
-        declarations=_declarations(derivation),
-        definitions=_definitions(derivation, workspace),
-        assumptions=_assumptions(derivation, workspace),
-        steps=tuple(_step_view(step, workspace, by_number, checked=result is not None) for step in derivation.steps),
-        problems=result.problems if result is not None else build_problems,
-        result=result,
-        warnings=result.warnings if result is not None else (),
-    )
-
-
-def _declarations(derivation: source.Derivation) -> tuple[tuple[str, str], ...]:
-    rows: list[tuple[str, str]] = []
-    if derivation.sizes:
-        rows.append(("sizes", ", ".join(size.value for size in derivation.sizes)))
-    # Indices declared together (`i j k n: 1..N`) are read one by one: shown together again.
-    groups: list[tuple[list[str], str]] = []
-    for index in derivation.indices:
-        span = f"{index.low.value}..{index.high.value}"
-        if groups and groups[-1][1] == span:
-            groups[-1][0].append(index.name.value)
-        else:
-            groups.append(([index.name.value], span))
-    for names, span in groups:
-        rows.append((f"{'index' if len(names) == 1 else 'indices'} {', '.join(names)}", span))
-    for variable in derivation.variables:
-        kind = f"[{', '.join(dim.value for dim in variable.shape)}]" if variable.shape else "scalar"
-        words = [word for word in variable.assume if word != "real"]
-        rows.append((f"variable {variable.name.value}", kind + (f", {', '.join(words)}" if words else "")))
-    return tuple(rows)
-
-
-def _definitions(derivation: source.Derivation, workspace: prepare.Workspace | None) -> tuple[Entry, ...]:
-    entries: list[Entry] = []
-    for definition in derivation.definitions:
-        written = f"{definition.head.value} := {definition.body.value}"
-        math: Math | None = None
-        if workspace is not None:
-            try:
-                name, _ = parse.parse_head(definition.head.value)
-            except ParseError:
-                name = ""
-            known = workspace.context.definitions.get(name)
-            if known is not None:
-                head = known.target[known.params] if known.params else known.target
-                math = _math(head, ":=", known.body)
-        entries.append(Entry(definition.head.value, math, written))
-    return tuple(entries)
-
-
-def _assumptions(derivation: source.Derivation, workspace: prepare.Workspace | None) -> tuple[Entry, ...]:
-    entries: list[Entry] = []
-    for assumption in derivation.assumptions:
-        text = assumption.statement.value
-        match = prepare.ONE_HOT.match(text)
-        if match:
-            entries.append(Entry(assumption.name.value, None, text, words=f"{match.group(1)} is one-hot: one entry is 1, the others 0"))
-            continue
-        math: Math | None = None
-        if workspace is not None:
-            try:
-                lhs, rhs = parse.parse_equation(text, workspace.scope)
-            except ParseError:
-                pass
-            else:
-                if not isinstance(lhs, MatrixValue) and not isinstance(rhs, MatrixValue):
-                    math = _math(lhs, "=", rhs)
-        entries.append(Entry(assumption.name.value, math, text))
-    return tuple(entries)
-
-
-def _step_view(
-    step: source.StepSpec,
-    workspace: prepare.Workspace | None,
-    by_number: dict[str, list[StepResult]],
-    *,
-    checked: bool,
-) -> StepView:
-    by = step.by.value if step.by else ", ".join(f"step {ref.value}" for ref in step.by_ids)
-    claims: dict[str, Claim] = {}
-    parse_errors: dict[str, list[StepResult]] = {}
-    where: list[Math | str] = []
-    if workspace is not None:
-        found, errors = prepare.claims_of(step, workspace)
-        claims = {claim.number: claim for claim in found}
-        for error in errors:
-            parse_errors.setdefault(error.number, []).append(error)
-        for condition in step.where:
-            try:
-                first, second = parse.parse_condition(condition.value, workspace.scope)
-            except ParseError:
-                where.append(condition.value)
-                continue
-            where.append(_math(first, "!=", second) or condition.value)
-    else:
-        where = [condition.value for condition in step.where]
-
-    def results(number: str) -> tuple[StepResult, ...]:
-        # Without a check, the parse errors are still known: they are shown as such.
-        return tuple(by_number.get(number, []) if checked else parse_errors.get(number, []))
-
-    step_id = step.id.value if step.id else None
-    if step.claim is not None:
-        number = str(step.number)
-        claim = claims.get(number)
-        math = _math(claim.lhs, "=", claim.rhs) if claim is not None else None
-        line = Line(math, step.claim.value, by, results(number), entry=bool(claim and claim.entry))
-        return StepView(step.number, step_id, by, tuple(where), (line,))
-    lines: list[Line] = []
-    for position, link in enumerate(step.chain):
-        # Link p is the right side of claim "n.p", and the left side of claim "n.(p+1)".
-        before = claims.get(f"{step.number}.{position}")
-        after = claims.get(f"{step.number}.{position + 1}")
-        expr = before.rhs if before is not None else after.lhs if after is not None else None
-        entry = bool((before and before.entry) or (after and after.entry))
-        if position == 0:
-            math = _math(expr) if expr is not None else None
-            lines.append(Line(math, link.expr.value, "", (), entry=entry))
-            continue
-        math = _math("=", expr) if expr is not None else None
-        link_by = link.by.value if link.by else ""
-        lines.append(Line(math, link.expr.value, link_by, results(f"{step.number}.{position}"), link=True, entry=entry))
-    step_results = tuple(by_number.get(str(step.number), [])) if checked else ()
-    return StepView(step.number, step_id, by, tuple(where), tuple(lines), results=step_results)
-
-
-# ---------------------------------------------------------------------------------------------
-# Verdicts in words
+__all__ = ["RENDERER_BY_NAME", "badge", "to_html", "to_markdown"]
 
 
 _ENTRY_NOTE = "Matrices: both sides are shown, and compared, at a generic entry (row, col)."
@@ -604,9 +194,27 @@ def to_html(document: Document) -> str:
         "</head>",
         "<body>",
         "<main>",
-        "<header>",
-        f"<h1>{esc(title)}</h1>",
+        *_html_header(document, title),
+        *_html_declarations(document),
     ]
+    if document.steps:
+        out += ['<section id="steps">', "<h2>Steps</h2>"]
+        for step in document.steps:
+            out += _html_step(step)
+        out.append("</section>")
+    out += [
+        f"<footer>Rendered by derivcheck {esc(__version__)} from <code>{esc(document.path)}</code>.</footer>",
+        "</main>",
+        "</body>",
+        "</html>",
+    ]
+    return "\n".join(out) + "\n"
+
+
+def _html_header(document: Document, title: str) -> list[str]:
+    """The title, source, description, the verdict of the file and its problems."""
+    esc = _escape
+    out = ["<header>", f"<h1>{esc(title)}</h1>"]
     if document.source:
         out.append(f'<p class="source">Source: {esc(document.source)}</p>')
     if document.description:
@@ -625,6 +233,13 @@ def to_html(document: Document) -> str:
                 f"<code>{esc(problem.code)}</code>: {esc(problem.message)}</li>"
             )
         out.append("</ul>")
+    return out
+
+
+def _html_declarations(document: Document) -> list[str]:
+    """The declarations, the definitions and the assumptions, each a section when there are some."""
+    esc = _escape
+    out: list[str] = []
     if document.declarations:
         out += ['<section id="declarations">', "<h2>Declarations</h2>", '<dl class="declarations">']
         for name, value in document.declarations:
@@ -644,42 +259,34 @@ def to_html(document: Document) -> str:
                 out.append(f"<p><code>{esc(entry.name)}</code>:</p>")
                 out.append(f'<div class="formula plain">{_html_math(entry.math, entry.written)}</div>')
         out.append("</section>")
-    if document.steps:
-        out += ['<section id="steps">', "<h2>Steps</h2>"]
-    for step in document.steps:
-        out.append(f'<article class="step" id="step-{step.number}">')
-        heading = f"Step {step.number}" + (f" <code>{esc(step.id)}</code>" if step.id else "")
-        out.append(f"<h3>{heading}</h3>")
-        if step.where:
-            shown = [
-                f'<math>{item.mathml}</math>' if isinstance(item, Math) else f"<code>{esc(item)}</code>"
-                for item in step.where
-            ]
-            out.append(f'<p class="note">where {", ".join(shown)}</p>')
-        if any(line.entry for line in step.lines):
-            out.append(f'<p class="note">{esc(_ENTRY_NOTE)}</p>')
-        for step_result in step.results:
-            out.append(f'<div class="verdict">{_html_verdict(step_result)}</div>')
-        for line in step.lines:
-            side: list[str] = [_html_verdict(step_result) for step_result in line.results]
-            by = line.by or (step.by if len(step.lines) == 1 else "")
-            if by:
-                side.append(f'<div class="by">by {esc(by)}</div>')
-            written = ("= " if line.link and line.math is None else "") + line.written
-            classes = "formula link" if line.link else "formula"
-            out.append(f'<div class="{classes}">{_html_math(line.math, written)}<div class="side">{"".join(side)}</div></div>')
-        if step.by and len(step.lines) > 1:
-            out.append(f'<p class="by">by {esc(step.by)}</p>')
-        out.append("</article>")
-    if document.steps:
-        out.append("</section>")
-    out += [
-        f"<footer>Rendered by derivcheck {esc(__version__)} from <code>{esc(document.path)}</code>.</footer>",
-        "</main>",
-        "</body>",
-        "</html>",
-    ]
-    return "\n".join(out) + "\n"
+    return out
+
+
+def _html_step(step: StepView) -> list[str]:
+    """One step as an article: its formulas, each with its verdict and justification."""
+    esc = _escape
+    out = [f'<article class="step" id="step-{step.number}">']
+    heading = f"Step {step.number}" + (f" <code>{esc(step.id)}</code>" if step.id else "")
+    out.append(f"<h3>{heading}</h3>")
+    if step.where:
+        shown = [f"<math>{item.mathml}</math>" if isinstance(item, Math) else f"<code>{esc(item)}</code>" for item in step.where]
+        out.append(f'<p class="note">where {", ".join(shown)}</p>')
+    if any(line.entry for line in step.lines):
+        out.append(f'<p class="note">{esc(_ENTRY_NOTE)}</p>')
+    for step_result in step.results:
+        out.append(f'<div class="verdict">{_html_verdict(step_result)}</div>')
+    for line in step.lines:
+        side: list[str] = [_html_verdict(step_result) for step_result in line.results]
+        by = line.by or (step.by if len(step.lines) == 1 else "")
+        if by:
+            side.append(f'<div class="by">by {esc(by)}</div>')
+        written = ("= " if line.link and line.math is None else "") + line.written
+        classes = "formula link" if line.link else "formula"
+        out.append(f'<div class="{classes}">{_html_math(line.math, written)}<div class="side">{"".join(side)}</div></div>')
+    if step.by and len(step.lines) > 1:
+        out.append(f'<p class="by">by {esc(step.by)}</p>')
+    out.append("</article>")
+    return out
 
 
 def _escape(text: str) -> str:
