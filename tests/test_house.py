@@ -1,0 +1,169 @@
+"""The shape of the house (docs/architecture.md), read from derivcheck's own source with `ast`: its
+import graph has no cycle, and every arrow points down, from a room to a room it may use."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "derivcheck"
+
+# Each module's room, by the longest prefix of its dotted name.
+ROOMS = {
+    "derivcheck.cli": "faces",
+    "derivcheck.__main__": "faces",
+    "derivcheck.pytest_plugin": "faces",
+    "derivcheck.render": "faces",
+    "derivcheck.outfile": "faces",
+    "derivcheck.starter": "faces",
+    "derivcheck.report": "report",
+    "derivcheck.run": "run",
+    "derivcheck.prepare": "prepare",
+    "derivcheck.engine": "engine",
+    "derivcheck.parse": "parse",
+    "derivcheck.source": "source",
+    "derivcheck.schema": "source",
+    "derivcheck.format": "source",
+    "derivcheck.vocabulary": "vocabulary",
+    "derivcheck.document": "data",
+    "derivcheck.model": "data",
+    "derivcheck": "data",  # the package itself: __version__
+}
+
+# The rooms each room may import (itself included). Arrows point down only:
+# faces -> report, run -> prepare -> engine -> vocabulary, data; prepare -> parse, source.
+MAY_USE = {
+    "faces": {"faces", "report", "run", "prepare", "source", "data"},
+    "report": {"report", "data"},
+    "run": {"run", "prepare", "engine", "source", "data"},
+    "prepare": {"prepare", "engine", "parse", "source", "vocabulary", "data"},
+    "engine": {"engine", "vocabulary", "data"},
+    "parse": {"parse", "vocabulary", "data"},
+    "source": {"source", "data"},
+    "vocabulary": {"vocabulary"},
+    "data": {"data"},
+}
+
+# Libraries some rooms must not import: the reports read results only, and run/ knows claims,
+# not SymPy (a run served from the cache never loads it).
+BANNED_LIBRARIES = {
+    "report": {"sympy", "mpmath"},
+    "run": {"sympy", "mpmath"},
+    "source": {"sympy", "mpmath"},
+    "data": {"sympy", "mpmath"},
+}
+
+
+def module_name(path: Path, package: Path = PACKAGE) -> str:
+    parts = path.relative_to(package.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def room(name: str) -> str:
+    prefix = max((key for key in ROOMS if name == key or name.startswith(key + ".")), key=len)
+    return ROOMS[prefix]
+
+
+def imports(path: Path, known: dict[str, Path], package_root: Path = PACKAGE) -> tuple[set[str], set[str]]:
+    """The derivcheck modules a module imports (at any depth of its code, lazy imports too) and
+    the top-level names of the other libraries it imports."""
+    ours: set[str] = set()
+    libraries: set[str] = set()
+    name = module_name(path, package_root)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
+            submodules = [f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in known]
+            targets = submodules + ([base] if len(submodules) < len(node.names) else [])
+        else:
+            continue
+        for target in targets:
+            if target == "derivcheck" or target.startswith("derivcheck."):
+                ours.add(target)
+            else:
+                libraries.add(target.split(".")[0])
+    return ours, libraries
+
+
+def graph() -> dict[str, set[str]]:
+    known = modules()
+    return {name: imports(path, known)[0] for name, path in known.items()}
+
+
+def test_every_module_has_a_room_and_says_what_it_owns() -> None:
+    for name, path in modules().items():
+        assert room(name) in MAY_USE, name
+        docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+        assert docstring and docstring.strip(), f"{name} opens with no docstring saying what it owns"
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    edges = graph()
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                pytest.fail("import cycle: " + " -> ".join(path[path.index(nxt) :] + [nxt]))
+            if nxt not in state:
+                visit(nxt)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node)
+
+
+def test_every_arrow_points_down() -> None:
+    wrong = sorted(
+        f"{name} ({room(name)}) imports {target} ({room(target)})"
+        for name, targets in graph().items()
+        for target in targets
+        if room(target) not in MAY_USE[room(name)]
+    )
+    assert wrong == []
+
+
+def test_no_room_imports_a_library_it_must_not() -> None:
+    known = modules()
+    wrong = sorted(
+        f"{name} imports {library}"
+        for name, path in known.items()
+        for library in imports(path, known)[1]
+        if library in BANNED_LIBRARIES.get(room(name), set())
+    )
+    assert wrong == []
+
+
+def test_latex_never_imports_the_expression_parser() -> None:
+    known = modules()
+    latex = imports(known["derivcheck.parse.latex"], known)[0]
+    assert latex <= {"derivcheck.parse.scope"}, latex
+
+
+def test_the_checks_find_what_they_look_for(tmp_path: Path) -> None:
+    # The rejects twins: a made-up module importing upwards, and a cycle, are seen.
+    assert room("derivcheck.engine.symbolic") == "engine" and room("derivcheck.report.render") == "report"
+    assert "report" not in MAY_USE["engine"] and "prepare" not in MAY_USE["engine"]
+    fake = tmp_path / "derivcheck" / "engine" / "bad.py"
+    fake.parent.mkdir(parents=True)
+    fake.write_text('"""x"""\nfrom derivcheck.report import render\nimport sympy\n', encoding="utf-8")
+    ours, libraries = imports(fake, {"derivcheck.report.render": fake}, tmp_path / "derivcheck")
+    assert ours == {"derivcheck.report.render"} and libraries == {"sympy"}
+    assert room(module_name(fake, tmp_path / "derivcheck")) == "engine"
+    assert "report" not in MAY_USE[room(module_name(fake, tmp_path / "derivcheck"))]
