@@ -136,13 +136,19 @@ class StepResult:
 
     @property
     def ok(self) -> bool:
-        """Whether this step holds the file: verified, or refuted when a refutation is expected,
-        or failing with the expected problem code."""
+        """Whether this step holds the file: proved, or refuted when a refutation is expected,
+        or failing with the expected problem code. A `checked` step does not hold: it is
+        evidence, not proof (see holds)."""
+        return self.holds(accept_checked=False)
+
+    def holds(self, *, accept_checked: bool = False) -> bool:
+        """Whether this step holds the file; with `accept_checked` (--accept-checked), a
+        `checked` step holds too."""
         if self.expect_error is not None:
             return self.verdict is Verdict.ERROR and any(p.code == self.expect_error for p in self.problems)
         if self.expect_refuted:
             return self.verdict is Verdict.REFUTED
-        return self.verdict in (Verdict.PROVED, Verdict.CHECKED)
+        return self.verdict is Verdict.PROVED or (accept_checked and self.verdict is Verdict.CHECKED)
 
 
 @dataclass(frozen=True)
@@ -157,7 +163,11 @@ class FileResult:
 
     @property
     def ok(self) -> bool:
-        return not self.problems and all(step.ok for step in self.steps)
+        """Whether the file has no problems and every step holds (`checked` does not)."""
+        return self.holds(accept_checked=False)
+
+    def holds(self, *, accept_checked: bool = False) -> bool:
+        return not self.problems and all(step.holds(accept_checked=accept_checked) for step in self.steps)
 
 
 def summarize(files: tuple[FileResult, ...] | list[FileResult]) -> dict[str, int]:
@@ -175,18 +185,13 @@ def summarize(files: tuple[FileResult, ...] | list[FileResult]) -> dict[str, int
     return counts
 
 
-def exit_code(files: tuple[FileResult, ...] | list[FileResult], *, strict: bool = False) -> int:
-    """EXIT_OK when every step holds (with --strict, `checked` does not hold).
+def exit_code(files: tuple[FileResult, ...] | list[FileResult], *, strict: bool = True) -> int:
+    """EXIT_OK when every step holds (`checked` does not, unless not `strict`: --accept-checked).
 
     EXIT_ERROR when a file could not be read at all (missing, unreadable, not UTF-8).
     """
     if any(problem.code in FATAL_CODES for result in files for problem in result.problems):
         return EXIT_ERROR
-    for result in files:
-        if not result.ok:
-            return EXIT_FAIL
-        if strict and any(
-            step.verdict is Verdict.CHECKED and not step.expect_refuted for step in result.steps
-        ):
-            return EXIT_FAIL
-    return EXIT_OK
+    if all(result.holds(accept_checked=not strict) for result in files):
+        return EXIT_OK
+    return EXIT_FAIL

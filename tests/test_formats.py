@@ -105,7 +105,7 @@ def render(name: str, results: Sequence[FileResult], *, strict: bool = False, in
         (UNDECIDED, "undecided"),
         (PARSE_ERROR, "step-error"),
         (PROVED, None),
-        (CHECKED, None),
+        (CHECKED, "not-proved"),  # by default, checked is evidence, not proof: it fails
         (EXPECTED, None),
     ],
 )
@@ -113,21 +113,23 @@ def test_failure_rule_per_outcome(step: StepResult, rule: str | None) -> None:
     assert failure_rule(step) == rule
 
 
-def test_failure_rule_strict_fails_checked_only() -> None:
-    assert failure_rule(CHECKED, strict=True) == "not-proved"
-    assert failure_rule(PROVED, strict=True) is None
-    assert failure_rule(EXPECTED, strict=True) is None
+def test_failure_rule_accepting_checked_passes_checked_only() -> None:
+    assert failure_rule(CHECKED, strict=False) is None  # --accept-checked
+    assert failure_rule(PROVED, strict=False) is None
+    assert failure_rule(REFUTED, strict=False) == "refuted"
+    assert failure_rule(EXPECTED, strict=False) is None
 
 
 def test_diagnostics_one_per_failing_step_and_problem() -> None:
-    found = file_diagnostics(WRONG)
+    found = file_diagnostics(WRONG, strict=False)
     assert [(d.rule, d.span.line, d.span.col) for d in found] == [
         ("refuted", 7, 12),
         ("refutation-missed", 10, 12),
         ("undecided", 11, 12),
         ("syntax", 12, 18),  # a parse error points at its character, under its own code
     ]
-    assert file_diagnostics(GOOD) == []
+    assert file_diagnostics(GOOD, strict=False) == []
+    assert [d.rule for d in file_diagnostics(GOOD)] == ["not-proved"]  # its checked step, by default
     assert [(d.rule, d.severity) for d in file_diagnostics(BROKEN)] == [
         ("schema", "error"),
         ("unused", "warning"),
@@ -411,7 +413,7 @@ def test_sarif_driver_and_rules() -> None:
 
 
 def test_sarif_results_and_locations() -> None:
-    run = report_to_sarif(RUN)["runs"][0]  # type: ignore[index]
+    run = report_to_sarif(RUN, strict=False)["runs"][0]  # type: ignore[index]
     found = [
         (
             result["ruleId"],
@@ -437,9 +439,12 @@ def test_sarif_results_and_locations() -> None:
 
 
 def test_sarif_all_good_has_no_results() -> None:
-    run = report_to_sarif([GOOD])["runs"][0]  # type: ignore[index]
+    run = report_to_sarif([GOOD], strict=False)["runs"][0]  # type: ignore[index]
     assert run["results"] == []
     assert run["invocations"][0]["exitCode"] == 0
+    run = report_to_sarif([GOOD])["runs"][0]  # type: ignore[index]
+    assert [result["ruleId"] for result in run["results"]] == ["not-proved"]  # checked fails by default
+    assert run["invocations"][0]["exitCode"] == 1
 
 
 def test_sarif_uris() -> None:

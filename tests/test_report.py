@@ -451,10 +451,11 @@ def test_summary_line_counts_everything() -> None:
         ),
         make_file(make_step("1", Verdict.PROVED)),
     ]
-    assert summary_line(results) == (
+    assert summary_line(results, strict=False) == (
         "2 files, 4 steps: 2 proved, 1 checked, 1 refuted (expected), 0 undecided, 0 errors"
         " — all hold"
     )
+    assert summary_line(results).endswith(" — 1 step does not hold")  # by default checked fails
 
 
 def test_summary_line_reports_failures() -> None:
@@ -502,10 +503,12 @@ def test_text_interrupted_summary_is_red(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "\x1b[1;31m" in interrupted and "\x1b[1;32m" in finished  # red, as a failure is; green
 
 
-def test_step_holds_accepts_checked_unless_strict() -> None:
+def test_step_holds_fails_checked_unless_accepted() -> None:
     step = make_step(verdict=Verdict.CHECKED)
-    assert step_holds(step)
-    assert not step_holds(step, strict=True)
+    assert not step_holds(step)  # the default: evidence, not proof
+    assert not step.ok and not make_file(step).ok
+    assert step_holds(step, strict=False)  # --accept-checked
+    assert step.holds(accept_checked=True) and make_file(step).holds(accept_checked=True)
 
 
 def test_step_holds_strict_keeps_expected_refutations() -> None:

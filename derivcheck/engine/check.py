@@ -48,6 +48,9 @@ def check_claim(claim: Claim, ctx: Context, unequal: Unequal, *, path: str) -> S
     if mismatch and outcome.verdict not in (Verdict.PROVED, Verdict.CHECKED):
         note = f"{mismatch} (the claim is checked for every value of each)"
         outcome = dataclasses.replace(outcome, message="; ".join(filter(None, [outcome.message, note])))
+    problems: tuple[Problem, ...] = ()
+    if outcome.verdict is Verdict.ERROR and outcome.code:
+        problems = (Problem(path, claim.text.span, outcome.code, outcome.message),)
     simplified = ""
     if outcome.simplified is not None:
         simplified = pretty_equation(*outcome.simplified)
@@ -61,6 +64,7 @@ def check_claim(claim: Claim, ctx: Context, unequal: Unequal, *, path: str) -> S
         assumptions_used=outcome.assumptions_used,
         counterexample=outcome.counterexample,
         tried=tuple(outcome.tried),
+        problems=problems,
         **base,  # type: ignore[arg-type]
     )
 

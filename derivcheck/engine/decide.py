@@ -31,6 +31,7 @@ class Outcome:
     message: str = ""
     tried: list[str] = field(default_factory=list)
     simplified: tuple[sympy.Expr, sympy.Expr] | None = None
+    code: str = ""  # the problem code of an ERROR verdict
 
 
 def free_indices(expr: sympy.Basic, ctx: Context) -> set[sympy.Symbol]:
@@ -41,7 +42,7 @@ def _refuted(testimony: Testimony, tried: list[str], simplified: tuple[sympy.Exp
     """The outcome the witness decides alone: a counterexample, or a claim that is ill-formed
     at some size; None when it did neither."""
     if testimony.error is not None:
-        return Outcome(Verdict.ERROR, "could not evaluate at concrete sizes", message=testimony.error, tried=tried)
+        return Outcome(Verdict.ERROR, "could not evaluate at concrete sizes", message=testimony.error, tried=tried, code="index-out-of-range")
     example = testimony.counterexample
     if example is None:
         return None
@@ -139,16 +140,23 @@ def _checked(lhs: sympy.Expr, rhs: sympy.Expr, ctx: Context, unequal: tuple, tri
     assignments = concrete.size_assignments(ctx, max(2, len(free)), beyond=max(concrete.index_constants(lhs, rhs), default=0))
     builders = [concrete.Explicit(ctx, sizes) for sizes in assignments]
 
+    # Only the assignments with some index pattern are checked, and only those are named.
+    patterns = {position: list(concrete.index_patterns(free, ctx, sizes, list(unequal))) for position, sizes in enumerate(assignments)}
+    where = [position for position in patterns if patterns[position]]
+    if not where:
+        tried.append("exact check at concrete sizes: no values of the free indices at any size tried")
+        return None
+
     def every_pattern() -> Iterator[tuple[concrete.Explicit, sympy.Expr, sympy.Expr]]:
-        for position, sizes in enumerate(assignments):
-            for pattern in concrete.index_patterns(free, ctx, sizes, list(unequal)):
-                builder = builders[position]
+        for position in where:
+            builder = builders[position]
+            for pattern in patterns[position]:
                 yield builder, builder.make(lhs, pattern), builder.make(rhs, pattern)
 
     for subset in _exact_subsets(ctx.facts):
         try:
             if _exact_everywhere(every_pattern(), ctx, subset):
-                return subset, "; ".join(sizes_text(sizes) for sizes in assignments)
+                return subset, "; ".join(sizes_text(assignments[position]) for position in where)
         except symbolic.EngineError as exc:
             tried.append(f"exact check at concrete sizes: {exc}")
             return None

@@ -41,8 +41,6 @@ from derivcheck.model import Counterexample
 # Precision: the first digits, and the most digits tried before a point is left unresolved.
 FIRST_DIGITS = 40
 MAX_DIGITS = 640
-# The witness's sizes: 1, 2, 3 and one past every constant of the claim, at most this large.
-MAX_SIZE = 40
 # An unrolled sum longer than this, or an evaluation of more nodes, is not attempted.
 MAX_TERMS = 5_000
 MAX_NODES = 2_000_000
@@ -53,6 +51,8 @@ MIN_SIZES = 2
 # Points tried at the first size assignment in the first look, and at every assignment in all.
 LOOK_POINTS = 3
 POINTS_PER_SIZE = 5
+# A claim without sizes has one assignment: more points at it.
+POINTS_WITHOUT_SIZES = 16
 KINDS = ("simple", "mixed", "wide")
 # Tries at simple values for a counterexample first found at other values.
 SIMPLER_TRIES = 8
@@ -76,6 +76,10 @@ class WitnessError(ValueError):
 
 class Unsupported(ValueError):
     """Something the witness cannot evaluate."""
+
+
+class TooLarge(Unsupported):
+    """Too much to evaluate at these sizes (a sum too long to unroll, too many nodes)."""
 
 
 # -- numbers with dual parts ------------------------------------------------------------------
@@ -205,7 +209,7 @@ class Interval:
         return iv.mpf(value.numerator) / value.denominator
 
     def constant(self, name: str) -> object:
-        return {"pi": iv.pi, "E": iv.e, "I": iv.mpc(0, 1)}[name]
+        return {"pi": iv.mpf(iv.pi), "E": iv.mpf(iv.e), "I": iv.mpc(0, 1)}[name]
 
     def function(self, name: str, x: object) -> object:
         complex_ = isinstance(x, iv.mpc)
@@ -373,7 +377,7 @@ class Evaluator:
             return memo[key]
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise Unsupported("the claim is too large to evaluate")
+            raise TooLarge("the claim is too large to evaluate here")
         result = self._evaluate(node, env, frame)
         memo[key] = result
         return result
@@ -464,7 +468,7 @@ class Evaluator:
         var, low, high = limits[-1]
         first, last = self.integer(low, env), self.integer(high, env)
         if last - first + 1 > MAX_TERMS:
-            raise Unsupported(f"a sum of {last - first + 1} terms is too long to unroll")
+            raise TooLarge(f"a sum of {last - first + 1} terms is too long to unroll")
         for value in range(first, last + 1):
             yield from self._terms(function, limits[:-1], {**env, var: value}, frame)
 
@@ -472,6 +476,7 @@ class Evaluator:
         function, variable = node.args
         if isinstance(variable, sympy.Indexed):
             name, seed = str(variable.base.label), tuple(self.integer(i, env) for i in variable.indices)
+            self._check_range(name, seed)  # the entry differentiated by must exist, as any other
         elif isinstance(variable, sympy.Symbol):
             name, seed = variable.name, ()
         else:
@@ -577,7 +582,8 @@ def _sorted(names: set[sympy.Symbol]) -> tuple[sympy.Symbol, ...]:
 
 def claim_constants(ctx: Context, *exprs: sympy.Basic) -> set[int]:
     """Integers the claim uses where a size or an index could meet them: in index expressions,
-    Kronecker deltas, Sum limits, and sums or products with a size (N - 4, 2*N)."""
+    Kronecker deltas, Sum limits, and sums or products with a size (N - 4, 2*N, and both
+    parts of a rational, N/4 - 1), in the claim and every definition it uses."""
     sizes = set(ctx.sizes)
     found: set[int] = set()
     seen: set[str] = set()
@@ -599,22 +605,44 @@ def claim_constants(ctx: Context, *exprs: sympy.Basic) -> set[int]:
         elif isinstance(node, sympy.Sum):
             places = tuple(bound for limit in node.limits for bound in limit[1:])
         elif isinstance(node, (sympy.Add, sympy.Mul)) and node.free_symbols & sizes:
-            places = tuple(arg for arg in node.args if arg.is_Integer)
+            places = tuple(arg for arg in node.args if arg.is_Rational)
         for place in places:
-            found.update(abs(int(atom)) for atom in place.atoms(sympy.Integer))
+            for atom in place.atoms(sympy.Rational):
+                found.update((abs(int(atom.p)), int(atom.q)))  # type: ignore[attr-defined]
         stack.extend(node.args)
     return found
 
 
+def largest_number_digits(ctx: Context, *exprs: sympy.Basic) -> int:
+    """The most decimal digits of any number in the claim and the definitions it uses: a
+    difference of 10**-60 needs more than 60 digits to be seen."""
+    digits = 0
+    seen: set[str] = set()
+    stack = list(exprs)
+    while stack:
+        node = stack.pop()
+        if node.is_Rational:
+            digits = max(digits, len(str(abs(int(node.p)))), len(str(int(node.q))))  # type: ignore[attr-defined]
+        name = str(node.base.label) if isinstance(node, sympy.Indexed) else node.name if isinstance(node, sympy.Symbol) else None
+        if name in ctx.definitions and name not in seen:
+            seen.add(name)
+            stack.append(ctx.definitions[name].body)
+        stack.extend(node.args)
+    return digits
+
+
 def size_assignments(ctx: Context, constants: set[int], minima: Mapping[sympy.Symbol, int]) -> list[dict[sympy.Symbol, int]]:
     """Every size takes its least value m (1 unless declared), m + 1, m + 2, and one past
-    every constant of the claim (at least m + 3), in assignments where the sizes stand in
-    different orders to each other (a transpose or a swapped size cannot agree by accident).
-    The first assignment is the cheapest generic one."""
+    every constant of the claim, where two constants may combine (k + 2 against N - 1): past
+    the sum of the two largest, at least m + 3. The sizes stand in different orders to each
+    other across the assignments (a transpose or a swapped size cannot agree by accident).
+    The first assignment is the cheapest generic one. No size is dropped for being large: the
+    evaluation's own limits say when one is too large to evaluate."""
     count = len(ctx.sizes)
     if not count:
         return [{}]
-    big = max(4, max(constants, default=0) + 2)
+    largest = sorted(constants, reverse=True)[:2]
+    big = max(4, sum(largest) + 2)
     rows = [list(range(1, 1 + count)), [0] * count, list(reversed(range(1, 1 + count)))]
     if count == 1:
         rows[2] = [2]
@@ -627,7 +655,7 @@ def size_assignments(ctx: Context, constants: set[int], minima: Mapping[sympy.Sy
         for position, (size, offset) in enumerate(zip(ctx.sizes, row)):
             least = minima.get(size, 1)
             assignment[size] = max(big, least + 3) + position if offset is None else least + offset
-        if assignment not in found and max(assignment.values()) <= MAX_SIZE:
+        if assignment not in found:
             found.append(assignment)
     return found
 
@@ -740,8 +768,8 @@ def fact_values(ctx: Context, sizes: Mapping[sympy.Symbol, int], shared: Shared,
 
 def _one_hot(family: str, shape: tuple[int, ...], equations: list, sign: str, rng: random.Random) -> dict[tuple[int, ...], Fraction]:
     """A one-hot vector (or matrix, one-hot down each column) that meets the sum equations."""
-    if sign == "negative":
-        raise Inconsistent(f"{family} cannot be one-hot and negative")
+    if sign == "negative" or sign == "positive" and shape[0] > 1:
+        raise Inconsistent(f"{family} cannot be one-hot and {sign}: its other entries are 0")
     columns = [()] if len(shape) == 1 else [(c,) for c in range(1, shape[1] + 1)]
     tries = 1 if len(shape) == 1 else 64
     for _ in range(tries):
@@ -773,14 +801,7 @@ def _solve(family: str, shape: tuple[int, ...], equations: list, sign: str, rng:
                 if value != 0:
                     raise Inconsistent(f"an empty sum of {family} cannot be {value}")
                 continue
-            weights = [Fraction(rng.randint(1, 9)) for _ in line]
-            if sign == "real" and value == 0:
-                weights = [draw("real", kind, rng) for _ in line[:-1]]
-                weights.append(-sum(weights))
-                values.update(zip(line, weights))
-                continue
-            total = sum(weights)
-            values.update((index, weight * value / total) for index, weight in zip(line, weights))
+            values.update(_one_sum(family, line, value, sign, rng, kind))
         if _signs_hold(values.values(), sign):
             return values
         raise NoSample(f"no values of {family} with its sign meet its sums")
@@ -789,6 +810,22 @@ def _solve(family: str, shape: tuple[int, ...], equations: list, sign: str, rng:
         if _signs_hold(values.values(), sign):
             return values
     raise NoSample(f"no values of {family} with its sign meet its sums")
+
+
+def _one_sum(family: str, line: list[tuple[int, ...]], value: Fraction, sign: str, rng: random.Random, kind: str) -> dict[tuple[int, ...], Fraction]:
+    """Entries of one line that sum to `value`: of the family's sign (positive weights scaled to
+    the sum, which must then have that sign too), or, for a real family, of mixed signs."""
+    if sign == "real":
+        drawn = [draw("real", kind, rng) for _ in line[:-1]]
+        return dict(zip(line, [*drawn, value - sum(drawn)]))
+    feasible = {"positive": value > 0, "nonnegative": value >= 0, "negative": value < 0}[sign]
+    if not feasible:
+        raise Inconsistent(f"entries of {family} that are {sign} cannot sum to {value}")
+    if value == 0:  # nonnegative entries summing to 0 are all 0
+        return {index: Fraction(0) for index in line}
+    weights = [Fraction(rng.randint(1, 9)) for _ in line]
+    total = sum(weights)
+    return {index: weight * value / total for index, weight in zip(line, weights)}
 
 
 def _signs_hold(values: object, sign: str) -> bool:
@@ -849,7 +886,7 @@ def _finite(x: object) -> bool:
 Sides = Callable[[object, bool], tuple[object, object, object]]
 
 
-def resolve(sides: Sides, *, rational: bool) -> tuple[str, object, object, int]:
+def resolve(sides: Sides, *, rational: bool, digits: int = FIRST_DIGITS) -> tuple[str, object, object, int]:
     """'agree', 'differ' or 'unresolved' at a point, with the two sides' values and the
     digits they were last computed with (0: exactly).
 
@@ -865,14 +902,14 @@ def resolve(sides: Sides, *, rational: bool) -> tuple[str, object, object, int]:
             return ("agree" if left == right else "differ"), left, right, 0
         except NotRational:
             pass
-    digits, disjoint = FIRST_DIGITS, False
+    first, disjoint = digits, False
     left = right = None
     saved = iv.prec
     try:
-        while digits <= MAX_DIGITS:
+        while digits <= max(MAX_DIGITS, 4 * first):
             iv.dps = digits
             try:
-                left, right, scale = sides(Interval(), digits > FIRST_DIGITS)
+                left, right, scale = sides(Interval(), digits > first)
                 difference = left - right  # type: ignore[operator]
                 if not (_finite(left) and _finite(right)):
                     raise Imprecise("an infinite bound")
@@ -894,15 +931,28 @@ def resolve(sides: Sides, *, rational: bool) -> tuple[str, object, object, int]:
     return "unresolved", left, right, digits // 2
 
 
-def show(value: object) -> str:
+def show_pair(left: object, right: object) -> tuple[str, str]:
+    """The two sides as text, with enough digits that they read differently (15 at least):
+    sides that differ by 10**-60 are shown to 62 digits."""
+    digits = 15
+    while True:
+        shown = show(left, digits), show(right, digits)
+        if shown[0] != shown[1] or digits >= 400:
+            return shown
+        digits *= 2
+
+
+def show(value: object, digits: int = 15) -> str:
     if isinstance(value, (int, Fraction)):
         return str(value)
     if isinstance(value, iv.mpc):
-        real, imag = (sum(ends(part)) / 2 for part in (value.real, value.imag))  # type: ignore[union-attr]
-        return mpmath.nstr(mpmath.mpc(real, imag), 15)
+        with mpmath.workdps(digits + 10):
+            real, imag = (sum(ends(part)) / 2 for part in (value.real, value.imag))  # type: ignore[union-attr]
+            return mpmath.nstr(mpmath.mpc(real, imag), digits)
     if isinstance(value, iv.mpf):
-        return mpmath.nstr(sum(ends(value)) / 2, 15)
-    return mpmath.nstr(value, 15)
+        with mpmath.workdps(digits + 10):
+            return mpmath.nstr(sum(ends(value)) / 2, digits)
+    return mpmath.nstr(value, digits)
 
 
 def sizes_text(sizes: Mapping[sympy.Symbol, int]) -> str:
@@ -962,13 +1012,17 @@ class Witness:
         self.rng = random.Random(seed)
         self.testimony = Testimony(has_sizes=bool(ctx.sizes))
         self._tried: dict[int, int] = {}
+        self.too_large: set[str] = set()  # size assignments found too large to evaluate
+        # Enough digits to see the claim's smallest and largest numbers (10**-60 needs 60).
+        self.digits = min(MAX_DIGITS, max(FIRST_DIGITS, 2 * largest_number_digits(ctx, lhs, rhs) + 20))
+        self.points = POINTS_PER_SIZE if ctx.sizes else POINTS_WITHOUT_SIZES
 
     def look(self) -> Testimony:
         self._run([0], points=LOOK_POINTS)
         return self.testimony
 
     def testify(self) -> Testimony:
-        self._run(range(len(self.assignments)), points=POINTS_PER_SIZE)
+        self._run(range(len(self.assignments)), points=self.points)
         return self.testimony
 
     def _stopped(self) -> bool:
@@ -990,7 +1044,7 @@ class Witness:
             if not every:
                 continue
             patterns = every if len(every) <= points else self.rng.sample(every, points)
-            while self._tried.get(position, 0) < points and not self._stopped():
+            while self._tried.get(position, 0) < points and not self._stopped() and label not in self.too_large:
                 count = self._tried.get(position, 0)
                 self._tried[position] = count + 1
                 self._point(sizes, label, patterns[count % len(patterns)], KINDS[count % len(KINDS)])
@@ -1008,7 +1062,7 @@ class Witness:
                 raise Unsupported("a dual part was left over")
             return left, right, evaluator.scale
 
-        return (*resolve(sides, rational=self.rational), point)
+        return (*resolve(sides, rational=self.rational, digits=self.digits), point)
 
     def _point(self, sizes: dict[sympy.Symbol, int], label: str, pattern: dict[sympy.Symbol, int], kind: str) -> None:
         try:
@@ -1018,6 +1072,10 @@ class Witness:
             return
         except WitnessError as exc:
             self.testimony.error = str(exc)
+            return
+        except TooLarge as exc:
+            self.testimony.skip(f"{exc} at {label}")
+            self.too_large.add(label)
             return
         except Unsupported as exc:
             self.testimony.unsupported = str(exc)
@@ -1055,6 +1113,6 @@ class Witness:
             sizes=tuple((str(s), str(v)) for s, v in sizes.items()),
             indices=tuple((s.name, str(v)) for s, v in pattern.items()),
             values=tuple(((f"{name}[{', '.join(map(str, idx))}]" if idx else name), str(point.values[(name, idx)])) for name, idx in shown),
-            lhs=show(left),
-            rhs=show(right),
+            lhs=show_pair(left, right)[0],
+            rhs=show_pair(left, right)[1],
         )

@@ -223,13 +223,25 @@ class _Declarations:
             )
         elif body.has(Diff):
             self.problem(definition.body.span, "schema", "a definition cannot contain a Derivative")
-        elif params:
+        elif self._from_one(definition, symbols):
             shape = tuple(self.ranges[s][1] for s in symbols)
-            self._family(name, shape, Definition(name, symbols, body, sympy.IndexedBase(name, real=True)))
-        else:
-            symbol = sympy.Symbol(name, real=True)
+            self._family(name, shape, Definition(name, symbols, body, sympy.IndexedBase(name, **_known(body))))
+        elif not params:
+            symbol = sympy.Symbol(name, **_known(body))
             self.names[name] = symbol
             self.defined[name] = Definition(name, (), body, symbol)
+
+    def _from_one(self, definition: DefinitionText, symbols: tuple[sympy.Symbol, ...]) -> bool:
+        """Whether a family's indices run from 1, as every family's do (x[1], ..., x[N]): its
+        shape is the upper limits. False (and a problem) for a head over a range from 0."""
+        if not symbols:
+            return False
+        for symbol in symbols:
+            low = self.ranges[symbol][0]
+            if low != 1:
+                self.problem(definition.head.span, "index-range", f"the entries of {definition.head.value} are numbered from 1, but {symbol} runs from {low}: declare an index over 1..{self.ranges[symbol][1]} for its head")
+                return False
+        return True
 
     def _matrix_body(self, name: str, definition: DefinitionText, params: tuple[str, ...], body: MatrixValue) -> None:
         """A matrix (or column vector) definition: a family whose entries are the body's."""
@@ -240,8 +252,8 @@ class _Declarations:
         column = body.is_column()
         symbols = (row,) if column else (row, col)
         shape = (body.rows,) if column else (body.rows, body.cols)
-        base = sympy.IndexedBase(name, real=True)
-        self._family(name, shape, Definition(name, symbols, body.at(row, col), base))
+        entry = body.at(row, col)
+        self._family(name, shape, Definition(name, symbols, entry, sympy.IndexedBase(name, **_known(entry))))
 
     def _family(self, name: str, shape: tuple[sympy.Expr, ...], definition: Definition) -> None:
         base = definition.target
@@ -258,6 +270,19 @@ class _Declarations:
             if fact is not None:
                 found.append(fact)
         return found
+
+
+def _known(body: sympy.Expr) -> dict[str, bool]:
+    """What SymPy may assume of a defined name: only what it knows of the body. A definition
+    is not real unless its body is (sqrt(t) and log(x) leave the reals): were r := sqrt(t) a
+    real name, SymPy would rewrite Abs(r)**2 to r**2 as it reads the claim, before any check."""
+    if body.is_positive:
+        return {"positive": True}
+    if body.is_nonnegative:
+        return {"nonnegative": True}
+    if body.is_negative:
+        return {"negative": True}
+    return {"real": True} if body.is_extended_real and body.is_finite else {}
 
 
 def _fact(name: str, text: Text, scope: Scope, families: dict[str, Family], defined: set[str], sizes: set[sympy.Symbol], reader: _Declarations) -> Fact | None:
@@ -346,23 +371,30 @@ def _empty_ranges(derivation: Derivation, ranges: Ranges, sizes: Sequence[sympy.
 
 
 def _inconsistent_facts(derivation: Derivation, ctx: Context) -> list[Problem]:
-    """Assumptions that no point meets together (one_hot(y) with Sum(y[k], (k, 1, N)) = 2), at
-    every size tried: an error naming them, at the first one's position."""
+    """Assumptions that no point meets together (one_hot(y) with Sum(y[k], (k, 1, N)) = 2) at
+    any size tried, or only where every size is at its least (a positive one-hot y of one
+    entry): an error naming them, at the first one's position."""
     if not ctx.facts:
         return []
     shared = witness.Shared(ctx)
     rng = random.Random(0)
-    for assignment in probe_assignments(ctx.sizes, ctx.minima):
+    least = {size: ctx.minima.get(size, 1) for size in ctx.sizes}
+    probes = probe_assignments(ctx.sizes, ctx.minima)
+    met = []
+    for assignment in probes:
         try:
             witness.fact_values(ctx, assignment, shared, rng, "simple")
-            return []
         except witness.NoSample:
             return []  # not shown to be inconsistent
         except (witness.Inconsistent, witness.WitnessError, witness.Unsupported):
             continue
+        met.append(assignment)
+    if met and (len(probes) == 1 or any(assignment != least for assignment in met)):
+        return []
     named = ", ".join(fact.name for fact in ctx.facts)
+    where = f"at any size tried (1 to {PROBE_SIZES})" if not met else "at any size tried but the least (every size at its least value)"
     first = derivation.assumptions[0]
-    return [Problem(derivation.path, first.statement.span, "inconsistent-assumptions", f"no values meet the assumptions {named} together, at any size tried (1 to {PROBE_SIZES})")]
+    return [Problem(derivation.path, first.statement.span, "inconsistent-assumptions", f"no values meet the assumptions {named} together, {where}")]
 
 
 def _topological(uses: dict[str, set[str]]) -> list[str]:

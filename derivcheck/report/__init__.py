@@ -39,7 +39,7 @@ class ReporterFactory(Protocol):
     """A reporter class: built with the stream to write to and a few display settings."""
 
     def __call__(
-        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = False
+        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = True
     ) -> Reporter: ...
 
 
@@ -61,7 +61,7 @@ def load_reporter(name: str) -> ReporterFactory:
 
 
 def make_reporter(
-    name: str, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = False
+    name: str, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = True
 ) -> Reporter:
     """Build the reporter registered under `name`, writing to `stream`."""
     return load_reporter(name)(stream, color=color, width=width, strict=strict)
@@ -94,19 +94,18 @@ def printable_problem(problem: Problem) -> str:
     return str(problem if shown == problem.path else replace(problem, path=shown))
 
 
-def step_holds(step: StepResult, *, strict: bool = False) -> bool:
-    """Whether a step counts as holding; with `strict`, a `checked` step does not."""
-    if strict and step.verdict is Verdict.CHECKED and not step.expect_refuted:
-        return False
-    return step.ok
+def step_holds(step: StepResult, *, strict: bool = True) -> bool:
+    """Whether a step counts as holding; a `checked` step does only when not `strict`
+    (--accept-checked)."""
+    return step.holds(accept_checked=not strict)
 
 
-def file_holds(result: FileResult, *, strict: bool = False) -> bool:
+def file_holds(result: FileResult, *, strict: bool = True) -> bool:
     """Whether a file has no problems and every step in it holds."""
     return not result.problems and all(step_holds(step, strict=strict) for step in result.steps)
 
 
-def failing_steps(results: Sequence[FileResult], *, strict: bool = False) -> int:
+def failing_steps(results: Sequence[FileResult], *, strict: bool = True) -> int:
     """How many steps, over all files, do not hold."""
     return sum(
         1 for result in results for step in result.steps if not step_holds(step, strict=strict)
@@ -121,7 +120,7 @@ def _plural(count: int, word: str, plural: str | None = None) -> str:
 INTERRUPTED_NOTE = "interrupted before every file was checked"
 
 
-def summary_line(results: Sequence[FileResult], *, strict: bool = False, interrupted: bool = False) -> str:
+def summary_line(results: Sequence[FileResult], *, strict: bool = True, interrupted: bool = False) -> str:
     """One line of counts, ending in whether everything holds (never, for an interrupted run)."""
     counts = summarize(list(results))
     steps = sum(len(result.steps) for result in results)
@@ -159,7 +158,7 @@ def summary_line(results: Sequence[FileResult], *, strict: bool = False, interru
     return f"{head} — {', '.join(tail) if tail else 'all hold'}"
 
 
-def run_holds(results: Sequence[FileResult], *, strict: bool = False, interrupted: bool = False) -> bool:
+def run_holds(results: Sequence[FileResult], *, strict: bool = True, interrupted: bool = False) -> bool:
     """Whether every step of every file holds and no file has a problem; an interrupted run
     does not hold, whatever the files it finished."""
     return not interrupted and all(file_holds(result, strict=strict) for result in results)

@@ -63,6 +63,8 @@ PROBLEM_RULES: dict[str, str] = {
     "empty-range": "An index whose range is empty at every size.",
     "contradictory-assumptions": "A variable's sign assumptions contradict each other.",
     "inconsistent-assumptions": "No values meet the file's assumptions together.",
+    "index-range": "A defined family over an index that does not run from 1.",
+    "index-out-of-range": "A claim names an entry outside its family's shape at some size.",
 }
 
 # At most this many assignments are named in a one-line counterexample.
@@ -99,7 +101,7 @@ def rule_description(rule: str) -> str:
     return FAILURE_RULES.get(rule) or PROBLEM_RULES.get(rule) or f"derivcheck problem '{rule}'."
 
 
-def failure_rule(step: StepResult, *, strict: bool = False) -> str | None:
+def failure_rule(step: StepResult, *, strict: bool = True) -> str | None:
     """The FAILURE_RULES id for why `step` does not hold, or None when it holds."""
     if step_holds(step, strict=strict):
         return None
@@ -119,7 +121,7 @@ def step_label(step: StepResult) -> str:
     return f"step {step.number} ({step.id})" if step.id else f"step {step.number}"
 
 
-def step_headline(step: StepResult, *, strict: bool = False) -> str:
+def step_headline(step: StepResult, *, strict: bool = True) -> str:
     """One line on how the step came out, in words."""
     label = step_label(step)
     rule = failure_rule(step, strict=strict)
@@ -155,7 +157,7 @@ def counterexample_summary(
     return f"{where}lhs = {counterexample.lhs}, rhs = {counterexample.rhs}"
 
 
-def step_details(step: StepResult, *, strict: bool = False) -> list[str]:
+def step_details(step: StepResult, *, strict: bool = True) -> list[str]:
     """Plain lines about a step: the claim, the method, why it fails, the counterexample."""
     lines = [f"claim: {one_line(step.written)}"]
     lines.append(
@@ -197,7 +199,7 @@ def _problem_diagnostic(
     )
 
 
-def step_diagnostics(step: StepResult, path: str, *, strict: bool = False) -> Iterator[Diagnostic]:
+def step_diagnostics(step: StepResult, path: str, *, strict: bool = True) -> Iterator[Diagnostic]:
     """Diagnostics for one step: none when it holds (except problems it carries)."""
     rule = failure_rule(step, strict=strict)
     headline = step_headline(step, strict=strict)
@@ -213,7 +215,7 @@ def step_diagnostics(step: StepResult, path: str, *, strict: bool = False) -> It
     yield Diagnostic(path, step.span, rule, "error", headline, tuple(details), step)
 
 
-def file_diagnostics(result: FileResult, *, strict: bool = False) -> list[Diagnostic]:
+def file_diagnostics(result: FileResult, *, strict: bool = True) -> list[Diagnostic]:
     """Every diagnostic for one file: its problems, its warnings, then its steps in order."""
     found: list[Diagnostic] = []
     for problem in result.problems:

@@ -64,7 +64,7 @@ def _verdict_word(step: StepResult, *, strict: bool) -> str:
     return word
 
 
-def step_log_line(step: StepResult, *, strict: bool = False) -> str:
+def step_log_line(step: StepResult, *, strict: bool = True) -> str:
     """One plain log line for a step; it starts with the step number, never with `::`."""
     parts = [f"{step.number:>5}", f"{_verdict_word(step, strict=strict):<22}"]
     if step.id:
@@ -78,7 +78,7 @@ class GithubReporter:
     """Prints a group of plain lines and the annotations for each file, then a summary line."""
 
     def __init__(
-        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = False
+        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = True
     ) -> None:
         self.stream = stream
         self.strict = strict

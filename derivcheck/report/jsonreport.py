@@ -74,7 +74,7 @@ def problem_to_dict(problem: Problem) -> dict[str, object]:
     }
 
 
-def step_to_dict(step: StepResult, *, strict: bool = False) -> dict[str, object]:
+def step_to_dict(step: StepResult, *, strict: bool = True) -> dict[str, object]:
     """A step result as a JSON object."""
     return {
         "number": step.number,
@@ -95,7 +95,7 @@ def step_to_dict(step: StepResult, *, strict: bool = False) -> dict[str, object]
     }
 
 
-def file_to_dict(result: FileResult, *, strict: bool = False) -> dict[str, object]:
+def file_to_dict(result: FileResult, *, strict: bool = True) -> dict[str, object]:
     """A file result as a JSON object."""
     return {
         "path": result.path,
@@ -108,7 +108,7 @@ def file_to_dict(result: FileResult, *, strict: bool = False) -> dict[str, objec
 
 
 def report_to_dict(
-    results: Sequence[FileResult], *, strict: bool = False, interrupted: bool = False
+    results: Sequence[FileResult], *, strict: bool = True, interrupted: bool = False
 ) -> dict[str, object]:
     """The whole JSON report for a run, as a dict."""
     summary: dict[str, object] = dict(summarize(list(results)))
@@ -128,7 +128,7 @@ class JsonReporter:
     """Writes the JSON report once, at the end of the run; `color` and `width` are ignored."""
 
     def __init__(
-        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = False
+        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = True
     ) -> None:
         self.stream = stream
         self.strict = strict

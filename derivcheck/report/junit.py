@@ -133,7 +133,7 @@ def _interrupted_suite(root: ET.Element, files: int) -> dict[str, int]:
 
 
 def report_to_element(
-    results: Sequence[FileResult], *, strict: bool = False, interrupted: bool = False
+    results: Sequence[FileResult], *, strict: bool = True, interrupted: bool = False
 ) -> ET.Element:
     """The whole JUnit document for a run."""
     root = _element(None, "testsuites", name="derivcheck")
@@ -153,7 +153,7 @@ class JunitReporter:
     """Writes the JUnit XML document once, at the end of the run."""
 
     def __init__(
-        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = False
+        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = True
     ) -> None:
         self.stream = stream
         self.strict = strict

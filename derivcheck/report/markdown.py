@@ -69,7 +69,7 @@ def code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def verdict_cell(step: StepResult, *, strict: bool = False) -> str:
+def verdict_cell(step: StepResult, *, strict: bool = True) -> str:
     """The icon and the verdict, with how it counts when that is not plain."""
     icon = ICON_BY_VERDICT[step.verdict]
     word = step.verdict.value
@@ -129,7 +129,7 @@ def _file_section(result: FileResult, *, strict: bool) -> list[str]:
     return lines
 
 
-def render(results: Sequence[FileResult], *, strict: bool = False, interrupted: bool = False) -> str:
+def render(results: Sequence[FileResult], *, strict: bool = True, interrupted: bool = False) -> str:
     """The whole Markdown document for a run."""
     holds = run_holds(results, strict=strict, interrupted=interrupted)
     verdict = "✅ all hold" if holds else "❌ interrupted, incomplete" if interrupted else "❌ does not hold"
@@ -146,7 +146,7 @@ class MarkdownReporter:
     """Writes the Markdown document once, at the end of the run."""
 
     def __init__(
-        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = False
+        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = True
     ) -> None:
         self.stream = stream
         self.strict = strict

@@ -99,7 +99,7 @@ def _invocation(code: int, *, interrupted: bool, files: int) -> dict[str, object
 
 
 def report_to_sarif(
-    results: Sequence[FileResult], *, strict: bool = False, interrupted: bool = False
+    results: Sequence[FileResult], *, strict: bool = True, interrupted: bool = False
 ) -> dict[str, object]:
     """The whole SARIF log for a run, as a dict."""
     diagnostics = [d for result in results for d in file_diagnostics(result, strict=strict)]
@@ -130,7 +130,7 @@ class SarifReporter:
     """Writes the SARIF log once, at the end of the run."""
 
     def __init__(
-        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = False
+        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = True
     ) -> None:
         self.stream = stream
         self.strict = strict

@@ -60,7 +60,7 @@ class TerminalReporter:
     """Prints each file's report as soon as it is checked, then a summary line."""
 
     def __init__(
-        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = False
+        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = True
     ) -> None:
         self.strict = strict
         settings: dict[str, Any] = {
