@@ -288,132 +288,147 @@ def _root(
     """Verify step-by-step math derivations written in YAML."""
 
 
+# The options of `verify`, one alias each, so that the command reads at a glance.
+PathsOption = Annotated[
+    list[Path],
+    typer.Argument(
+        metavar="PATH",
+        help="Derivation files, or directories to search for *.yaml and *.yml files.",
+        show_default=False,
+        # The loader reports an unreadable file at that file, and the run goes on.
+        readable=False,
+    ),
+]
+ReportFormatOption = Annotated[
+    ReportFormat | None,
+    typer.Option(
+        "--format",
+        "-f",
+        metavar="FORMAT",
+        help=FORMAT_HELP,
+        show_default=False,
+    ),
+]
+StrictOption = Annotated[
+    bool,
+    typer.Option(
+        "--strict/--accept-checked",
+        help=(
+            "A `checked` step (exact at several concrete sizes, not proved for general "
+            "sizes) fails the run, as it may be wrong at a size not tried: the default. "
+            "--accept-checked lets such steps pass."
+        ),
+        show_default=False,
+    ),
+]
+TimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        callback=_positive_seconds,
+        help="Time limit for each claim (a step, or one link of a chain), in seconds.",
+    ),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        dir_okay=False,
+        help=(
+            "Write the report to FILE instead of standard output. FILE is replaced only once "
+            "the report is whole, and may not be one of the derivations checked."
+        ),
+        show_default=False,
+    ),
+]
+NoColorOption = Annotated[
+    bool,
+    typer.Option("--no-color", help="Do not color the text report."),
+]
+WidthOption = Annotated[
+    int | None,
+    typer.Option(
+        "--width",
+        metavar="N",
+        min=20,
+        help="Width of the text report in columns (default: the terminal's).",
+        show_default=False,
+    ),
+]
+WatchOption = Annotated[
+    bool,
+    typer.Option(
+        "--watch",
+        help=(
+            "After the first report, check again each file that changes, until Ctrl-C. "
+            "The exit code is then that of the latest check of every file."
+        ),
+    ),
+]
+JobsOption = Annotated[
+    int,
+    typer.Option(
+        "--jobs",
+        "-j",
+        metavar="N",
+        min=0,
+        show_default=False,
+        help=(
+            "Check up to N claims at once, in worker processes (default, or 0: one per CPU). "
+            "The report is the same for any N."
+        ),
+    ),
+]
+FileBudgetOption = Annotated[
+    float,
+    typer.Option(
+        "--file-budget",
+        metavar="SECONDS",
+        callback=_positive_seconds,
+        help=(
+            "Time the claims of one file may take in all. Claims not started when it is "
+            "spent are undecided (time-out), so that a file of many slow steps cannot hold "
+            "up a run."
+        ),
+    ),
+]
+CacheDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        metavar="DIR",
+        file_okay=False,
+        help=(
+            "Where to keep the results of steps, so that an unchanged step is not checked "
+            "again. Default: $DERIVCHECK_CACHE_DIR, else .derivcheck_cache in the current "
+            "directory."
+        ),
+        show_default=False,
+    ),
+]
+NoCacheOption = Annotated[
+    bool,
+    typer.Option("--no-cache", help="Check every step, without reading or writing the cache."),
+]
+
+
 @app.command(help=VERIFY_HELP, cls=_LeanCommand if _LEAN else None)
 def verify(
-    paths: Annotated[
-        list[Path],
-        typer.Argument(
-            metavar="PATH",
-            help="Derivation files, or directories to search for *.yaml and *.yml files.",
-            show_default=False,
-            # The loader reports an unreadable file at that file, and the run goes on.
-            readable=False,
-        ),
-    ],
-    report_format: Annotated[
-        ReportFormat | None,
-        typer.Option(
-            "--format",
-            "-f",
-            metavar="FORMAT",
-            help=FORMAT_HELP,
-            show_default=False,
-        ),
-    ] = None,
-    strict: Annotated[
-        bool,
-        typer.Option(
-            "--strict/--accept-checked",
-            help=(
-                "A `checked` step (exact at several concrete sizes, not proved for general "
-                "sizes) fails the run, as it may be wrong at a size not tried: the default. "
-                "--accept-checked lets such steps pass."
-            ),
-            show_default=False,
-        ),
-    ] = True,
-    timeout: Annotated[
-        float,
-        typer.Option(
-            "--timeout",
-            metavar="SECONDS",
-            callback=_positive_seconds,
-            help="Time limit for each claim (a step, or one link of a chain), in seconds.",
-        ),
-    ] = 10.0,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            metavar="FILE",
-            dir_okay=False,
-            help=(
-                "Write the report to FILE instead of standard output. FILE is replaced only once "
-                "the report is whole, and may not be one of the derivations checked."
-            ),
-            show_default=False,
-        ),
-    ] = None,
-    no_color: Annotated[
-        bool,
-        typer.Option("--no-color", help="Do not color the text report."),
-    ] = False,
-    width: Annotated[
-        int | None,
-        typer.Option(
-            "--width",
-            metavar="N",
-            min=20,
-            help="Width of the text report in columns (default: the terminal's).",
-            show_default=False,
-        ),
-    ] = None,
-    watch: Annotated[
-        bool,
-        typer.Option(
-            "--watch",
-            help=(
-                "After the first report, check again each file that changes, until Ctrl-C. "
-                "The exit code is then that of the latest check of every file."
-            ),
-        ),
-    ] = False,
-    jobs: Annotated[
-        int,
-        typer.Option(
-            "--jobs",
-            "-j",
-            metavar="N",
-            min=0,
-            show_default=False,
-            help=(
-                "Check up to N claims at once, in worker processes (default, or 0: one per CPU). "
-                "The report is the same for any N."
-            ),
-        ),
-    ] = 0,
-    file_budget: Annotated[
-        float,
-        typer.Option(
-            "--file-budget",
-            metavar="SECONDS",
-            callback=_positive_seconds,
-            help=(
-                "Time the claims of one file may take in all. Claims not started when it is "
-                "spent are undecided (time-out), so that a file of many slow steps cannot hold "
-                "up a run."
-            ),
-        ),
-    ] = 600.0,
-    cache_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--cache-dir",
-            metavar="DIR",
-            file_okay=False,
-            help=(
-                "Where to keep the results of steps, so that an unchanged step is not checked "
-                "again. Default: $DERIVCHECK_CACHE_DIR, else .derivcheck_cache in the current "
-                "directory."
-            ),
-            show_default=False,
-        ),
-    ] = None,
-    no_cache: Annotated[
-        bool,
-        typer.Option("--no-cache", help="Check every step, without reading or writing the cache."),
-    ] = False,
+    paths: PathsOption,
+    report_format: ReportFormatOption = None,
+    strict: StrictOption = True,
+    timeout: TimeoutOption = 10.0,
+    output: OutputOption = None,
+    no_color: NoColorOption = False,
+    width: WidthOption = None,
+    watch: WatchOption = False,
+    jobs: JobsOption = 0,
+    file_budget: FileBudgetOption = 600.0,
+    cache_dir: CacheDirOption = None,
+    no_cache: NoCacheOption = False,
 ) -> None:
     if report_format is None:
         report_format = default_format(os.environ, to_stdout=output is None)
