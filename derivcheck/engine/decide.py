@@ -63,16 +63,17 @@ def _refuted(testimony: Testimony, tried: list[str], simplified: tuple[sympy.Exp
 
 
 def _prove(lhs: sympy.Expr, rhs: sympy.Expr, ctx: Context, unequal: tuple, tried: list[str]) -> tuple[tuple[Fact, ...] | None, tuple[sympy.Expr, sympy.Expr] | None]:
-    """A symbolic proof for general sizes, with no fact, then each fact, then all: the facts
-    it used (None: no proof), and the sides as the report shows them."""
+    """A symbolic proof for general sizes, at the cheapest stage first (definitions kept by
+    name, then substituted a layer at a time), with no fact, then each fact, then all: the
+    facts it used (None: no proof), and the sides as the report shows them."""
     simplified = None
     try:
-        prepared = symbolic.prepare(lhs, rhs, ctx)
         simplified = (symbolic.simplified(lhs, ctx), symbolic.simplified(rhs, ctx))
-        for mode in symbolic.PASSES:
-            for subset in symbolic.fact_subsets(ctx.facts):
-                if symbolic.prove(prepared, ctx, subset, unequal, mode):
-                    return subset, simplified
+        for prepared in symbolic.stages(lhs, rhs, ctx):
+            for mode in symbolic.PASSES:
+                for subset in symbolic.fact_subsets(ctx.facts):
+                    if symbolic.prove(prepared, ctx, subset, unequal, mode):
+                        return subset, simplified
         tried.append("symbolic proof for general sizes: a residual remained after normalisation")
     except symbolic.EngineError as exc:
         tried.append(f"symbolic proof for general sizes: {exc}")

@@ -9,12 +9,13 @@ constants, collapse a delta within the declared ranges, apply facts) are our own
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import sympy
 from sympy import Add, Indexed, KroneckerDelta, Mul, Pow, Sum, Symbol
 
+from derivcheck.engine import chain
 from derivcheck.engine.context import Context, Fact
 from derivcheck.vocabulary import Diff, sigmoid
 
@@ -509,14 +510,63 @@ class Prepared:
 
 
 def prepare(lhs: sympy.Expr, rhs: sympy.Expr, ctx: Context) -> Prepared:
-    return Prepared(_prepared_side(lhs, ctx), _prepared_side(rhs, ctx))
+    """The sides with every definition substituted: the last of `stages`."""
+    return Prepared(_expanded(lhs, ctx, 0), _expanded(rhs, ctx, 0))
+
+
+def stages(lhs: sympy.Expr, rhs: sympy.Expr, ctx: Context) -> Iterator[Prepared]:
+    """The sides to compare, from the cheapest: derivatives taken through the definitions
+    with every defined quantity kept by name (engine/chain.py); then the definitions of the
+    greatest height substituted, then the next, one layer at a time, down to every definition
+    substituted; last, the derivatives taken the old way, on sides with every definition but
+    the variable's substituted. Each stage is an identity of the one before, so a residual
+    that normalises to 0 at any stage is a proof. A stage equal to the one before is skipped."""
+    height = chain.heights(ctx)
+    present = chain.names_used(_kept(lhs, ctx)) | chain.names_used(_kept(rhs, ctx))
+    levels = sorted({height[name] for name in present if name in height}, reverse=True)
+    for level in dict.fromkeys([max(height.values(), default=0) + 1, *levels, 0]):
+        yield Prepared(_expanded(lhs, ctx, level), _expanded(rhs, ctx, level))
+    yield Prepared(_prepared_side(lhs, ctx), _prepared_side(rhs, ctx))
+
+
+def _expanded(side: sympy.Expr, ctx: Context, level: int) -> sympy.Expr:
+    """A side with its derivatives taken through the definitions, and the definitions of
+    height `level` and above substituted (level 0: all of them)."""
+    key = ("expanded", sympy.Tuple(side, sympy.Integer(level)))
+    if key not in ctx.memo:
+        keep = frozenset(name for name, height in chain.heights(ctx).items() if height < level)
+        ctx.memo[key] = freshen(expand_definitions(_kept(side, ctx), ctx, keep=keep))
+    return ctx.memo[key]  # type: ignore[return-value]
+
+
+def _kept(side: sympy.Expr, ctx: Context) -> sympy.Expr:
+    """A side with its derivatives taken by the chain rule over the definitions, every
+    defined quantity kept by name, its sums' variables fresh (remembered per expression)."""
+    key = ("kept", side)
+    if key not in ctx.memo:
+
+        def normalise(expr: sympy.Expr, ranges: Ranges) -> sympy.Expr:
+            return Normaliser(ctx, ()).run(expr, {**ctx.ranges, **ranges})
+
+        tools = chain.Tools(normalise, freshen, canonical)
+
+        def walk(node: sympy.Basic) -> sympy.Basic:
+            if isinstance(node, Diff):
+                function = walk(node.args[0])
+                try:
+                    return chain.derivative(freshen(function), node.args[1], ctx, tools)
+                except chain.ChainError as exc:
+                    raise EngineError(str(exc)) from None
+            return rebuild(node, walk)
+
+        ctx.memo[key] = freshen(walk(freshen(side)))
+    return ctx.memo[key]  # type: ignore[return-value]
 
 
 def _prepared_side(side: sympy.Expr, ctx: Context) -> sympy.Expr:
-    """A side with derivatives taken and every definition substituted, its sums' variables
-    fresh. Remembered in ctx.memo: the same side (a chain's link, a derivative used in
-    several steps) is prepared once; both sides being one object is then no harm, as
-    they are equal."""
+    """A side with derivatives taken the old way (every definition but the variable's
+    substituted, then SymPy's diff) and every definition substituted, its sums' variables
+    fresh. The last stage, for what the chain rule's stages did not prove."""
     key = ("prepare", side)
     if key not in ctx.memo:
         ctx.memo[key] = freshen(expand_definitions(_resolved(side, ctx), ctx))
@@ -524,9 +574,8 @@ def _prepared_side(side: sympy.Expr, ctx: Context) -> sympy.Expr:
 
 
 def _resolved(expr: sympy.Expr, ctx: Context) -> sympy.Expr:
-    """expr with its derivatives taken (other definitions kept by name), its sums'
-    variables fresh: the common start of a prepared side and of the side the report
-    shows, taken once."""
+    """expr with its derivatives taken the old way (other definitions kept by name), its
+    sums' variables fresh."""
     key = ("resolved", expr)
     if key not in ctx.memo:
         ctx.memo[key] = resolve_derivatives(freshen(expr), ctx)
@@ -571,7 +620,7 @@ def simplified(expr: sympy.Expr, ctx: Context) -> sympy.Expr:
     key = ("simplified", expr)
     if key not in ctx.memo:
         ranges: Ranges = dict(ctx.ranges)
-        ctx.memo[key] = Normaliser(ctx, ()).run(_resolved(expr, ctx), ranges)
+        ctx.memo[key] = Normaliser(ctx, ()).run(_kept(expr, ctx), ranges)
     return ctx.memo[key]  # type: ignore[return-value]
 
 

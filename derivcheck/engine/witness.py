@@ -117,6 +117,10 @@ def plain(x: object) -> object:
 
 
 def add(x: object, y: object) -> object:
+    if type(x) is int and x == 0:  # the dual parts' exact zeros: no conversion to an interval
+        return y
+    if type(y) is int and y == 0:
+        return x
     tag = max(_tag(x), _tag(y))
     if tag < 0:
         return x + y  # type: ignore[operator]
@@ -157,10 +161,12 @@ def div(x: object, y: object) -> object:
 def int_power(x: object, n: int) -> object:
     if n < 0:
         return div(1, int_power(x, -n))
-    result: object = 1
+    if n == 0:
+        return 1
+    result: object = None
     while n:
         if n & 1:
-            result = mul(result, x)
+            result = x if result is None else mul(result, x)
         n >>= 1
         if n:
             x = mul(x, x)
@@ -205,8 +211,14 @@ class Interval:
 
     exact = False
 
+    def __init__(self) -> None:
+        self._numbers: dict[Fraction, object] = {}  # converted once per precision: 0, 1, the inputs
+
     def number(self, value: Fraction) -> object:
-        return iv.mpf(value.numerator) / value.denominator
+        found = self._numbers.get(value)
+        if found is None:
+            found = self._numbers[value] = iv.mpf(value.numerator) / value.denominator
+        return found
 
     def constant(self, name: str) -> object:
         return {"pi": iv.mpf(iv.pi), "E": iv.mpf(iv.e), "I": iv.mpc(0, 1)}[name]
@@ -384,19 +396,20 @@ class Evaluator:
 
     def _evaluate(self, node: sympy.Basic, env: Env, frame: Frame) -> object:
         if node.is_Rational:
-            return self.numbers.number(Fraction(int(node.p), int(node.q)))  # type: ignore[attr-defined]
+            return self.numbers.number(Fraction(int(node.p), int(node.q)) if node.q != 1 else Fraction(int(node.p)))  # type: ignore[attr-defined]
         if isinstance(node, sympy.Symbol):
             if node in env or node in self.sizes:
                 return self.numbers.number(Fraction(self.integer(node, env)))
             return self.entry(node.name, (), frame)
         if isinstance(node, sympy.Indexed):
-            return self.entry(str(node.base.label), tuple(self.integer(i, env) for i in node.indices), frame)
+            return self.entry(node.base.label.name, tuple(self.integer(i, env) for i in node.indices), frame)
         if isinstance(node, sympy.Add):
             return self._add([self.value(arg, env, frame) for arg in node.args])
         if isinstance(node, sympy.Mul):
-            product: object = 1
-            for arg in node.args:
-                product = mul(product, self.value(arg, env, frame))
+            values = [self.value(arg, env, frame) for arg in node.args]
+            product = values[0]
+            for value in values[1:]:
+                product = mul(product, value)
             return product
         if isinstance(node, sympy.Pow):
             base = self.value(node.base, env, frame)
@@ -420,11 +433,13 @@ class Evaluator:
         raise Unsupported(f"the witness cannot evaluate {name}")
 
     def _add(self, terms: list[object]) -> object:
-        total: object = self.numbers.number(Fraction(0))
-        for term in terms:
+        if not terms:
+            return self.numbers.number(Fraction(0))
+        total = terms[0]
+        for term in terms[1:]:
             total = add(total, term)
-            if self.track:
-                self.scale = max(self.scale, magnitude(plain(term)))
+        if self.track:
+            self.scale = max(self.scale, *(magnitude(plain(term)) for term in terms))
         return total
 
     def entry(self, name: str, indices: tuple[int, ...], frame: Frame) -> object:
@@ -475,7 +490,7 @@ class Evaluator:
     def _derivative(self, node: Diff, env: Env, frame: Frame) -> object:
         function, variable = node.args
         if isinstance(variable, sympy.Indexed):
-            name, seed = str(variable.base.label), tuple(self.integer(i, env) for i in variable.indices)
+            name, seed = variable.base.label.name, tuple(self.integer(i, env) for i in variable.indices)
             self._check_range(name, seed)  # the entry differentiated by must exist, as any other
         elif isinstance(variable, sympy.Symbol):
             name, seed = variable.name, ()
@@ -560,7 +575,7 @@ class Shared:
                 return False
             if isinstance(node, sympy.Pow) and not node.exp.is_Integer:
                 return False
-            name = str(node.base.label) if isinstance(node, sympy.Indexed) else node.name if isinstance(node, sympy.Symbol) else None
+            name = node.base.label.name if isinstance(node, sympy.Indexed) else node.name if isinstance(node, sympy.Symbol) else None
             if name in self.ctx.definitions and name not in seen:
                 seen.add(name)
                 stack.append(self.ctx.definitions[name].body)
@@ -593,7 +608,7 @@ def claim_constants(ctx: Context, *exprs: sympy.Basic) -> set[int]:
         places: tuple[sympy.Basic, ...] = ()
         if isinstance(node, sympy.Indexed):
             places = node.indices
-            name = str(node.base.label)
+            name = node.base.label.name
             if name in ctx.definitions and name not in seen:
                 seen.add(name)
                 stack.append(ctx.definitions[name].body)
@@ -623,7 +638,7 @@ def largest_number_digits(ctx: Context, *exprs: sympy.Basic) -> int:
         node = stack.pop()
         if node.is_Rational:
             digits = max(digits, len(str(abs(int(node.p)))), len(str(int(node.q))))  # type: ignore[attr-defined]
-        name = str(node.base.label) if isinstance(node, sympy.Indexed) else node.name if isinstance(node, sympy.Symbol) else None
+        name = node.base.label.name if isinstance(node, sympy.Indexed) else node.name if isinstance(node, sympy.Symbol) else None
         if name in ctx.definitions and name not in seen:
             seen.add(name)
             stack.append(ctx.definitions[name].body)
@@ -654,7 +669,9 @@ def size_assignments(ctx: Context, constants: set[int], minima: Mapping[sympy.Sy
         assignment = {}
         for position, (size, offset) in enumerate(zip(ctx.sizes, row)):
             least = minima.get(size, 1)
-            assignment[size] = max(big, least + 3) + position if offset is None else least + offset
+            # Past the constants: big and big + 1 in turn, so neighbours differ, and a network
+            # of many layers is not evaluated at ever larger sizes.
+            assignment[size] = max(big, least + 3) + position % 2 if offset is None else least + offset
         if assignment not in found:
             found.append(assignment)
     return found
