@@ -311,10 +311,12 @@ def canonical(expr: sympy.Basic, depth: int = 0) -> sympy.Basic:
             for position, (var, _, _) in enumerate(expr.limits)
         }
         # A limit's bounds are outside its own binding: only the outer limits' names apply.
+        # Those names (depth and up) may occur in a bound, so a Sum inside one is named
+        # from depth + count on, like the summand's: from depth, it would capture them.
         limits = []
         for position, (var, low, high) in enumerate(expr.limits):
             outer = {v: names[v] for v, _, _ in expr.limits[position + 1 :]}
-            limits.append((names[var], canonical(low.xreplace(outer), depth), canonical(high.xreplace(outer), depth)))
+            limits.append((names[var], canonical(low.xreplace(outer), depth + count), canonical(high.xreplace(outer), depth + count)))
         return Sum(canonical(expr.function.xreplace(names), depth + count), *limits)
     return rebuild(expr, lambda arg: canonical(arg, depth))
 

@@ -1,4 +1,5 @@
-"""derivcheck/engine/symbolic.py: rewrites that are identities, and only where they are."""
+"""The prover's rewrite rules (derivcheck/engine/symbolic.py): each fires where its side
+condition holds, is then an identity, and does not fire where the condition fails."""
 
 from __future__ import annotations
 
@@ -55,3 +56,19 @@ def test_no_rewrite_where_it_would_not_hold_at_every_size() -> None:
 def test_other_sums_are_left_alone() -> None:
     residual = Sum(x[n], (n, 2, N)) - Sum(x[m] ** 2, (m, 1, N)) + Sum(x[m], (m, 1, 2 * N))
     assert symbolic.align_limits(residual, CTX) == residual
+
+
+def test_canonical_names_a_sum_in_a_bound_past_the_limits_in_scope() -> None:
+    # In the inner limit's bound, the outer limit j is in scope (as _k0): a Sum there must
+    # not take the name _k0 for its own index, or y[j] would become y[m].
+    j, k, m = (sympy.Dummy(name, integer=True) for name in "jkm")
+    f, y = IndexedBase("f"), IndexedBase("y")
+    uses_j = Sum(f[k], (k, 1, Sum(x[m] * y[j], (m, 1, N))), (j, 1, N))
+    uses_m = Sum(f[k], (k, 1, Sum(x[m] * y[m], (m, 1, N))), (j, 1, N))
+    assert symbolic.canonical(uses_j) != symbolic.canonical(uses_m)
+    assert not symbolic.is_zero(uses_j - uses_m)
+    # The same sum with its indices renamed has the same canonical form.
+    j2, k2, m2 = (sympy.Dummy(name, integer=True) for name in "jkm")
+    renamed = Sum(f[k2], (k2, 1, Sum(x[m2] * y[j2], (m2, 1, N))), (j2, 1, N))
+    assert symbolic.canonical(uses_j) == symbolic.canonical(renamed)
+    assert symbolic.is_zero(uses_j - renamed)
