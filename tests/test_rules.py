@@ -72,3 +72,16 @@ def test_canonical_names_a_sum_in_a_bound_past_the_limits_in_scope() -> None:
     renamed = Sum(f[k2], (k2, 1, Sum(x[m2] * y[j2], (m2, 1, N))), (j2, 1, N))
     assert symbolic.canonical(uses_j) == symbolic.canonical(renamed)
     assert symbolic.is_zero(uses_j - renamed)
+
+
+def test_merge_nested_leaves_an_inner_sum_whose_index_the_rest_uses() -> None:
+    # x[n] outside the inner sum is another n than the one it sums over (a shadowed index):
+    # merging would sum x[n]*y[n] instead of x[n] times the sum of y.
+    g = sympy.Dummy("g", integer=True)
+    y = IndexedBase("y")
+    shadowed = Sum(x[n] * Sum(y[n], (n, 1, N)), (g, 1, N))
+    assert symbolic.merge_nested(shadowed) == shadowed
+    assert not symbolic.is_zero(shadowed - Sum(x[n] * y[n], (n, 1, N), (g, 1, N)))
+    fresh = Sum(x[n] * Sum(y[m], (m, 1, N)), (g, 1, N))
+    merged = symbolic.merge_nested(fresh)
+    assert merged == Sum(x[n] * y[m], (m, 1, N), (g, 1, N))

@@ -336,7 +336,9 @@ def merge_nested(expr: sympy.Basic) -> sympy.Basic:
     inner = [f for f in factors if isinstance(f, Sum)]
     if len(inner) == 1:
         rest = Mul(*(f for f in factors if f is not inner[0]))
-        return merge_nested(Sum(rest * inner[0].function, *inner[0].limits, *expr.limits))
+        # Merged, the inner limits bind in the rest too: only where it has none of them free.
+        if not rest.free_symbols & set(inner[0].variables):
+            return merge_nested(Sum(rest * inner[0].function, *inner[0].limits, *expr.limits))
     return Sum(function, *expr.limits)
 
 
