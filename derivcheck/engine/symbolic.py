@@ -4,6 +4,27 @@ Every rewrite here is an identity (for all sizes, under the facts in force), so 
 residual that normalises to 0 proves the step. SymPy's `simplify` and `doit` are not
 trusted with sums of Kronecker deltas: the sum rules below (split, pull out
 constants, collapse a delta within the declared ranges, apply facts) are our own.
+
+Each rule's docstring names its side condition: where it holds, the rule is an identity;
+where it fails, the rule does not fire (tests/test_rules.py has a case of each). The
+conventions they rely on:
+
+- An empty sum is 0: Sum(f, (k, a, b)) with b < a has no terms. SymPy's own summation
+  (`doit`, and its formulas) follows Karr's convention instead (-Sum(f, (k, b+1, a-1)) for
+  b < a - 1), so it is never called on a sum; `simplify` only sees residuals whose sums
+  are replaced by symbols (`is_zero`).
+- Sizes are positive integers, each at least its declared minimum (N: {min: 3}, in
+  `Context.minima`); `nonnegative` decides a condition on sizes for every admissible size.
+- Indices are integers: a free index lies in its declared range (`Context.ranges`), a
+  summation index within its sum's limits, an entry's indices within its family's shape
+  (a claim with an entry outside its shape is an error, which the witness reports).
+- Bound indices are unique: `freshen` gives every Sum a fresh Dummy, so no substitution
+  below can be captured by a Sum, and the rules keep it so.
+- The facts in force are those of the attempt (`Normaliser.facts`, `apply_one_hot`).
+- Variables are real, or positive, nonnegative or negative as declared; SymPy's rewrites
+  are used with force=False only, which are identities in complex arithmetic under those
+  assumptions (log(x*y) is split only where a factor is positive, and so on).
+- Like all algebra on rational functions, `cancel` takes x/x to 1.
 """
 
 from __future__ import annotations
@@ -30,7 +51,9 @@ class EngineError(ValueError):
 
 
 def rebuild(expr: sympy.Basic, visit: Callable[[sympy.Basic], sympy.Basic]) -> sympy.Basic:
-    """expr with `visit` applied to each argument (the identity on atoms)."""
+    """expr with `visit` applied to each argument (the identity on atoms). An identity
+    whenever `visit` is one on each argument. It goes into a Sum's body and limits alike,
+    so a `visit` that substitutes relies on unique bound indices (see the module docstring)."""
     if not expr.args:
         return expr
     new_args = tuple(visit(arg) for arg in expr.args)
@@ -45,7 +68,10 @@ def freshen(expr: sympy.Basic) -> sympy.Basic:
 
     A Sum's limits are outside its own binding: in Sum(f, (k, a, b)) the bounds a and b mean
     the k outside, if any. With several limits (the first innermost), an inner limit's bounds
-    may use the outer limits' variables, and only those are renamed in them."""
+    may use the outer limits' variables, and only those are renamed in them.
+
+    Side condition: none. Renaming a bound variable to a fresh one is an identity
+    (alpha-equivalence); the Dummies are integers, as every value of a summation index is."""
     if isinstance(expr, Sum):
         limits = list(expr.limits)
         mapping = {var: sympy.Dummy(var.name, integer=True) for var, _, _ in limits}
@@ -59,13 +85,21 @@ def freshen(expr: sympy.Basic) -> sympy.Basic:
 
 def nonnegative(expr: sympy.Expr, ctx: Context) -> bool:
     """Whether expr >= 0 at every admissible size: each size a positive integer, at least its
-    declared minimum (N: {min: 3})."""
+    declared minimum (N: {min: 3}). Not a rewrite but the test behind the rules' conditions
+    on sizes: True only when SymPy's assumptions prove it (a size N with minimum m is written
+    as m - 1 + a positive integer); any other symbol (an index, a bound variable) is an
+    integer of unknown sign, so a condition that needs its range is not met."""
     shift = {size: sympy.Dummy(size.name, integer=True, positive=True) + (least - 1) for size, least in ctx.minima.items() if least > 1}
     return bool(sympy.sympify(expr).xreplace(shift).is_nonnegative)
 
 
 def expand_definitions(expr: sympy.Basic, ctx: Context, keep: frozenset[str] = frozenset()) -> sympy.Basic:
-    """Substitute every defined quantity (but those named in `keep`) by its definition."""
+    """Substitute every defined quantity (but those named in `keep`) by its definition.
+
+    Side condition: none. A definition is an equation in force for every value of its
+    parameters (the entry's indices lie in the family's shape, see the module docstring),
+    and its body is freshened before the parameters are substituted, so an index such as
+    k in a[k] is never captured by a Sum over k in the body. `keep` only leaves names alone."""
 
     def walk(node: sympy.Basic) -> sympy.Basic:
         if isinstance(node, Indexed):
@@ -87,6 +121,7 @@ def expand_definitions(expr: sympy.Basic, ctx: Context, keep: frozenset[str] = f
 
 
 def name_is(target: sympy.Basic, node: sympy.Symbol) -> bool:
+    """Whether a scalar definition's target is this symbol (a family's base never is)."""
     return isinstance(target, Symbol) and target == node
 
 
@@ -100,7 +135,12 @@ def variable_name(var: sympy.Basic) -> str:
 
 def resolve_derivatives(expr: sympy.Basic, ctx: Context) -> sympy.Basic:
     """Replace each Derivative(F, v) (innermost first) by the derivative of F with every
-    definition but v's expanded: v is the independent variable."""
+    definition but v's expanded: v is the independent variable.
+
+    Side condition: none beyond SymPy's differentiation, which is the format's meaning of
+    Derivative (docs/format.md): d x[k] / d x[j] = KroneckerDelta(k, j) for any indices,
+    a Sum is differentiated term by term (its limits are sizes and indices, never v), and
+    sigmoid's derivative is s*(1 - s). The result is freshened by the caller."""
 
     def walk(node: sympy.Basic) -> sympy.Basic:
         if isinstance(node, Diff):
@@ -114,9 +154,15 @@ def resolve_derivatives(expr: sympy.Basic, ctx: Context) -> sympy.Basic:
 
 
 def _within(value: sympy.Expr, low: sympy.Expr, high: sympy.Expr, ranges: Ranges, ctx: Context) -> bool:
-    """Whether every admissible value of `value` lies in [low, high]: each bound is met either
-    directly (value - low >= 0 as an expression, as for m in [1, m]) or through the range of
-    the index `value` is offset from."""
+    """Whether every admissible value of `value` lies in [low, high].
+
+    Sound by construction: each bound is met either directly (value - low >= 0 as an
+    expression at every admissible size, as for m in [1, m]), or through the range of the
+    symbol (or unknown function, c(i) of a one-hot matrix) `value` is offset from, both ends
+    of which must then lie in [low, high] at every admissible size (`nonnegative`). Any form
+    neither can bound (2*j, j + m with m unbounded) gives False. An empty range of `value`
+    makes the claim vacuous, which is still true. `value` is an integer: KroneckerDelta(k, q)
+    with q not an integer is 0 in SymPy before any rule sees it."""
     offset, rest = value.as_coeff_Add()
     if rest == 0:
         value_low = value_high = value
@@ -133,7 +179,19 @@ def _within(value: sympy.Expr, low: sympy.Expr, high: sympy.Expr, ranges: Ranges
 
 @dataclass
 class Normaliser:
-    """Applies the sum rules bottom-up. `facts` are the ones in force for this attempt."""
+    """Applies the sum rules bottom-up. `facts` are the ones in force for this attempt.
+
+    In `_walk`, besides the sum rules of `_sum`:
+    - a Sum's body is normalised knowing each limit's range, its limits knowing only the
+      ranges outside it (they are outside its binding); its limits are then summed
+      innermost first, each with the ranges of the limits outside it. No side condition.
+    - log(a) becomes SymPy's expand_log(log(a), force=False). Side condition, which SymPy
+      checks: log(x*y) = log(x) + log(y) only where a factor is positive (or negative,
+      taken out as log(-x)), log(x**p) = p*log(x) only for real p with x positive or
+      -1 < p <= 1; otherwise the log is left whole (log(t*u) for real t, u is 2*pi*i off
+      at t = u = -1; log(1/t) is -log(t) only for t > 0).
+    - KroneckerDelta(a, b)**p becomes the delta for p > 0 (0**p = 0 and 1**p = 1); not for
+      p that may be 0 or negative (delta**-1 is 1/0 where the delta is 0)."""
 
     ctx: Context
     facts: tuple[Fact, ...]
@@ -158,9 +216,18 @@ class Normaliser:
         return rebuild(node, lambda arg: self._walk(arg, ranges))
 
     def _sum(self, summand: sympy.Expr, var: Symbol, low: sympy.Expr, high: sympy.Expr, ranges: Ranges) -> sympy.Expr:
+        """Sum(summand, (var, low, high)), term by term. The rules, in the order tried:
+
+        - an empty range: a sum whose high is below its low at every admissible size
+          (low - high - 1 >= 0) is 0, whatever the summand (the format's empty sum).
+        - linearity: a sum of terms is the sum of their sums, and a factor free of var
+          leaves the sum. No side condition (for an empty range both sides are 0).
+        - the count: the sum of a constant is constant * (high - low + 1). Side condition:
+          high - low + 1 >= 0 at every admissible size; otherwise the range may be reversed
+          (Sum(c, (k, 3, N)) at N = 1 is 0, not -c), and the sum is left.
+        - the delta collapse (`_collapse`), then a fact in force (`_fact`); a term none of
+          them fits stays a Sum."""
         if nonnegative(low - high - 1, self.ctx):
-            # The range is empty at every admissible size (an upper limit below the lower):
-            # the format's empty sum is 0, whatever the summand.
             return sympy.Integer(0)
         summand = drop_delta_powers(expand_summand(summand))
         results = []
@@ -184,7 +251,12 @@ class Normaliser:
         return Add(*results)
 
     def _collapse(self, dependent: sympy.Expr, var: Symbol, low: sympy.Expr, high: sympy.Expr, ranges: Ranges) -> sympy.Expr | None:
-        """Sum over var of g(var) * delta(var, q) is g(q) when q always lies in the sum's range."""
+        """Sum over var of g(var) * delta(var, q) is g(q) when q always lies in the sum's range.
+
+        Side condition: q is free of var, and every admissible value of q lies in
+        [low, high] (`_within`); else the sum may be 0 where g(q) is not (q = j with j in
+        1..N, summed over 2..N, at j = 1). No Sum in g binds a symbol of q (unique bound
+        indices), so the substitution var -> q is not captured."""
         factors = Mul.make_args(dependent)
         for position, factor in enumerate(factors):
             if not isinstance(factor, KroneckerDelta):
@@ -203,6 +275,13 @@ class Normaliser:
         return None
 
     def _fact(self, dependent: sympy.Expr, var: Symbol, low: sympy.Expr, high: sympy.Expr) -> sympy.Expr | None:
+        """The value of Sum(dependent, (var, low, high)) that a fact in force gives, or None.
+
+        Side condition: a "sum" fact in force, Sum(y[.., v, ..], (v, a, b)) = value, where
+        dependent is exactly an entry of y with var at the fact's position, its other indices
+        free of var (the fact holds for each column, not along a diagonal Y[l, l]), and the
+        limits are the fact's own (the same expressions: a sub-range such as 1..N-1 is
+        another sum)."""
         for fact in self.facts:
             if fact.kind != "sum":
                 continue
@@ -218,6 +297,11 @@ class Normaliser:
 
 def expand_summand(expr: sympy.Expr) -> sympy.Expr:
     """Products distributed over sums in numerators, denominators left as products.
+
+    Side condition: none of its own. SymPy's expand with force=False: distributing, a Sum
+    of an Add split into Sums (for any range), positive integer powers of sums multiplied
+    out, (x*y)**p split only where SymPy's assumptions allow (p an integer, or a factor
+    nonnegative: sqrt(t*u) for real t, u stays), and logs as in the Normaliser's log rule.
 
     power_exp stays off: SymPy would turn exp(Sum) into a Product on one side only.
     multinomial stays off at first: it would multiply out (1+u)**-2 * (1+v)**-2 into one
@@ -260,6 +344,8 @@ def merge_exponentials(term: sympy.Expr, var: Symbol) -> sympy.Expr:
 
 
 def drop_delta_powers(expr: sympy.Expr) -> sympy.Expr:
+    """KroneckerDelta(a, b)**p as the delta. Side condition: p > 0 (a delta is 0 or 1, and
+    0**p = 0 only for p > 0); other powers stay."""
     return expr.replace(
         lambda e: isinstance(e, Pow) and isinstance(e.base, KroneckerDelta) and e.exp.is_positive,
         lambda e: e.base,
@@ -268,7 +354,12 @@ def drop_delta_powers(expr: sympy.Expr) -> sympy.Expr:
 
 def apply_one_hot(expr: sympy.Basic, ctx: Context, facts: Iterable[Fact], ranges: Ranges) -> sympy.Basic:
     """y one-hot: y[m] = delta(m, c) for a fresh index c in y's range (added to `ranges`).
-    A matrix Y with one-hot columns: Y[m, i] = delta(m, c(i)), c an unknown function."""
+    A matrix Y with one-hot columns: Y[m, i] = delta(m, c(i)), c an unknown function.
+
+    Side condition: a one_hot fact about the family is in force, and the entries used lie
+    in its shape. Then some c in 1..rows (for a matrix, one per column) has y[m] =
+    delta(m, c) for every m, and since c is fresh and only its range is known, a residual
+    proved 0 for it is 0 for the actual c. Families without a fact in force are left."""
     for fact in facts:
         if fact.kind != "one_hot":
             continue
@@ -291,7 +382,8 @@ def apply_one_hot(expr: sympy.Basic, ctx: Context, facts: Iterable[Fact], ranges
 
 
 def outer_deltas(expr: sympy.Basic, bound: frozenset[sympy.Symbol] = frozenset()) -> list[KroneckerDelta]:
-    """Deltas between free indices (not inside a Sum's bound variable)."""
+    """Deltas between free indices (not inside a Sum's bound variable). Not a rewrite: the
+    deltas `split_cases` may split on."""
     found: list[KroneckerDelta] = []
 
     def walk(node: sympy.Basic, bound: frozenset[sympy.Symbol]) -> None:
@@ -311,7 +403,13 @@ def outer_deltas(expr: sympy.Basic, bound: frozenset[sympy.Symbol] = frozenset()
 
 
 def canonical(expr: sympy.Basic, depth: int = 0) -> sympy.Basic:
-    """Bound variables renamed by nesting depth, so that alpha-equivalent sums compare equal."""
+    """Bound variables renamed by nesting depth, so that alpha-equivalent sums compare equal.
+
+    Side condition: none; the names are chosen so that it holds. A Sum at depth d with c
+    limits names them _k{d}.._k{d+c-1}; its summand, and any Sum inside a limit's bound
+    (where the outer limits' names are in scope), is named from d + c on, and so never
+    captures a name it is inside of. A limit's bounds are outside its own binding, so only
+    the outer limits' names are substituted in them. Used for keys only (`sum_key`)."""
     if isinstance(expr, Sum):
         count = len(expr.limits)
         # The outermost limit (the last) gets the smallest depth.
@@ -320,10 +418,12 @@ def canonical(expr: sympy.Basic, depth: int = 0) -> sympy.Basic:
             for position, (var, _, _) in enumerate(expr.limits)
         }
         # A limit's bounds are outside its own binding: only the outer limits' names apply.
+        # Those names (depth and up) may occur in a bound, so a Sum inside one is named
+        # from depth + count on, like the summand's: from depth, it would capture them.
         limits = []
         for position, (var, low, high) in enumerate(expr.limits):
             outer = {v: names[v] for v, _, _ in expr.limits[position + 1 :]}
-            limits.append((names[var], canonical(low.xreplace(outer), depth), canonical(high.xreplace(outer), depth)))
+            limits.append((names[var], canonical(low.xreplace(outer), depth + count), canonical(high.xreplace(outer), depth + count)))
         return Sum(canonical(expr.function.xreplace(names), depth + count), *limits)
     return rebuild(expr, lambda arg: canonical(arg, depth))
 
@@ -334,8 +434,12 @@ MAX_REORDERED_LIMITS = 4
 
 def merge_nested(expr: sympy.Basic) -> sympy.Basic:
     """A sum whose summand is a product holding one inner sum, as one sum over both
-    indices: sum_g A_g * (sum_n B_gn) = sum_g sum_n A_g*B_gn (the inner index is fresh,
-    so A_g cannot depend on it)."""
+    indices: sum_g A_g * (sum_n B_gn) = sum_g sum_n A_g*B_gn (distributivity; for any
+    ranges, empty ones included, and the inner limits may depend on g).
+
+    Side condition: A_g has none of the inner sum's indices free; a fresh index never is,
+    but a shadowed one would be captured (x[n] * Sum(y[n], (n, 1, N)) is not
+    Sum(x[n]*y[n], (n, 1, N))), so the product is then left as it is."""
     if not isinstance(expr, Sum):
         return rebuild(expr, merge_nested)
     function = merge_nested(expr.function)
@@ -343,13 +447,20 @@ def merge_nested(expr: sympy.Basic) -> sympy.Basic:
     inner = [f for f in factors if isinstance(f, Sum)]
     if len(inner) == 1:
         rest = Mul(*(f for f in factors if f is not inner[0]))
-        return merge_nested(Sum(rest * inner[0].function, *inner[0].limits, *expr.limits))
+        # Merged, the inner limits bind in the rest too: only where it has none of them free.
+        if not rest.free_symbols & set(inner[0].variables):
+            return merge_nested(Sum(rest * inner[0].function, *inner[0].limits, *expr.limits))
     return Sum(function, *expr.limits)
 
 
 def order_limits(expr: Sum) -> Sum:
     """Independent limits (no bound depends on another summation index) in a canonical
-    order: the permutation whose canonical form sorts first. Sums may be swapped."""
+    order: the permutation whose canonical form sorts first. Sums may be swapped.
+
+    Side condition: no limit's bounds name any index of this Sum. Finite sums over
+    independent ranges may be taken in any order (empty ranges included: both sides are
+    0); with Sum(f, (k, 1, m), (m, 1, N)) the range of k depends on m, and the limits keep
+    their order."""
     variables = {limit[0] for limit in expr.limits}
     limits = list(expr.limits)
     if len(limits) < 2 or len(limits) > MAX_REORDERED_LIMITS:
@@ -369,6 +480,8 @@ KEYINGS = ("names", "merged", "names-merged")
 
 
 def sum_key(expr: Sum, keying: str) -> sympy.Basic:
+    """A key for expr: sums with equal keys are equal, since each step (canonical,
+    merge_nested, order_limits) is an identity. No side condition of its own."""
     if keying == "names":
         return canonical(expr)
     merged = merge_nested(canonical(expr) if keying == "names-merged" else expr)
@@ -376,7 +489,14 @@ def sum_key(expr: Sum, keying: str) -> sympy.Basic:
 
 
 def replace_sums(expr: sympy.Basic, table: dict[sympy.Basic, sympy.Symbol], keying: str = "names") -> sympy.Basic:
-    """Each outermost Sum replaced by a symbol (the same symbol for sums with one key)."""
+    """Each outermost Sum replaced by a symbol (the same symbol for sums with one key).
+
+    Side condition: sums with one key are equal (`sum_key`), so the residual is a
+    function of the symbols. A symbol is positive only when SymPy's Sum.is_positive says
+    so, which needs every term positive and the range known to be nonempty (high - low
+    >= 0 from the sizes' assumptions: Sum(exp(x[k]), (k, 3, N)), empty and so 0 at N = 1,
+    is not positive); it is real when every term is real or the range is empty, as an
+    empty sum is 0."""
     if isinstance(expr, Sum):
         key = sum_key(expr, keying)
         if key not in table:
@@ -401,7 +521,14 @@ def align_limits(expr: sympy.Basic, ctx: Context) -> sympy.Basic:
     Each rewrite is an identity for every size where it is made: sum_{n=a}^{b} f =
     f(a) + ... + f(c - 1) + sum_{n=c}^{b} f holds when b >= c - 1 (an empty sum is 0), and
     a sum is only rewritten so when that follows from the sizes' assumptions. Only the
-    outermost sums with a single limit are aligned."""
+    outermost sums with a single limit are aligned.
+
+    Side conditions, tested with `nonnegative` at every admissible size (limits are
+    integers): lower limits are numbers, and sum_{n=a}^{b} f is peeled to target c > a only
+    where b >= c - 1, so it has each peeled term f(a), ..., f(c-1) (sum_{n=1}^{N} f is not
+    x[1] + x[2] + sum_{n=3}^{N} f at N = 1). An upper limit b is raised to b + p only where
+    b >= a - 1, so the sum up to b + p has the p terms subtracted (sum_{n=1}^{N-2} f is not
+    sum_{n=1}^{N} f - f(N) - f(N-1) at N = 1, where the left is empty and the right not)."""
     expr = _align(expr, ctx, lower=True)
     return _align(expr, ctx, lower=False)
 
@@ -453,7 +580,13 @@ def _align(expr: sympy.Basic, ctx: Context, *, lower: bool) -> sympy.Basic:
 def is_zero(expr: sympy.Expr) -> bool:
     """A residual free of free deltas is zero: each outermost sum replaced by a symbol
     (under each keying in turn), then expand and cancel; SymPy's simplify is tried only
-    when no keying gives zero that way (it costs as much as the rest together)."""
+    when no keying gives zero that way (it costs as much as the rest together).
+
+    Side condition: the residual has no free deltas (`split_cases` removes them). Each
+    keying is an identity (`replace_sums`), and with the sums gone, SymPy's expand,
+    expand_log(force=False), cancel and simplify see an expression in real (or signed)
+    variables, integer indices and sum symbols whose assumptions hold (a sum symbol is
+    positive only for a range known to be nonempty), so no empty-sum convention can enter."""
     left: list[sympy.Expr] = []
     for keying in KEYINGS:
         flat = _flat(expr, keying)
@@ -480,7 +613,16 @@ def split_cases(
     depth: int = 0,
 ) -> bool:
     """Zero for every value of the free indices: split on each delta between free
-    indices (equal: substitute one for the other; different: the delta is 0)."""
+    indices (equal: substitute one for the other; different: the delta is 0).
+
+    Side condition: none; the two cases cover every value. In the equal case a side that
+    is a symbol (a free index, a size, a one-hot index c) is replaced by the other side,
+    which is its value there; the ranges stay true statements, as both sides are equal.
+    (If the other side holds the symbol too, KroneckerDelta(j, N - j), the residual is
+    proved at N - j for every j in range, so also at the j where j = N - j.)
+    Case combinations that cannot occur together only add work. A delta with no symbol
+    side (KroneckerDelta(j + 1, k + 1)) is not split, and the residual is not proved;
+    nor past MAX_CASE_DELTAS splits."""
     residual = drop_delta_powers(residual)
     deltas = outer_deltas(residual)
     if not deltas:
@@ -595,7 +737,13 @@ def prove(
     unequal: Iterable[tuple[sympy.Symbol, sympy.Symbol]] = (),
     mode: str = "atomic",
 ) -> bool:
-    """Whether lhs - rhs normalises to zero for symbolic sizes under `facts`."""
+    """Whether lhs - rhs normalises to zero for symbolic sizes under `facts`.
+
+    Two more rewrites: each pair in `unequal` (from `where: k != j`) sets
+    KroneckerDelta(k, j) to 0, which holds wherever the claim is made; and the "exp"
+    pass writes sigmoid(x) as 1/(1 + exp(-x)), its definition, an identity everywhere
+    (in complex arithmetic too, where defined). Then the residual is normalised (the sum
+    rules, then align_limits and the sum rules again) and split on its free deltas."""
     unequal_deltas = {KroneckerDelta(a, b): sympy.Integer(0) for a, b in unequal}
     difference = prepared.lhs - prepared.rhs
     if mode == "exp":
