@@ -28,7 +28,8 @@ class sigmoid(sympy.Function):  # noqa: N801 - named as it prints
         return self * (1 - self)
 
     def _eval_is_real(self) -> bool | None:
-        return self.args[0].is_real  # type: ignore[no-any-return]
+        # Real for a real argument; unknown otherwise (sigmoid(log(-2)) = 2 is real).
+        return True if self.args[0].is_real else None
 
     def _eval_is_positive(self) -> bool | None:
         return True if self.args[0].is_real else None
