@@ -15,6 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from derivcheck import cli, source
+from derivcheck import format as fmt
 from derivcheck.schema import ASSUMPTION_WORDS, LAYOUTS, SCHEMA_PATH, build_schema, schema_text
 from derivcheck.starter import starter_text
 
@@ -46,39 +47,39 @@ def _properties(node: dict[str, Any]) -> set[str]:
 
 
 def test_top_level_keys_are_the_loaders() -> None:
-    assert _properties(SCHEMA) == set(source.TOP_LEVEL_KEYS)
+    assert _properties(SCHEMA) == set(fmt.FILE.names)
 
 
 def test_step_keys_are_the_loaders() -> None:
-    assert _properties(SCHEMA["definitions"]["step"]) == set(source.STEP_KEYS)
+    assert _properties(SCHEMA["definitions"]["step"]) == set(fmt.STEP.names)
 
 
 def test_chain_item_keys_are_the_loaders() -> None:
     (mapping,) = [
         option for option in SCHEMA["definitions"]["chainItem"]["anyOf"] if "properties" in option
     ]
-    assert _properties(mapping) == set(source.CHAIN_ITEM_KEYS)
+    assert _properties(mapping) == set(fmt.CHAIN_ENTRY.names)
 
 
 def test_variable_assumptions_are_the_loaders() -> None:
-    assert set(ASSUMPTION_WORDS) == set(source.VARIABLE_ASSUMPTIONS)
+    assert set(ASSUMPTION_WORDS) == set(fmt.SIGN_WORDS)
 
 
 def test_the_key_checks_can_fail() -> None:
     # the same comparisons, against a schema that has drifted, must not pass
     drifted = build_schema()
     drifted["properties"]["stesp"] = drifted["properties"].pop("steps")
-    assert _properties(drifted) != set(source.TOP_LEVEL_KEYS)
+    assert _properties(drifted) != set(fmt.FILE.names)
     drifted["definitions"]["step"]["properties"].pop("note")
-    assert _properties(drifted["definitions"]["step"]) != set(source.STEP_KEYS)
+    assert _properties(drifted["definitions"]["step"]) != set(fmt.STEP.names)
 
 
 def test_variable_mapping_keys_are_the_loaders(tmp_path: Path) -> None:
-    # source.py keeps these two keys inline, so the loader itself is asked
+    # the loader itself is asked too
     (mapping,) = [
         option for option in SCHEMA["definitions"]["variable"]["anyOf"] if "properties" in option
     ]
-    assert _properties(mapping) == {"shape", "assume"}
+    assert _properties(mapping) == set(fmt.VARIABLE_FIELDS.names)
     good = "variables:\n  p: {shape: [N], assume: positive}\nsizes: [N]\nsteps: []\n"
     assert loader_problems(good, tmp_path) == []
     bad = "variables:\n  p: {shap: [N]}\nsizes: [N]\nsteps: []\n"
