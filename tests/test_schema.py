@@ -689,6 +689,23 @@ def test_schema_command_does_not_import_sympy() -> None:
     assert json.loads(completed.stdout)["title"] == "derivcheck derivation"
 
 
+# -- docs/format.md shows the description's keys ----------------------------------------------------
+
+
+@pytest.mark.parametrize("fields", [fmt.FILE, fmt.STEP], ids=["file", "step"])
+def test_the_docs_keys_tables_are_the_descriptions(fields: fmt.Fields) -> None:
+    docs = (REPO / "docs" / "format.md").read_text(encoding="utf-8")
+    table = fmt.keys_table(fields)
+    assert table in docs, f"docs/format.md should hold this table (format.keys_table):\n{table}"
+
+
+def test_a_drifted_docs_table_is_found() -> None:
+    docs = (REPO / "docs" / "format.md").read_text(encoding="utf-8")
+    # The rejects twin: a description without `where` is not what the docs show.
+    drifted = fmt.Fields(tuple(key for key in fmt.STEP.keys if key.name != "where"), one_of=fmt.STEP.one_of)
+    assert fmt.keys_table(drifted) not in docs
+
+
 # -- functions fit on a screen ----------------------------------------------------------------
 
 LONGEST = 80
