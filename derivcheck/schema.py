@@ -1,232 +1,168 @@
-"""The JSON Schema (draft-07) of the derivation format, for editors and other tools.
+"""The JSON Schema (draft-07) of the derivation format, written from derivcheck/format.py.
 
-`derivcheck schema` prints it; `schema/derivcheck.schema.json` in the repository is its
+`derivcheck schema` prints it; the committed `schema/derivcheck.schema.json` and the copy in
+the package (`derivcheck/derivcheck.schema.json`, read with importlib.resources) are its
 output, so that a derivation file can name it for its editor:
 
     # yaml-language-server: $schema=../schema/derivcheck.schema.json
 
-The schema describes the shape of a file (keys, lists, mappings), as the loader in
-source.py checks it; whether expressions parse and names are declared is for derivcheck
-itself. tests/test_schema.py keeps the two in step: the keys here are the loader's keys.
+The schema describes the shape of a file (keys, lists, mappings, the words a value may be),
+as the loader in source.py checks it from the same description; whether expressions parse and
+names are declared is for derivcheck itself (format.BEYOND_THE_SCHEMA lists the rest).
 Nothing here imports YAML or SymPy.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
+
+from derivcheck import format as fmt
 
 SCHEMA_DIALECT = "http://json-schema.org/draft-07/schema#"
+# A name for the schema that claims no web address (the project publishes none); versioned
+# with the format, so that a later format's schema is another.
+SCHEMA_ID = f"urn:derivcheck:schema:derivation:{fmt.FORMAT_VERSION}"
 SCHEMA_PATH = "schema/derivcheck.schema.json"  # in the repository, relative to its root
+PACKAGED_NAME = "derivcheck.schema.json"  # the copy in the package, beside this module
 
-# The words a scalar variable may be declared with (source.VARIABLE_ASSUMPTIONS).
-ASSUMPTION_WORDS = ("real", "positive", "nonnegative", "negative")
-LAYOUTS = ("denominator", "numerator")
-
-# YAML reads `0`, `1.5` and `true` as numbers and booleans, and derivcheck reads them back
-# as the text they were written as: an expression or a name may be any scalar.
-_SCALAR: dict[str, Any] = {"type": ["string", "number"]}
+Schema = dict[str, Any]
 
 
-def _text(description: str) -> dict[str, Any]:
-    return {**_SCALAR, "description": description}
-
-
-def _text_or_list(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "anyOf": [_SCALAR, {"type": "array", "items": _SCALAR}],
-    }
+def _described(schema: Schema, doc: str) -> Schema:
+    if not doc:
+        return schema
+    return {**schema, "description": fmt.plain(doc), "markdownDescription": doc}
 
 
 def _words_pattern(words: tuple[str, ...]) -> str:
-    """One or more of `words`, separated by spaces or commas."""
+    """None or more of `words`, separated as source.py splits names."""
+    # No escapes but \t: an editor may compile the pattern in ECMA-262's strict Unicode mode.
+    assert all(word.isalnum() for word in words), words
+    sep = "[" + fmt.NAME_SEPARATORS.replace("\t", r"\t") + "]"
     word = "(" + "|".join(words) + ")"
-    return rf"^[\s,]*{word}([\s,]+{word})*[\s,]*$"
+    return rf"^{sep}*({word}({sep}+{word})*{sep}*)?{fmt.END}"
 
 
-def _definitions() -> dict[str, Any]:
-    assumption_words = {
-        "type": "string",
-        "pattern": _words_pattern(ASSUMPTION_WORDS),
-        "description": "One or more of: " + ", ".join(ASSUMPTION_WORDS) + ".",
-    }
-    shape = {
-        "type": "array",
-        "items": _SCALAR,
-        "description": "The sizes of its indices: [N] for a vector, [N, D] for a matrix.",
-    }
+class _Writer:
+    """Turns kinds of value into schemas, collecting the named ones as `definitions`."""
+
+    def __init__(self) -> None:
+        self.definitions: dict[str, Schema] = {}
+
+    def value(self, kind: fmt.Value) -> Schema:
+        """The schema of `kind`: a $ref when it is named, the schema itself otherwise."""
+        if not kind.name:
+            return _described(_BUILDERS[type(kind)](self, kind), kind.doc)
+        if kind.name not in self.definitions:
+            self.definitions[kind.name] = {}  # taken first, so a kind may contain itself
+            self.definitions[kind.name] = _described(_BUILDERS[type(kind)](self, kind), kind.doc)
+        return {"$ref": f"#/definitions/{kind.name}"}
+
+    def fields(self, kind: fmt.Fields) -> Schema:
+        properties = {}
+        for key in kind.keys:
+            inner = self.value(key.value)
+            if "$ref" in inner:  # draft-07 ignores every sibling of a $ref, descriptions too
+                inner = {"allOf": [inner]}
+            properties[key.name] = _described(inner, key.doc)
+        schema: Schema = {"type": "object", "additionalProperties": False}
+        if kind.required:
+            schema["required"] = list(kind.required)
+        if kind.one_of:
+            schema["oneOf"] = [{"required": [name]} for name in kind.one_of]
+        schema["properties"] = properties
+        return schema
+
+
+def _text(writer: _Writer, kind: fmt.Text) -> Schema:
+    # The loader reads any scalar back as the text it was written as: `0`, `1.5`, `true`, ``.
+    return {"type": list(fmt.SCALAR_TYPES)}
+
+
+def _choice(writer: _Writer, kind: fmt.Choice) -> Schema:
+    schema: Schema = {"enum": [*kind.numbers, *kind.values]}
+    if kind.default is not None:
+        schema["default"] = kind.default
+    return schema
+
+
+def _words(writer: _Writer, kind: fmt.Words) -> Schema:
+    # An empty value is no words, as `t:` is a real scalar.
+    return {"type": ["string", "null"], "pattern": _words_pattern(kind.words)}
+
+
+def _pattern(writer: _Writer, kind: fmt.Pattern) -> Schema:
+    types = ["string", *kind.types]
+    return {"type": types[0] if len(types) == 1 else types, "pattern": kind.pattern}
+
+
+def _whole(writer: _Writer, kind: fmt.Whole) -> Schema:
     return {
-        "expression": _text(
-            "An expression in Python/SymPy syntax over the declared names, parsed safely "
-            "(never evaluated)."
-        ),
-        "range": {
-            "description": "The range of an index: `1..N` or `[1, N]`.",
-            "anyOf": [
-                {"type": "string", "pattern": r"^\s*\S.*\.\..*\S\s*$"},
-                {"type": "array", "items": _SCALAR, "minItems": 2, "maxItems": 2},
-            ],
-        },
-        "assumptionWords": assumption_words,
-        "sizeMinima": {
-            "type": "object",
-            "description": "Sizes by name, each with its least value: `{N: {min: 3}}` (empty: at least 1).",
-            "additionalProperties": {
-                "anyOf": [
-                    {"type": "null"},
-                    {
-                        "type": "object",
-                        "additionalProperties": False,
-                        "properties": {"min": {"type": ["integer", "string"], "description": "The least value of the size, 1 to 1000."}},
-                    },
-                ]
-            },
-        },
-        "variable": {
-            "description": (
-                "`[sizes...]` for a vector or a matrix, `real` (or positive, nonnegative, "
-                "negative) for a scalar, or `{shape: [...], assume: ...}`."
-            ),
-            "anyOf": [
-                shape,
-                assumption_words,
-                {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "shape": shape,
-                        "assume": {
-                            "description": "What is assumed of every entry.",
-                            "anyOf": [
-                                assumption_words,
-                                {"type": "array", "items": assumption_words},
-                            ],
-                        },
-                    },
-                },
-            ],
-        },
-        "chainItem": {
-            "description": "An expression equal to the one before, with its own `by` if wanted.",
-            "anyOf": [
-                {"$ref": "#/definitions/expression"},
-                {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["expr"],
-                    "properties": {
-                        "expr": {"$ref": "#/definitions/expression"},
-                        "by": _text("Why this expression equals the one before."),
-                    },
-                },
-            ],
-        },
-        "step": {
-            "type": "object",
-            "description": "One claimed equality (`claim:`) or a chain of them (`chain:`).",
-            "additionalProperties": False,
-            "oneOf": [{"required": ["claim"]}, {"required": ["chain"]}],
-            "properties": {
-                "id": {
-                    "description": "A name for the step: letters, digits, _ and -.",
-                    "anyOf": [
-                        {"type": "string", "pattern": r"^[A-Za-z0-9_-]+$"},
-                        {"type": "integer"},
-                    ],
-                },
-                "claim": {
-                    **_text("`lhs = rhs`: the equality the step claims."),
-                    "pattern": "=",
-                },
-                "chain": {
-                    "type": "array",
-                    "minItems": 2,
-                    "description": "Two or more expressions, each equal to the one before.",
-                    "items": {"$ref": "#/definitions/chainItem"},
-                },
-                "by": _text_or_list(
-                    "Why the step holds: words, or a list of the ids of earlier steps."
-                ),
-                "where": _text_or_list(
-                    "A condition on the free indices, such as `k != j` (a string or a list)."
-                ),
-                "expect": {
-                    "const": "refuted",
-                    "description": "`refuted`: the step is a known mistake, kept for teaching.",
-                },
-                "note": _text("A remark for people."),
-            },
-        },
+        "anyOf": [
+            {"type": "integer", "minimum": kind.low, "maximum": kind.high},
+            {"type": "string", "pattern": kind.pattern},
+        ]
     }
 
 
-def build_schema() -> dict[str, Any]:
+def _null(writer: _Writer, kind: fmt.Null) -> Schema:
+    return {"type": "null"}
+
+
+def _anything(writer: _Writer, kind: fmt.Anything) -> Schema:
+    return {}
+
+
+def _list_of(writer: _Writer, kind: fmt.ListOf) -> Schema:
+    schema: Schema = {"type": "array", "items": writer.value(kind.item)}
+    if kind.min_items:
+        schema["minItems"] = kind.min_items
+    if kind.max_items is not None:
+        schema["maxItems"] = kind.max_items
+    return schema
+
+
+def _map_of(writer: _Writer, kind: fmt.MapOf) -> Schema:
+    return {"type": "object", "additionalProperties": writer.value(kind.value)}
+
+
+def _any_of(writer: _Writer, kind: fmt.AnyOf) -> Schema:
+    return {"anyOf": [writer.value(option) for option in kind.options]}
+
+
+def _fields(writer: _Writer, kind: fmt.Fields) -> Schema:
+    return writer.fields(kind)
+
+
+_BUILDERS: dict[type, Callable[[_Writer, Any], Schema]] = {
+    fmt.Text: _text,
+    fmt.Choice: _choice,
+    fmt.Words: _words,
+    fmt.Pattern: _pattern,
+    fmt.Whole: _whole,
+    fmt.Null: _null,
+    fmt.Anything: _anything,
+    fmt.ListOf: _list_of,
+    fmt.MapOf: _map_of,
+    fmt.AnyOf: _any_of,
+    fmt.Fields: _fields,
+}
+
+
+def build_schema() -> Schema:
     """The JSON Schema of a derivation file, as a dict."""
+    writer = _Writer()
+    body = _described(writer.fields(fmt.FILE), fmt.FILE.doc)
     return {
         "$schema": SCHEMA_DIALECT,
+        "$id": SCHEMA_ID,
         "title": "derivcheck derivation",
-        "description": (
-            "A step-by-step math derivation checked by derivcheck (format version 1). "
-            "Unknown keys are errors."
-        ),
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["steps"],
-        "properties": {
-            "derivcheck": {"enum": [1, "1"], "description": "The format version: 1."},
-            "title": _text("The title shown in the report."),
-            "source": _text("Where the derivation comes from."),
-            "description": _text("What the derivation derives."),
-            "layout": {
-                "enum": list(LAYOUTS),
-                "default": "denominator",
-                "description": (
-                    "The shape of the derivative of a scalar by a matrix: the matrix's own "
-                    "(denominator layout) or its transpose (numerator layout)."
-                ),
-            },
-            "sizes": {
-                "description": (
-                    "Names of sizes: positive integers, kept symbolic (`[N, D]` or `N D`). A size "
-                    "may declare its least value: `{N: {min: 3}, D: {}}`, or `[N, {D: {min: 2}}]`."
-                ),
-                "anyOf": [
-                    {"type": "string"},
-                    {"type": "array", "items": {"anyOf": [{"type": "string"}, {"$ref": "#/definitions/sizeMinima"}]}},
-                    {"$ref": "#/definitions/sizeMinima"},
-                ],
-            },
-            "indices": {
-                "type": "object",
-                "description": "`names: low..high`: index symbols and the range each runs over.",
-                "additionalProperties": {"$ref": "#/definitions/range"},
-            },
-            "variables": {
-                "type": "object",
-                "description": "The free quantities; real unless said otherwise.",
-                "additionalProperties": {"$ref": "#/definitions/variable"},
-            },
-            "definitions": {
-                "type": "object",
-                "description": "`name: expression` or `name[i, ...]: expression`.",
-                "additionalProperties": {"$ref": "#/definitions/expression"},
-            },
-            "assumptions": {
-                "type": "object",
-                "description": "`name: one_hot(y)` or `name: Sum(y[k], (k, low, high)) = value`.",
-                "additionalProperties": _text("A fact the engine may use."),
-            },
-            "steps": {
-                "type": "array",
-                "description": "The steps, checked from the definitions and assumptions alone.",
-                "items": {"$ref": "#/definitions/step"},
-            },
-        },
-        "definitions": _definitions(),
+        **body,
+        "definitions": writer.definitions,
     }
 
 
 def schema_text() -> str:
-    """The schema as the JSON text `derivcheck schema` prints (and the committed file holds)."""
+    """The schema as the JSON text `derivcheck schema` prints (and the committed files hold)."""
     return json.dumps(build_schema(), indent=2, ensure_ascii=False) + "\n"

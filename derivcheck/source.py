@@ -18,31 +18,21 @@ from typing import Iterator
 
 import yaml
 
+from derivcheck import format as fmt
 from derivcheck.model import Problem, Span, Text
 
 MAX_FILE_BYTES = 1_000_000
 # How long a pipe or FIFO named as a derivation file may take to deliver all of it.
 PIPE_WAIT_SECONDS = 5.0
-FORMAT_VERSION = 1
+# Which keys are allowed where, and which values, is described once in derivcheck/format.py
+# (the JSON Schema is written from it too); the format version and the expectable problem
+# codes stay importable from here.
+FORMAT_VERSION = fmt.FORMAT_VERSION
+EXPECTABLE_ERRORS = fmt.EXPECTABLE_ERRORS
 
-TOP_LEVEL_KEYS = (
-    "derivcheck",
-    "title",
-    "source",
-    "description",
-    "layout",
-    "sizes",
-    "indices",
-    "variables",
-    "definitions",
-    "assumptions",
-    "steps",
-)
-STEP_KEYS = ("id", "claim", "chain", "by", "where", "expect", "note")
-CHAIN_ITEM_KEYS = ("expr", "by")
-VARIABLE_ASSUMPTIONS = ("real", "positive", "nonnegative", "negative")
-# Problem codes a step may be expected to fail with: the mistakes of a seed kept as written.
-EXPECTABLE_ERRORS = ("shape-mismatch", "free-index-mismatch")
+_NULL_TAG = "tag:yaml.org,2002:null"
+# The entries of a mapping by key: (key node, value node).
+_Fields = dict[str, tuple[yaml.Node, yaml.Node]]
 
 
 class SourceError(ValueError):
@@ -113,7 +103,7 @@ class Derivation:
     definitions: tuple[Definition, ...]
     assumptions: tuple[Assumption, ...]
     steps: tuple[StepSpec, ...]
-    layout: str = "denominator"  # of Derivative(scalar, matrix): the matrix's shape, or its transpose
+    layout: str = fmt.LAYOUTS[0]  # of Derivative(scalar, matrix): the matrix's shape, or its transpose
     # A size's declared least value (`N: {min: 3}`), by the size's name; sizes not named are at least 1.
     minima: tuple[tuple[str, Text], ...] = ()
 
@@ -271,11 +261,11 @@ class _Reader:
             span = Span(span.line, span.col + 1)
         return Text(str(node.value), span, exact)
 
-    def mapping(self, node: yaml.Node, what: str, allowed: tuple[str, ...] | None = None) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    def mapping(self, node: yaml.Node, what: str, allowed: tuple[str, ...] | None = None) -> _Fields:
         if not isinstance(node, yaml.MappingNode):
             self.problem("schema", f"{what} must be a mapping, not {_kind(node)}", _span(node.start_mark))
             return {}
-        out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        out: _Fields = {}
         for key, value in node.value:
             if not isinstance(key, yaml.ScalarNode):
                 self.problem("schema", f"keys of {what} must be strings", _span(key.start_mark))
@@ -321,9 +311,14 @@ def _kind(node: yaml.Node) -> str:
         return "a mapping"
     if isinstance(node, yaml.SequenceNode):
         return "a list"
-    if node.tag == "tag:yaml.org,2002:null":
+    if _is_null(node):
         return "an empty value"
     return "a string"
+
+
+def _is_null(node: yaml.Node) -> bool:
+    """An empty value (nothing, `~` or `null`, unquoted)."""
+    return isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG
 
 
 def _split_names(text: Text) -> Iterator[Text]:
@@ -331,7 +326,7 @@ def _split_names(text: Text) -> Iterator[Text]:
     value = text.value
     start = None
     for pos, char in enumerate(value + " "):
-        if char in " ,\t":
+        if char in fmt.NAME_SEPARATORS:
             if start is not None:
                 yield Text(value[start:pos], text.at(start), text.exact)
                 start = None
@@ -385,6 +380,7 @@ def _control_characters(root: yaml.Node, shown: str) -> list[Problem]:
 
 
 def parse_document(root: yaml.Node | None, shown: str) -> tuple[Derivation | None, list[Problem]]:
+    """A composed document to a Derivation, checked against the format (derivcheck/format.py)."""
     reader = _Reader(shown)
     if root is None:
         reader.problem("schema", "the file is empty; a derivation needs at least `steps:`", Span(1, 1))
@@ -393,76 +389,25 @@ def parse_document(root: yaml.Node | None, shown: str) -> tuple[Derivation | Non
     if refused:
         # Nothing more is read, so no message can quote such a character.
         return None, refused
-    top = reader.mapping(root, "the file", TOP_LEVEL_KEYS)
+    top = reader.mapping(root, "the file", fmt.FILE.names)
     if not isinstance(root, yaml.MappingNode):
         return None, reader.problems
-
-    def scalar(key: str) -> str | None:
-        if key not in top:
-            return None
-        found = reader.text(top[key][1], f"`{key}`")
-        return found.value if found else None
-
-    version = scalar("derivcheck")
-    if version is not None and version != str(FORMAT_VERSION):
-        reader.problem(
-            "schema",
-            f"this file asks for format version {version}; this derivcheck reads version {FORMAT_VERSION}",
-            _span(top["derivcheck"][1].start_mark),
-        )
-
+    # The sections are read in this order, which is the order of their problems.
+    _version(reader, top)
     sizes, minima = _sizes(reader, top["sizes"][1]) if "sizes" in top else ([], [])
-
-    indices: list[IndexDecl] = []
-    if "indices" in top:
-        for key, value in reader.mapping(top["indices"][1], "`indices`").values():
-            names = reader.text(key, "an index name")
-            rng = _range(reader, value)
-            if names is None or rng is None:
-                continue
-            for name in _split_names(names):
-                indices.append(IndexDecl(name, rng[0], rng[1]))
-
-    variables: list[VariableDecl] = []
-    if "variables" in top:
-        for key, value in reader.mapping(top["variables"][1], "`variables`").values():
-            decl = _variable(reader, key, value)
-            if decl is not None:
-                variables.append(decl)
-
-    definitions: list[Definition] = []
-    if "definitions" in top:
-        for key, value in reader.mapping(top["definitions"][1], "`definitions`").values():
-            head = reader.text(key, "a definition's name")
-            body = reader.text(value, f"the definition of {key.value}")
-            if head is not None and body is not None:
-                definitions.append(Definition(head, body))
-
-    assumptions: list[Assumption] = []
-    if "assumptions" in top:
-        for key, value in reader.mapping(top["assumptions"][1], "`assumptions`").values():
-            name = reader.text(key, "an assumption's name")
-            statement = reader.text(value, f"the assumption {key.value}")
-            if name is not None and statement is not None:
-                assumptions.append(Assumption(name, statement))
-
-    steps: list[StepSpec] = []
-    if "steps" not in top:
-        reader.problem("schema", "the file has no `steps:`", Span(1, 1))
-    else:
-        seen_ids: dict[str, Span] = {}
-        for number, node in enumerate(reader.sequence(top["steps"][1], "`steps`"), start=1):
-            step = _step(reader, node, number, seen_ids)
-            if step is not None:
-                steps.append(step)
-                if step.id is not None:
-                    seen_ids[step.id.value] = step.id.span
-
+    indices = _indices(reader, top["indices"][1]) if "indices" in top else []
+    variables = _variables(reader, top["variables"][1]) if "variables" in top else []
+    definitions = _definitions(reader, top["definitions"][1]) if "definitions" in top else []
+    assumptions = _assumptions(reader, top["assumptions"][1]) if "assumptions" in top else []
+    for name in fmt.FILE.required:
+        if name not in top:
+            reader.problem("schema", f"the file has no `{name}:`", Span(1, 1))
+    steps = _steps(reader, top["steps"][1]) if "steps" in top else []
     derivation = Derivation(
         path=shown,
-        title=scalar("title"),
-        source=scalar("source"),
-        description=scalar("description"),
+        title=_scalar(reader, top, "title"),
+        source=_scalar(reader, top, "source"),
+        description=_scalar(reader, top, "description"),
         layout=_layout(reader, top),
         sizes=tuple(sizes),
         minima=tuple(minima),
@@ -475,44 +420,83 @@ def parse_document(root: yaml.Node | None, shown: str) -> tuple[Derivation | Non
     return derivation, reader.problems
 
 
+def _scalar(reader: _Reader, top: _Fields, key: str) -> str | None:
+    if key not in top:
+        return None
+    found = reader.text(top[key][1], f"`{key}`")
+    return found.value if found else None
+
+
+def _version(reader: _Reader, top: _Fields) -> None:
+    version = _scalar(reader, top, "derivcheck")
+    if version is not None and version not in fmt.VERSION.values:
+        reader.problem(
+            "schema",
+            f"this file asks for format version {version}; this derivcheck reads version {FORMAT_VERSION}",
+            _span(top["derivcheck"][1].start_mark),
+        )
+
+
 def _sizes(reader: _Reader, node: yaml.Node) -> tuple[list[Text], list[tuple[str, Text]]]:
     """`sizes:` as names (`[N, D]`, `N D`), or with least values: a mapping `{N: {min: 3}, D: {}}`,
-    or a list whose entries may be such one-key mappings (`[N, {D: {min: 2}}]`)."""
+    or a list whose entries may be such mappings (`[N, {D: {min: 2}}]`)."""
     sizes: list[Text] = []
     minima: list[tuple[str, Text]] = []
     entries = node.value if isinstance(node, yaml.SequenceNode) else [node]
     for entry in entries:
-        if not isinstance(entry, yaml.MappingNode):
-            found = reader.text(entry, "each entry of `sizes`" if isinstance(node, yaml.SequenceNode) else "`sizes`")
-            sizes.extend(_split_names(found) if found is not None else [])
+        if isinstance(entry, yaml.MappingNode):
+            _size_minima(reader, entry, sizes, minima)
             continue
-        for key, value in reader.mapping(entry, "`sizes`").values():
-            name = reader.text(key, "a size's name")
-            if name is None:
-                continue
-            sizes.append(name)
-            if isinstance(value, yaml.ScalarNode) and value.tag == "tag:yaml.org,2002:null":
-                continue
-            least = reader.mapping(value, f"the size {name.value} (like {{min: 3}})", ("min",)).get("min")
-            if least is not None:
-                text = reader.text(least[1], f"the least value of {name.value}")
-                if text is not None and not (text.value.isascii() and text.value.isdigit() and 1 <= int(text.value) <= 1000):
-                    reader.problem("schema", f"the least value of {name.value} must be a whole number from 1 to 1000, not '{text.value}'", text.span)
-                elif text is not None:
-                    minima.append((name.value, text))
+        found = reader.text(entry, "each entry of `sizes`" if isinstance(node, yaml.SequenceNode) else "`sizes`")
+        sizes.extend(_split_names(found) if found is not None else [])
     return sizes, minima
 
 
-def _layout(reader: _Reader, top: dict[str, tuple[yaml.Node, yaml.Node]]) -> str:
+def _size_minima(reader: _Reader, node: yaml.MappingNode, sizes: list[Text], minima: list[tuple[str, Text]]) -> None:
+    """`{N: {min: 3}, D: {}}` (or `D:`, empty): each size's name into `sizes`, its least value into `minima`."""
+    for key, value in reader.mapping(node, "`sizes`").values():
+        name = reader.text(key, "a size's name")
+        if name is None:
+            continue
+        sizes.append(name)
+        if _is_null(value):
+            continue
+        least = reader.mapping(value, f"the size {name.value} (like {{min: 3}})", fmt.SIZE_LEAST.names).get("min")
+        if least is None:
+            continue
+        text = reader.text(least[1], f"the least value of {name.value}")
+        if text is not None and re.search(fmt.LEAST.pattern, text.value) is None:
+            reader.problem(
+                "schema",
+                f"the least value of {name.value} must be a whole number from {fmt.LEAST.low} to {fmt.LEAST.high}, "
+                f"not '{text.value}'",
+                text.span,
+            )
+        elif text is not None:
+            minima.append((name.value, text))
+
+
+def _layout(reader: _Reader, top: _Fields) -> str:
+    default = fmt.LAYOUT.default or fmt.LAYOUTS[0]
     if "layout" not in top:
-        return "denominator"
+        return default
     text = reader.text(top["layout"][1], "`layout`")
     if text is None:
-        return "denominator"
-    if text.value not in ("denominator", "numerator"):
-        reader.problem("schema", f"`layout` is denominator or numerator, not '{text.value}'", text.span)
-        return "denominator"
+        return default
+    if text.value not in fmt.LAYOUT.values:
+        reader.problem("schema", f"`layout` is {' or '.join(fmt.LAYOUT.values)}, not '{text.value}'", text.span)
+        return default
     return text.value
+
+
+def _indices(reader: _Reader, node: yaml.Node) -> list[IndexDecl]:
+    indices: list[IndexDecl] = []
+    for key, value in reader.mapping(node, "`indices`").values():
+        names = reader.text(key, "an index name")
+        bounds = _range(reader, value)
+        if names is not None and bounds is not None:
+            indices.extend(IndexDecl(name, bounds[0], bounds[1]) for name in _split_names(names))
+    return indices
 
 
 def _range(reader: _Reader, node: yaml.Node) -> tuple[Text, Text] | None:
@@ -526,16 +510,21 @@ def _range(reader: _Reader, node: yaml.Node) -> tuple[Text, Text] | None:
     text = reader.text(node, "an index range")
     if text is None:
         return None
-    low, sep, high = text.value.partition("..")
+    low, sep, high = text.value.partition(fmt.RANGE_SEPARATOR)
     if not sep or not low.strip() or not high.strip():
         reader.problem("schema", f"an index range is written like `1..N`, not `{text.value}`", text.span)
         return None
     low_at = len(low) - len(low.lstrip())
-    high_at = len(low) + 2 + (len(high) - len(high.lstrip()))
+    high_at = len(low) + len(sep) + (len(high) - len(high.lstrip()))
     return (
         Text(low.strip(), text.at(low_at), text.exact),
         Text(high.strip(), text.at(high_at), text.exact),
     )
+
+
+def _variables(reader: _Reader, node: yaml.Node) -> list[VariableDecl]:
+    found = (_variable(reader, key, value) for key, value in reader.mapping(node, "`variables`").values())
+    return [decl for decl in found if decl is not None]
 
 
 def _variable(reader: _Reader, key: yaml.Node, value: yaml.Node) -> VariableDecl | None:
@@ -547,96 +536,90 @@ def _variable(reader: _Reader, key: yaml.Node, value: yaml.Node) -> VariableDecl
     if isinstance(value, yaml.SequenceNode):
         shape = [t for t in (reader.text(v, "a size in a shape") for v in value.value) if t]
     elif isinstance(value, yaml.MappingNode):
-        fields = reader.mapping(value, f"the variable {name.value}", ("shape", "assume"))
+        fields = reader.mapping(value, f"the variable {name.value}", fmt.VARIABLE_FIELDS.names)
         if "shape" in fields:
             node = fields["shape"][1]
             items = reader.sequence(node, f"the shape of {name.value}")
             shape = [t for t in (reader.text(v, "a size in a shape") for v in items) if t]
         if "assume" in fields:
-            for t in reader.texts(fields["assume"][1], f"the assumptions of {name.value}"):
-                assume.extend(part.value for part in _split_names(t))
+            assume = _words(reader, fields["assume"][1], f"the assumptions of {name.value}")
     else:
-        text = reader.text(value, f"the variable {name.value}")
-        if text is not None:
-            assume.extend(part.value for part in _split_names(text))
+        assume = _words(reader, value, f"the variable {name.value}")
     for word in assume:
-        if word not in VARIABLE_ASSUMPTIONS:
+        if word not in fmt.SIGN_WORDS:
             reader.problem(
                 "schema",
-                f"unknown assumption '{word}' for {name.value} (expected: {', '.join(VARIABLE_ASSUMPTIONS)})",
+                f"unknown assumption '{word}' for {name.value} (expected: {', '.join(fmt.SIGN_WORDS)})",
                 _span(value.start_mark),
             )
             return None
     return VariableDecl(name, tuple(shape), tuple(assume))
 
 
+def _words(reader: _Reader, node: yaml.Node, what: str) -> list[str]:
+    """The words of a string or of a list of strings. An empty value has none (`t:` is real, as
+    is `t: ~`): the schema's null, which cannot tell the spellings of an empty value apart."""
+    listed = isinstance(node, yaml.SequenceNode)
+    words: list[str] = []
+    for item in node.value if listed else [node]:
+        if _is_null(item):
+            continue
+        text = reader.text(item, f"each entry of {what}" if listed else what)
+        if text is not None:
+            words.extend(part.value for part in _split_names(text))
+    return words
+
+
+def _definitions(reader: _Reader, node: yaml.Node) -> list[Definition]:
+    definitions: list[Definition] = []
+    for key, value in reader.mapping(node, "`definitions`").values():
+        head = reader.text(key, "a definition's name")
+        body = reader.text(value, f"the definition of {key.value}")
+        if head is not None and body is not None:
+            definitions.append(Definition(head, body))
+    return definitions
+
+
+def _assumptions(reader: _Reader, node: yaml.Node) -> list[Assumption]:
+    assumptions: list[Assumption] = []
+    for key, value in reader.mapping(node, "`assumptions`").values():
+        name = reader.text(key, "an assumption's name")
+        statement = reader.text(value, f"the assumption {key.value}")
+        if name is not None and statement is not None:
+            assumptions.append(Assumption(name, statement))
+    return assumptions
+
+
+def _steps(reader: _Reader, node: yaml.Node) -> list[StepSpec]:
+    steps: list[StepSpec] = []
+    seen_ids: dict[str, Span] = {}
+    for number, item in enumerate(reader.sequence(node, "`steps`"), start=1):
+        step = _step(reader, item, number, seen_ids)
+        if step is not None:
+            steps.append(step)
+            if step.id is not None:
+                seen_ids[step.id.value] = step.id.span
+    return steps
+
+
 def _step(reader: _Reader, node: yaml.Node, number: int, seen_ids: dict[str, Span]) -> StepSpec | None:
-    fields = reader.mapping(node, f"step {number}", STEP_KEYS)
+    fields = reader.mapping(node, f"step {number}", fmt.STEP.names)
     if not isinstance(node, yaml.MappingNode):
         return None
     span = _span(node.start_mark)
-    step_id = reader.text(fields["id"][1], "a step id") if "id" in fields else None
-    if step_id is not None:
-        if not step_id.value.replace("_", "a").replace("-", "a").isalnum():
-            reader.problem("schema", f"a step id is letters, digits, _ and -, not '{step_id.value}'", step_id.span)
-        elif step_id.value in seen_ids:
-            first = seen_ids[step_id.value]
-            reader.problem("duplicate-id", f"step id '{step_id.value}' is already used at line {first.line}", step_id.span)
-            step_id = None
+    step_id = _step_id(reader, fields["id"][1], seen_ids) if "id" in fields else None
     claim = reader.text(fields["claim"][1], "a claim") if "claim" in fields else None
-    chain: list[Link] = []
-    if "chain" in fields:
-        for item in reader.sequence(fields["chain"][1], "a chain"):
-            if isinstance(item, yaml.MappingNode):
-                parts = reader.mapping(item, "a chain entry", CHAIN_ITEM_KEYS)
-                if "expr" not in parts:
-                    reader.problem("schema", "a chain entry written as a mapping needs `expr:`", _span(item.start_mark))
-                    continue
-                expr = reader.text(parts["expr"][1], "a chain expression")
-                by = reader.text(parts["by"][1], "`by`") if "by" in parts else None
-                if expr is not None:
-                    chain.append(Link(expr, by))
-            else:
-                expr = reader.text(item, "a chain expression")
-                if expr is not None:
-                    chain.append(Link(expr, None))
+    chain = _chain(reader, fields["chain"][1]) if "chain" in fields else []
     if (claim is None) == ("chain" not in fields):
-        reader.problem("schema", f"step {number} needs exactly one of `claim:` or `chain:`", span)
+        one_of = " or ".join(f"`{name}:`" for name in fmt.STEP.one_of)
+        reader.problem("schema", f"step {number} needs exactly one of {one_of}", span)
         return None
-    if "chain" in fields and len(chain) < 2:
-        reader.problem("schema", f"the chain of step {number} needs at least two expressions", span)
+    if "chain" in fields and len(chain) < fmt.CHAIN.min_items:
+        reader.problem("schema", f"the chain of step {number} needs at least {_in_words(fmt.CHAIN.min_items)} expressions", span)
         return None
-    by: Text | None = None
-    by_ids: list[Text] = []
-    if "by" in fields:
-        by_node = fields["by"][1]
-        if isinstance(by_node, yaml.SequenceNode):
-            for ref in reader.texts(by_node, "`by`"):
-                if ref.value not in seen_ids:
-                    reader.problem(
-                        "unknown-reference",
-                        f"`by` names '{ref.value}', which is not the id of an earlier step",
-                        ref.span,
-                    )
-                by_ids.append(ref)
-        else:
-            by = reader.text(by_node, "`by`")
+    by, by_ids = _by(reader, fields["by"][1], seen_ids) if "by" in fields else (None, [])
     where = reader.texts(fields["where"][1], "`where`") if "where" in fields else []
-    expect_refuted = False
-    expect_error: str | None = None
-    if "expect" in fields:
-        expect = reader.text(fields["expect"][1], "`expect`")
-        if expect is not None:
-            if expect.value == "refuted":
-                expect_refuted = True
-            elif expect.value in EXPECTABLE_ERRORS:
-                expect_error = expect.value
-            else:
-                reader.problem(
-                    "schema",
-                    f"`expect` is `refuted` or one of {', '.join(EXPECTABLE_ERRORS)}, not '{expect.value}'",
-                    expect.span,
-                )
+    expect = _expect(reader, fields["expect"][1]) if "expect" in fields else None
     return StepSpec(
         number=number,
         span=span,
@@ -646,6 +629,71 @@ def _step(reader: _Reader, node: yaml.Node, number: int, seen_ids: dict[str, Spa
         by=by,
         by_ids=tuple(by_ids),
         where=tuple(where),
-        expect_refuted=expect_refuted,
-        expect_error=expect_error,
+        expect_refuted=expect == fmt.EXPECT_REFUTED,
+        expect_error=expect if expect in fmt.EXPECTABLE_ERRORS else None,
     )
+
+
+def _in_words(count: int) -> str:
+    return ("no", "one", "two", "three", "four")[count] if count < 5 else str(count)
+
+
+def _step_id(reader: _Reader, node: yaml.Node, seen_ids: dict[str, Span]) -> Text | None:
+    step_id = reader.text(node, "a step id")
+    if step_id is None:
+        return None
+    # `id: null` is YAML's null to an editor's schema, which refuses it, so it is refused here too.
+    if _is_null(node) or re.search(fmt.STEP_ID.pattern, step_id.value) is None:
+        reader.problem("schema", f"a step id is {fmt.plain(fmt.STEP_ID.doc)}, not '{step_id.value}'", step_id.span)
+    elif step_id.value in seen_ids:
+        first = seen_ids[step_id.value]
+        reader.problem("duplicate-id", f"step id '{step_id.value}' is already used at line {first.line}", step_id.span)
+        return None
+    return step_id
+
+
+def _chain(reader: _Reader, node: yaml.Node) -> list[Link]:
+    """A chain's expressions, each a string or `{expr: ..., by: ...}`."""
+    chain: list[Link] = []
+    for item in reader.sequence(node, "a chain"):
+        if not isinstance(item, yaml.MappingNode):
+            expr = reader.text(item, "a chain expression")
+            if expr is not None:
+                chain.append(Link(expr, None))
+            continue
+        parts = reader.mapping(item, "a chain entry", fmt.CHAIN_ENTRY.names)
+        missing = [name for name in fmt.CHAIN_ENTRY.required if name not in parts]
+        if missing:
+            reader.problem("schema", f"a chain entry written as a mapping needs `{missing[0]}:`", _span(item.start_mark))
+            continue
+        expr = reader.text(parts["expr"][1], "a chain expression")
+        by = reader.text(parts["by"][1], "`by`") if "by" in parts else None
+        if expr is not None:
+            chain.append(Link(expr, by))
+    return chain
+
+
+def _by(reader: _Reader, node: yaml.Node, seen_ids: dict[str, Span]) -> tuple[Text | None, list[Text]]:
+    """`by:` as words, or as a list of the ids of earlier steps."""
+    if not isinstance(node, yaml.SequenceNode):
+        return reader.text(node, "`by`"), []
+    by_ids = reader.texts(node, "`by`")
+    for ref in by_ids:
+        if ref.value not in seen_ids:
+            reader.problem("unknown-reference", f"`by` names '{ref.value}', which is not the id of an earlier step", ref.span)
+    return None, by_ids
+
+
+def _expect(reader: _Reader, node: yaml.Node) -> str | None:
+    """The value of `expect:`, or None (and a problem) when it is not one of the format's."""
+    expect = reader.text(node, "`expect`")
+    if expect is None:
+        return None
+    if expect.value not in fmt.EXPECT.values:
+        reader.problem(
+            "schema",
+            f"`expect` is `{fmt.EXPECT_REFUTED}` or one of {', '.join(fmt.EXPECTABLE_ERRORS)}, not '{expect.value}'",
+            expect.span,
+        )
+        return None
+    return expect.value

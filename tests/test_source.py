@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -215,3 +217,120 @@ def test_steps_keep_numbers_and_ids_past_bad_steps(tmp_path: Path) -> None:
     assert [(p.code, str(p.span)) for p in found] == [("schema", "4:5"), ("duplicate-id", "7:10")]
     assert derivation is not None
     assert [(s.number, s.id.value if s.id else None) for s in derivation.steps] == [(2, "two"), (3, None)]
+
+
+# -- the format's words and patterns, as the loader applies them -------------------------------
+
+
+def _load(text: str, tmp_path: Path) -> tuple[source.Derivation | None, list[tuple[str, str, str]]]:
+    path = tmp_path / "d.yaml"
+    path.write_text(text, encoding="utf-8")
+    derivation, found = load_derivation(path)
+    return derivation, [(p.code, str(p.span), p.message) for p in found]
+
+
+@pytest.mark.parametrize("value", ["", " ~", " null"])
+def test_an_empty_variable_is_a_real_scalar(value: str, tmp_path: Path) -> None:
+    # An editor's schema sees YAML's null in all three spellings, so the loader reads them alike.
+    derivation, found = _load(f"variables:\n  t:{value}\n  u: {{assume: [~, positive]}}\nsteps: []\n", tmp_path)
+    assert found == []
+    assert derivation is not None
+    assert [(v.name.value, v.shape, v.assume) for v in derivation.variables] == [("t", (), ()), ("u", (), ("positive",))]
+
+
+def test_a_misspelled_sign_is_refused_at_the_variable(tmp_path: Path) -> None:
+    # The refuses twin: a word that is not one of format.SIGN_WORDS.
+    _, found = _load("variables:\n  t: nul\nsteps: []\n", tmp_path)
+    assert found == [("schema", "2:6", "unknown assumption 'nul' for t (expected: real, positive, nonnegative, negative)")]
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("null", "a step id is letters, digits, _ and -, not 'null'"),
+        ("über", "a step id is letters, digits, _ and -, not 'über'"),
+        ("'a b'", "a step id is letters, digits, _ and -, not 'a b'"),
+    ],
+)
+def test_a_step_id_outside_the_pattern_is_refused_where_it_is(written: str, message: str, tmp_path: Path) -> None:
+    _, found = _load(f"variables:\n  t: real\nsteps:\n  - id: {written}\n    claim: t = t\n", tmp_path)
+    col = "10" if written.startswith("'") else "9"
+    assert found == [("schema", f"4:{col}", message)]
+
+
+@pytest.mark.parametrize("written", ["'null'", "uber", "7", "true", "step_1-b"])
+def test_a_step_id_in_the_pattern_is_accepted(written: str, tmp_path: Path) -> None:
+    derivation, found = _load(f"variables:\n  t: real\nsteps:\n  - id: {written}\n    claim: t = t\n", tmp_path)
+    assert found == []
+    assert derivation is not None and derivation.steps[0].id is not None
+    assert derivation.steps[0].id.value == written.strip("'")
+
+
+def test_least_values_from_the_format(tmp_path: Path) -> None:
+    derivation, found = _load("sizes: {N: {min: '0007'}, M: {min: 1000}, K: {}, L:}\nsteps: []\n", tmp_path)
+    assert found == []
+    assert derivation is not None
+    assert [s.value for s in derivation.sizes] == ["N", "M", "K", "L"]
+    assert [(name, text.value) for name, text in derivation.minima] == [("N", "0007"), ("M", "1000")]
+
+
+@pytest.mark.parametrize("least", ["0", "1001", "'٣'", "3.0", "'+3'"])
+def test_least_values_outside_the_format_are_refused(least: str, tmp_path: Path) -> None:
+    _, found = _load(f"sizes: [N, {{D: {{min: {least}}}}}]\nsteps: []\n", tmp_path)
+    assert [(code, message) for code, _, message in found] == [
+        ("schema", f"the least value of D must be a whole number from 1 to 1000, not '{least.strip(chr(39))}'")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("variables:\n  t: {sign: positive}\nsteps: []\n", "unknown key 'sign' in the variable t (expected one of: shape, assume)"),
+        ("sizes: {N: {max: 3}}\nsteps: []\n", "unknown key 'max' in the size N (like {min: 3}) (expected one of: min)"),
+        ("steps:\n  - chain: [t, {expr: t, because: x}]\n", "unknown key 'because' in a chain entry (expected one of: expr, by)"),
+    ],
+)
+def test_unknown_keys_are_named_with_the_keys_of_their_level(text: str, message: str, tmp_path: Path) -> None:
+    _, found = _load(text, tmp_path)
+    assert ("schema", message) in [(code, m) for code, _, m in found]
+
+
+@pytest.mark.parametrize("expect", ["refuted", "shape-mismatch", "free-index-mismatch"])
+def test_every_expect_value_is_read(expect: str, tmp_path: Path) -> None:
+    derivation, found = _load(f"variables:\n  t: real\nsteps:\n  - claim: t = t\n    expect: {expect}\n", tmp_path)
+    assert found == []
+    assert derivation is not None
+    step = derivation.steps[0]
+    assert (step.expect_refuted, step.expect_error) == (expect == "refuted", None if expect == "refuted" else expect)
+
+
+def test_an_expect_value_outside_the_format_is_refused(tmp_path: Path) -> None:
+    _, found = _load("variables:\n  t: real\nsteps:\n  - claim: t = t\n    expect: shape_mismatch\n", tmp_path)
+    assert found == [
+        ("schema", "5:13", "`expect` is `refuted` or one of shape-mismatch, free-index-mismatch, not 'shape_mismatch'")
+    ]
+
+
+def test_reading_a_file_imports_neither_sympy_nor_the_engine(tmp_path: Path) -> None:
+    # A warm run reads files and the cache only: the format and the loader must stay light.
+    path = tmp_path / "d.yaml"
+    path.write_text(GOOD, encoding="utf-8")
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from derivcheck.source import load_derivation\n"
+        f"derivation, problems = load_derivation(Path({str(path)!r}))\n"
+        "assert derivation is not None and problems == [], problems\n"
+        "heavy = sorted(m for m in sys.modules if m == 'sympy' or m.startswith(('sympy.', 'derivcheck.engine', 'derivcheck.prepare')))\n"
+        "print(heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_import_check_sees_sympy_when_it_is_imported() -> None:
+    # The rejects twin: the same probe reports SymPy once something imports it.
+    code = "import sys, sympy\nprint(sorted(m for m in sys.modules if m == 'sympy'))\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "['sympy']"
