@@ -327,7 +327,11 @@ TimeoutOption = Annotated[
         "--timeout",
         metavar="SECONDS",
         callback=_positive_seconds,
-        help="Time limit for each claim (a step, or one link of a chain), in seconds.",
+        help=(
+            "Limit for each claim (a step, or one link of a chain), in seconds of CPU time, so "
+            "that a verdict does not depend on how busy the machine is. A claim is also stopped "
+            "after 5 times this on the clock (it is waiting, or the machine is starved)."
+        ),
     ),
 ]
 OutputOption = Annotated[
@@ -389,7 +393,7 @@ FileBudgetOption = Annotated[
         metavar="SECONDS",
         callback=_positive_seconds,
         help=(
-            "Time the claims of one file may take in all. Claims not started when it is "
+            "CPU time the claims of one file may take in all. Claims not started when it is "
             "spent are undecided (time-out), so that a file of many slow steps cannot hold "
             "up a run."
         ),

@@ -400,7 +400,7 @@ def test_a_time_out_is_checked_again_with_a_larger_limit(
     checked = count_checked_steps(monkeypatch)
     (second,) = check([path], cache_dir, timeout=2.0)
     assert checked == [0]  # the step that timed out, and not the quick one
-    assert second.steps[0].method == "time-out: not finished within 2 s"
+    assert second.steps[0].method == "time-out: not finished within 2 s of CPU time"
     assert second.steps[1] == first.steps[1]
 
 
@@ -422,7 +422,7 @@ def test_claims_left_by_a_spent_file_budget_are_checked_again(
 @pytest.mark.parametrize(
     "method",
     [
-        "time-out: not finished within 2 s",
+        "time-out: not finished within 2 s of CPU time",
         "time-out: not checked, the file's time budget of 600 s was spent",
         "time-out: not started, the numbers are too large to compute within the limits",
         "the check crashed",

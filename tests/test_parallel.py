@@ -112,7 +112,7 @@ def test_time_limits_still_apply_to_each_claim(jobs: str, tmp_path: Path) -> Non
     assert code == 1
     steps = report["files"][0]["steps"]  # type: ignore[index]
     assert [step["verdict"] for step in steps] == ["undecided", "proved", "undecided"]
-    assert steps[0]["method"] == steps[2]["method"] == "time-out: not finished within 2 s"
+    assert steps[0]["method"] == steps[2]["method"] == "time-out: not finished within 2 s of CPU time"
 
 
 # -- the runner's order, concurrency and failures, with stand-in checks ------------------------------
@@ -138,10 +138,18 @@ def _files(tmp_path: Path, count: int, steps: int = 2) -> list[Path]:
     return paths
 
 
-def _log_times(log: Path, duration: Callable[[Path, str], float]) -> Callable[[Path, str], None]:
+def _log_times(log: Path, duration: Callable[[Path, str], float], *, busy: bool = False) -> Callable[[Path, str], None]:
+    """A claim that takes `duration` seconds: asleep, or (busy) spending them as CPU time,
+    which is what the time limits and budgets count."""
+
     def behaviour(path: Path, number: str) -> None:
         start = time.monotonic()
-        time.sleep(duration(path, number))
+        if busy:
+            until = time.process_time() + duration(path, number)
+            while time.process_time() < until:
+                pass
+        else:
+            time.sleep(duration(path, number))
         with open(log, "a", encoding="utf-8") as stream:
             stream.write(f"{start} {time.monotonic()} {os.getpid()}\n")
 
@@ -309,10 +317,11 @@ def test_stopping_early_stops_the_workers(tmp_path: Path, monkeypatch: pytest.Mo
 def test_a_file_past_its_budget_leaves_its_other_claims_undecided(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = _files(tmp_path, 2, steps=4)
     log = tmp_path / "log"
-    monkeypatch.setattr(engine_check, "check_claim", _fake_check(_log_times(log, lambda path, number: 0.4 if path == paths[0] else 0.0)))
+    busy = _log_times(log, lambda path, number: 0.4 if path == paths[0] else 0.0, busy=True)
+    monkeypatch.setattr(engine_check, "check_claim", _fake_check(busy))
     first, second = runner.check_paths(paths, timeout=10.0, jobs=1, file_budget=0.7)
     assert [step.verdict for step in first.steps] == [Verdict.PROVED] * 2 + [Verdict.UNDECIDED] * 2
-    assert first.steps[3].method == "time-out: not checked, the file's time budget of 0.7 s was spent"
+    assert first.steps[3].method == "time-out: not checked, the file's time budget of 0.7 s of CPU time was spent"
     assert len(log.read_text().splitlines()) == 2 + 4  # the two claims past the budget never ran
     assert [step.verdict for step in second.steps] == [Verdict.PROVED] * 4  # its own budget
 

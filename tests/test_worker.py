@@ -206,7 +206,7 @@ def test_a_slow_step_is_undecided_by_the_time_limit_and_the_others_are_verified(
     assert time.monotonic() - start < 8
     assert [step.verdict.value for step in result.steps] == ["proved", "undecided", "proved"]
     slow = result.steps[1]
-    assert slow.method == "time-out: not finished within 2 s"
+    assert slow.method == "time-out: not finished within 2 s of CPU time"
     assert not slow.ok
     assert _no_children_left()
 
@@ -252,7 +252,65 @@ def _job(job: object) -> object:
         os.kill(os.getpid(), signal.SIGKILL)
     if kind == "raise":
         raise ValueError(value)
+    if kind == "spin":  # spend `value` seconds of CPU time
+        until = time.process_time() + value
+        while time.process_time() < until:
+            pass
+        return "spun"
     return value
+
+
+def _hog() -> None:
+    while True:
+        pass
+
+
+@pytest.mark.skipif(worker.cpu_seconds(os.getpid()) is None, reason="the CPU time of a process is read from /proc")
+def test_the_limit_counts_cpu_time_not_the_clock() -> None:
+    # One core shared by the job and three busy loops: the job's 0.5 s of CPU time take about
+    # 2 s on the clock, past its 1 s limit, and it still finishes, its CPU time under the limit.
+    context = multiprocessing.get_context("fork")
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(before)})
+    hogs = [context.Process(target=_hog, daemon=True) for _ in range(3)]
+    try:
+        for hog in hogs:
+            hog.start()
+        with Servers(_job, 1) as servers:
+            started = time.monotonic()
+            servers.submit("job", ("spin", 0.5), 1.0)
+            key, outcome, spent = servers.next()
+            elapsed = time.monotonic() - started
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.join()
+        os.sched_setaffinity(0, before)
+    assert outcome == Finished("spun"), outcome
+    assert elapsed > 1.0, "the job did not share its core: the test shows nothing"
+    assert 0.4 <= spent < 1.0  # its CPU seconds, not the clock's
+
+
+@pytest.mark.skipif(worker.cpu_seconds(os.getpid()) is None, reason="the CPU time of a process is read from /proc")
+def test_a_job_that_spends_its_cpu_time_is_stopped_by_the_cpu_limit() -> None:
+    with Servers(_job, 1) as servers:
+        started = time.monotonic()
+        servers.submit("job", ("spin", 60), 0.5)
+        _key, outcome, spent = servers.next()
+    assert outcome == TimedOut(0.5, "CPU")
+    assert spent >= 0.5 and time.monotonic() - started < 0.5 * worker.WALL_FACTOR
+
+
+@pytest.mark.skipif(worker.cpu_seconds(os.getpid()) is None, reason="the CPU time of a process is read from /proc")
+def test_a_job_that_waits_is_stopped_by_the_wall_clock_backstop() -> None:
+    # The twin: sleeping uses no CPU time, so only the backstop (5 times the limit) ends it.
+    with Servers(_job, 1) as servers:
+        started = time.monotonic()
+        servers.submit("job", ("sleep", 60), 0.4)
+        _key, outcome, _spent = servers.next()
+        elapsed = time.monotonic() - started
+    assert outcome == TimedOut(0.4, "wall-clock")
+    assert 0.4 * worker.WALL_FACTOR <= elapsed < 0.4 * worker.WALL_FACTOR + 2
 
 
 def test_a_server_runs_job_after_job_in_one_child() -> None:

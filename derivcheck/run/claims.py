@@ -25,6 +25,20 @@ T = TypeVar("T")
 HINT_SECONDS = 5.0
 
 
+def _time_out(outcome: worker.TimedOut, timeout: float) -> tuple[str, tuple[str, ...]]:
+    """The method and what was tried of a claim stopped by its limit, naming the clock."""
+    if outcome.clock == "CPU":
+        return (
+            f"time-out: not finished within {timeout:g} s of CPU time",
+            (f"the check was stopped after {timeout:g} s of CPU time (raise the limit with --timeout)",),
+        )
+    backstop = timeout * worker.WALL_FACTOR
+    return (
+        f"time-out: not finished within {backstop:g} s of wall-clock time (the backstop of the {timeout:g} s CPU limit)",
+        (f"the check was stopped after {backstop:g} s by the clock, before it had used {timeout:g} s of CPU time: the machine was too busy, or the check was waiting",),
+    )
+
+
 def _unfinished(claim: Claim, method: str, tried: tuple[str, ...]) -> StepResult:
     """A claim with no verdict from the engine: stopped, crashed, or never started."""
     return StepResult(
@@ -142,8 +156,8 @@ def _serve(
                 if kind == CHECK and file_budget is not None and spent[place[0]] >= file_budget:
                     yield (*place, _unfinished(
                         _pending(files, place).claim,
-                        f"time-out: not checked, the file's time budget of {file_budget:g} s was spent",
-                        (f"the file's claims took {spent[place[0]]:.0f} s in all (raise the budget with --file-budget)",),
+                        f"time-out: not checked, the file's time budget of {file_budget:g} s of CPU time was spent",
+                        (f"the file's claims took {spent[place[0]]:.0f} s of CPU time in all (raise the budget with --file-budget)",),
                     ))
                     continue
                 servers.submit(job, job, timeout if kind == CHECK else min(timeout, HINT_SECONDS), slot)
@@ -169,11 +183,7 @@ def _serve(
                 hints[slot].append(place)  # a hint is a bonus with its own short limit
                 continue
         elif isinstance(outcome, worker.TimedOut):
-            result = _unfinished(
-                claim,
-                f"time-out: not finished within {timeout:g} s",
-                (f"the check was stopped after {timeout:g} s (raise the limit with --timeout)",),
-            )
+            result = _unfinished(claim, *_time_out(outcome, timeout))
         else:
             result = _unfinished(claim, "the check crashed", (outcome.reason.splitlines()[0],))
         yield (*place, result)

@@ -1,8 +1,12 @@
-"""Running one check in a child process that can be killed: a wall-clock limit and a memory cap.
+"""Running checks in child processes that can be killed: a limit of CPU time per job (with a
+wall-clock backstop), and a memory cap.
 
 `signal.alarm` cannot interrupt SymPy inside a long big-integer operation, so each
-check runs in a forked child; the parent waits, and kills the child when the time is
-up. Forking shares the parsed derivation with the child without pickling it.
+check runs in a forked child; the parent waits, and kills the child when its job has used
+its CPU seconds (read from /proc), or when WALL_FACTOR times that has passed on the clock.
+Counting CPU time makes a verdict independent of how busy the machine is. Forking shares
+the parsed derivation with the child without pickling it. (`run_limited`, one task in one
+child, keeps a plain wall-clock limit.)
 
 A child never outlives its parent: on Linux the kernel kills it when the parent dies
 (PR_SET_PDEATHSIG), and everywhere it holds no copy of the parent's end of any pipe, so an
@@ -38,6 +42,7 @@ class Finished(Generic[T]):
 @dataclass(frozen=True)
 class TimedOut:
     seconds: float
+    clock: str = "wall-clock"  # which limit ended the job: "CPU" or "wall-clock"
 
 
 @dataclass(frozen=True)
@@ -233,6 +238,28 @@ class _Server:
     key: object = None
     seconds: float = 0.0
     started: float = 0.0
+    cpu_started: float = 0.0  # the child's CPU seconds when its job was given
+
+
+# A job's limit counts the CPU time its child spends, so that a verdict does not depend on how
+# busy the machine is; past this many times the limit in wall-clock time, the job is stopped
+# anyway (a child waiting, or a machine so loaded that even the CPU time cannot accrue).
+WALL_FACTOR = 5.0
+# How often a running child's CPU time is read, in seconds.
+CPU_POLL = 0.1
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") and "SC_CLK_TCK" in os.sysconf_names else 100
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """The CPU time (user + system) a process has used, from /proc; None where it cannot be
+    read (not Linux, or the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stream:
+            fields = stream.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # After the command name: state is field 3, utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
 class Servers:
@@ -241,9 +268,10 @@ class Servers:
 
     A child runs its jobs one after another and keeps what it computed (SymPy's caches)
     from one to the next; `handler` and everything it refers to are shared with the child
-    by forking, so a job is only a small picklable value. Each job has its own wall-clock
-    limit: past it, its child is killed (the job is TimedOut) and a new child is forked for
-    the next job. A child that dies or hits the memory cap gives Crashed, and is replaced.
+    by forking, so a job is only a small picklable value. Each job has its own limit in CPU
+    seconds, with a wall-clock backstop of WALL_FACTOR times it: past either, its child is
+    killed (the job is TimedOut, saying which clock) and a new child is forked for the next
+    job. A child that dies or hits the memory cap gives Crashed, and is replaced.
 
     Children sit in numbered slots (0 to size - 1). A job may be given to a chosen slot, so
     that jobs which share work go to the child that has done it; the child in a slot is
@@ -292,45 +320,67 @@ class Servers:
             server = self._fork(slot)
             server.conn.send(job)
         server.key, server.seconds, server.started = key, seconds, time.monotonic()
+        server.cpu_started = cpu_seconds(server.process.pid or 0) or 0.0
         self._busy.append(server)
 
+    def _over(self, server: _Server, now: float) -> TimedOut | None:
+        """Whether a running job is past its limit: its CPU seconds, or the wall-clock
+        backstop (its limit itself where the CPU time cannot be read)."""
+        cpu = cpu_seconds(server.process.pid or 0)
+        if cpu is not None and cpu - server.cpu_started >= server.seconds:
+            return TimedOut(server.seconds, "CPU")
+        backstop = server.seconds * (WALL_FACTOR if cpu is not None else 1.0)
+        if now - server.started >= backstop:
+            return TimedOut(server.seconds, "wall-clock")
+        return None
+
     def next(self) -> tuple[object, Finished[object] | TimedOut | Crashed, float]:
-        """Wait for a job to end: its key, its outcome and the seconds it took."""
+        """Wait for a job to end: its key, its outcome and the CPU seconds it took (the
+        wall-clock seconds where its CPU time cannot be read)."""
         assert self._busy, "no job is running"
         while True:
             now = time.monotonic()
             for server in self._busy:
-                if now - server.started >= server.seconds:
+                over = self._over(server, now)
+                if over is not None:
                     self._busy.remove(server)
+                    spent = self._spent(server, now)
                     self._kill(server)
-                    return server.key, TimedOut(server.seconds), now - server.started
-            wait = min(server.started + server.seconds for server in self._busy) - now
+                    return server.key, over, spent
             handles: list[object] = []
             for server in self._busy:
                 handles.extend((server.conn, server.process.sentinel))
-            ready = multiprocessing.connection.wait(handles, timeout=max(0.0, wait))  # type: ignore[arg-type]
+            ready = multiprocessing.connection.wait(handles, timeout=CPU_POLL)  # type: ignore[arg-type]
             for server in list(self._busy):
                 if server.conn not in ready and server.process.sentinel not in ready:
                     continue
                 self._busy.remove(server)
-                elapsed = time.monotonic() - server.started
-                outcome: object
-                try:
-                    outcome = server.conn.recv() if server.conn.poll() else None
-                except (EOFError, OSError):
-                    outcome = None
-                if outcome is None:
-                    server.process.join(timeout=5)  # the exit code is only known once the child is reaped
-                    self._kill(server)
-                    return server.key, Crashed(f"the worker died ({_exit_status(server.process.exitcode)})"), elapsed
-                result, spent = outcome if isinstance(outcome, tuple) and len(outcome) == 2 else (None, True)
-                if not isinstance(result, (Finished, TimedOut, Crashed)):
-                    result = Crashed("the worker sent something unexpected")
-                if spent:
-                    self._kill(server)
-                else:
-                    self._idle[server.slot] = server
-                return server.key, result, elapsed
+                return self._ended(server)
+
+    def _spent(self, server: _Server, now: float) -> float:
+        cpu = cpu_seconds(server.process.pid or 0)
+        return cpu - server.cpu_started if cpu is not None else now - server.started
+
+    def _ended(self, server: _Server) -> tuple[object, Finished[object] | TimedOut | Crashed, float]:
+        """The outcome of a job whose child answered or died."""
+        elapsed = self._spent(server, time.monotonic())
+        outcome: object
+        try:
+            outcome = server.conn.recv() if server.conn.poll() else None
+        except (EOFError, OSError):
+            outcome = None
+        if outcome is None:
+            server.process.join(timeout=5)  # the exit code is only known once the child is reaped
+            self._kill(server)
+            return server.key, Crashed(f"the worker died ({_exit_status(server.process.exitcode)})"), elapsed
+        result, spent = outcome if isinstance(outcome, tuple) and len(outcome) == 2 else (None, True)
+        if not isinstance(result, (Finished, TimedOut, Crashed)):
+            result = Crashed("the worker sent something unexpected")
+        if spent:
+            self._kill(server)
+        else:
+            self._idle[server.slot] = server
+        return server.key, result, elapsed
 
     def close(self) -> None:
         """Stop every child (those running a job are killed)."""
