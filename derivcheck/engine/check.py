@@ -105,14 +105,19 @@ def _free_by_differentiation(claim: Claim, left_free: set[sympy.Symbol], right_f
 def pretty_equation(lhs: sympy.Basic, rhs: sympy.Basic) -> str:
     """Unicode math for `lhs = rhs`; one line of text when the math would be too big."""
     left, right = symbolic.readable(shown(lhs), shown(rhs))
-    try:
-        text = sympy.pretty(sympy.Eq(left, right, evaluate=False), use_unicode=True, wrap_line=False)
-    except Exception:  # noqa: BLE001  # SymPy's printer can fail on odd input; the text form stands in
-        text = ""
+    compact = f"{left} = {right}"
+    text = ""
+    # SymPy's 2-D printer takes time quadratic in the depth of nested sums (tens of seconds
+    # for a deep network's gradient), and what is wider than a line on one line is wider
+    # still drawn: such sides are shown on one line without drawing them.
+    if len(compact) <= 2 * PRETTY_MAX_WIDTH:
+        try:
+            text = sympy.pretty(sympy.Eq(left, right, evaluate=False), use_unicode=True, wrap_line=False)
+        except Exception:  # noqa: BLE001  # SymPy's printer can fail on odd input; the text form stands in
+            text = ""
     lines = text.splitlines()
     if text and len(lines) <= PRETTY_MAX_LINES and max(len(line) for line in lines) <= PRETTY_MAX_WIDTH:
         return "\n".join(line.rstrip() for line in lines)
-    compact = f"{left} = {right}"
     if len(compact) > COMPACT_MAX_CHARS:
         compact = compact[: COMPACT_MAX_CHARS - 1] + "…"
     return compact

@@ -828,7 +828,7 @@ def simplified(expr: sympy.Expr, ctx: Context) -> sympy.Expr:
     key = ("simplified", expr)
     if key not in ctx.memo:
         ranges: Ranges = dict(ctx.ranges)
-        ctx.memo[key] = Normaliser(ctx, ()).run(_kept(expr, ctx), ranges)
+        ctx.memo[key] = Collapser(ctx, ()).run(_kept(expr, ctx), ranges)  # factored, as written
     return ctx.memo[key]  # type: ignore[return-value]
 
 

@@ -51,6 +51,10 @@ MIN_SIZES = 2
 # Points tried at the first size assignment in the first look, and at every assignment in all.
 LOOK_POINTS = 3
 POINTS_PER_SIZE = 5
+# A claim whose points cost more than LARGE_CLAIM_NODES evaluations each (a deep network) gets
+# this many points per size assignment instead: at 5 assignments still three times MIN_POINTS.
+POINTS_PER_SIZE_LARGE = 3
+LARGE_CLAIM_NODES = 500
 # A claim without sizes has one assignment: more points at it.
 POINTS_WITHOUT_SIZES = 16
 KINDS = ("simple", "mixed", "wide")
@@ -383,7 +387,8 @@ class Evaluator:
         raise WitnessError(f"{expr} is not an integer expression")
 
     def value(self, node: sympy.Basic, env: Env, frame: Frame) -> object:
-        key = (node, tuple(env[s] for s in self.shared.free(node) if s in env))
+        free = self.shared.free(node)
+        key = (node, tuple(env[s] for s in free if s in env)) if free else node
         memo = frame.memo
         if key in memo:
             return memo[key]
@@ -528,16 +533,18 @@ class Shared:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self._free: dict[sympy.Basic, tuple[sympy.Symbol, ...]] = {}
+        self._sizes = frozenset(ctx.sizes)
         self._uses: dict[str, frozenset[str]] = {}
         self._shapes: dict[tuple[str, tuple[int, ...]], tuple[int, ...]] = {}
 
     def free(self, node: sympy.Basic) -> tuple[sympy.Symbol, ...]:
-        """The integer symbols (indices, Dummies, sizes) a node's value may depend on. A Sum's
-        limits are outside its binding: in Sum(f, (k, a, b)), a and b may use an outer k."""
+        """The index symbols (declared indices, Dummies) a node's value may depend on; not the
+        sizes, which are fixed for an evaluator. A Sum's limits are outside its binding: in
+        Sum(f, (k, a, b)), a and b may use an outer k."""
         found = self._free.get(node)
         if found is None:
             if isinstance(node, sympy.Symbol):
-                found = (node,) if node.is_integer else ()
+                found = (node,) if node.is_integer and node not in self._sizes else ()
             elif isinstance(node, sympy.Sum):
                 limits = list(node.limits)
                 names = set(self.free(node.function)) - {var for var, _, _ in limits}
@@ -647,23 +654,22 @@ def largest_number_digits(ctx: Context, *exprs: sympy.Basic) -> int:
 
 
 def size_assignments(ctx: Context, constants: set[int], minima: Mapping[sympy.Symbol, int]) -> list[dict[sympy.Symbol, int]]:
-    """Every size takes its least value m (1 unless declared), m + 1, m + 2, and one past
-    every constant of the claim, where two constants may combine (k + 2 against N - 1): past
-    the sum of the two largest, at least m + 3. The sizes stand in different orders to each
-    other across the assignments (a transpose or a swapped size cannot agree by accident).
-    The first assignment is the cheapest generic one. No size is dropped for being large: the
-    evaluation's own limits say when one is too large to evaluate."""
+    """Every size takes its least value m (1 unless declared), m + 1, m + 2, m + 3, and one
+    past every constant of the claim, where two constants may combine (k + 2 against N - 1):
+    past the sum of the two largest, at least m + 3. The sizes stand in different orders to
+    each other across the assignments (a transpose or a swapped size cannot agree by
+    accident). The first assignment is the cheapest generic one. No size is dropped for being
+    large: the evaluation's own limits say when one is too large to evaluate."""
     count = len(ctx.sizes)
     if not count:
         return [{}]
     largest = sorted(constants, reverse=True)[:2]
     big = max(4, sum(largest) + 2)
-    rows = [list(range(1, 1 + count)), [0] * count, list(reversed(range(1, 1 + count)))]
-    if count == 1:
-        rows[2] = [2]
-    elif count > 2:
-        shifted = list(range(2, 2 + count))
-        rows.append(shifted[1::2] + shifted[0::2])
+    # m + 1, m + 2, m + 3 in turn along the sizes, from a different start in each row: every
+    # size takes each value once, neighbours always differ and stand in both orders, and a
+    # network of many layers is not evaluated at ever larger sizes.
+    rows = [[(position + shift) % 3 + 1 for position in range(count)] for shift in range(3)]
+    rows.insert(1, [0] * count)
     found: list[dict[sympy.Symbol, int]] = []
     for row in rows + [[None] * count]:
         assignment = {}
@@ -1030,6 +1036,7 @@ class Witness:
         self.testimony = Testimony(has_sizes=bool(ctx.sizes))
         self._tried: dict[int, int] = {}
         self.too_large: set[str] = set()  # size assignments found too large to evaluate
+        self.nodes = 0  # evaluations of nodes so far, over every point
         # Enough digits to see the claim's smallest and largest numbers (10**-60 needs 60).
         self.digits = min(MAX_DIGITS, max(FIRST_DIGITS, 2 * largest_number_digits(ctx, lhs, rhs) + 20))
         self.points = POINTS_PER_SIZE if ctx.sizes else POINTS_WITHOUT_SIZES
@@ -1039,6 +1046,12 @@ class Witness:
         return self.testimony
 
     def testify(self) -> Testimony:
+        """Every size assignment: POINTS_PER_SIZE points at each, or POINTS_PER_SIZE_LARGE for
+        a claim whose first look found each point costly (a count of nodes, not of time, so
+        the same claim always gets the same points)."""
+        looked = self._tried.get(0, 0)
+        if self.testimony.counterexample is None and looked and self.nodes / looked > LARGE_CLAIM_NODES and self.points == POINTS_PER_SIZE:
+            self.points = POINTS_PER_SIZE_LARGE
         self._run(range(len(self.assignments)), points=self.points)
         return self.testimony
 
@@ -1073,8 +1086,11 @@ class Witness:
 
         def sides(numbers: object, scale: bool) -> tuple[object, object, object]:
             evaluator = Evaluator(self.ctx, sizes, point, numbers, self.shared, scale=scale)  # type: ignore[arg-type]
-            left = evaluator.value(self.lhs, pattern, evaluator.root)
-            right = evaluator.value(self.rhs, pattern, evaluator.root)
+            try:
+                left = evaluator.value(self.lhs, pattern, evaluator.root)
+                right = evaluator.value(self.rhs, pattern, evaluator.root)
+            finally:
+                self.nodes += evaluator.nodes
             if type(left) is Dual or type(right) is Dual:
                 raise Unsupported("a dual part was left over")
             return left, right, evaluator.scale
