@@ -189,14 +189,16 @@ def hints(
     the witness agrees with that proof too. Hints are a bonus: a failure gives fewer of them."""
     found: list[str] = []
     try:
-        prepared = symbolic.prepare(lhs, rhs, ctx)
+        # The cheapest stage only (the intermediates by name): a hint is a bonus, and the
+        # stages with the definitions substituted cost most on exactly the deep claims.
+        prepared = next(symbolic.stages(lhs, rhs, ctx))
         residual = symbolic.simplified(lhs - rhs, ctx)
         (text,) = map(str, symbolic.readable(residual))
         found.append("residual lhs - rhs: " + (text if len(text) <= 300 else text[:299] + "…"))
         for candidate in _candidate_facts(ctx):
             if not (prepared.lhs - prepared.rhs).has(ctx.families[candidate.family].base):
                 continue
-            if symbolic.prove(prepared, ctx, ctx.facts + (candidate,), unequal):
+            if symbolic.prove(prepared, ctx, ctx.facts + (candidate,), unequal, "structural"):
                 assumed = dataclasses.replace(ctx, facts=ctx.facts + (candidate,))
                 if Witness(lhs, rhs, assumed, unequal=unequal, minima=ctx.minima).testify().witnessed():
                     found.append(f"holds if {_fact_text(candidate, ctx)}")
