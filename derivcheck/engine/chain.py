@@ -100,7 +100,10 @@ def params(ctx: Context, name: str) -> tuple[sympy.Dummy, ...]:
     if key not in ctx.memo:
         family = ctx.families.get(name)
         count = len(family.shape) if family is not None else 0
-        ctx.memo[key] = tuple(sympy.Dummy(f"{name}_{position + 1}", integer=True) for position in range(count))  # type: ignore[assignment]
+        # Named as the report shows them: a definition's own index names (k for a[k]), else p, q.
+        definition = ctx.definitions.get(name)
+        names = [param.name for param in definition.params] if definition is not None and len(definition.params) == count else ["p", "q", "u", "v"][:count]
+        ctx.memo[key] = tuple(sympy.Dummy(label, integer=True) for label in names)  # type: ignore[assignment]
     return ctx.memo[key]  # type: ignore[return-value]
 
 
