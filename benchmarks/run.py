@@ -283,13 +283,17 @@ def ratio(numerator: float, denominator: float) -> float:
 
 
 def compare_before(revision: str, folder: Path, repeat: int, timeout: list[str], dc: list[str], work: Path) -> dict[str, object]:
-    """The cold folder (-j 1, no cache) timed with this code and with the derivcheck/ of
-    `revision` (taken with git archive), runs interleaved; medians, and each side's summary."""
+    """The cold folder (-j 1, no cache) of `revision`'s derivations/, timed with this code and
+    with the derivcheck/ of `revision` (both taken with git archive), runs interleaved;
+    medians, and each side's summary."""
     before = SNAPSHOT / "before"
     before.mkdir()
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "derivcheck"], capture_output=True, check=True).stdout
+    # The code of `revision`, and its derivations/: the two runs check the same files, which
+    # the older code can read.
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision, "derivcheck", "derivations"], capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(before / "derivcheck")], check=True)
+    folder = before / "derivations"
     commands = {"now": [*dc, "verify", str(folder), "-j", "1", "--no-cache", "-f", "json", *timeout],
                 "before": [sys.executable, "-m", "derivcheck", "verify", str(folder), "-j", "1", "--no-cache", "-f", "json", *timeout]}
     envs = {"now": environment(None), "before": {**environment(None), "PYTHONPATH": str(before)}}
@@ -493,6 +497,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ]
     lines.append(f"\nload average at start {results['machine']['load_average_at_start']}, at end {results['machine']['load_average_at_end']}")  # type: ignore[index]
     print("\n".join(lines))
+    # benchmarks/depth.py keeps its figures under "depth" in the same file: they stay.
+    previous = json.loads(args.output.read_text()) if args.output.exists() else {}
+    if "depth" in previous:
+        results["depth"] = previous["depth"]
     args.output.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     print(f"wrote {args.output}")
     shutil.rmtree(work, ignore_errors=True)

@@ -915,9 +915,11 @@ def resolve(sides: Sides, *, rational: bool, digits: int = FIRST_DIGITS) -> tupl
 
     Exact when the claim is rational. Otherwise in intervals: the sides differ when their
     enclosures are disjoint at two precisions in a row; they agree when the enclosure of the
-    difference holds 0 and is narrower than 10**(-digits/2) times the larger side, or, from
-    the second precision on, than the largest term added on the way (a cancellation to half
-    the digits). Anything else raises the precision, up to MAX_DIGITS.
+    difference holds 0 and is narrower than 10**(-digits/2) times the larger side, or than
+    10**(-digits/2) itself where the sides are smaller than 1: equal to half the working
+    digits, absolutely or relatively. Never relative to the terms that cancelled on the way:
+    sides of 1 that differ by exactly 1, out of terms of 1e86, would agree so at 80 digits.
+    Anything else raises the precision, up to MAX_DIGITS.
     """
     if rational:
         try:
@@ -945,7 +947,7 @@ def resolve(sides: Sides, *, rational: bool, digits: int = FIRST_DIGITS) -> tupl
                 disjoint = True
             else:
                 disjoint = False
-                size = max(magnitude(left), magnitude(right), scale)  # type: ignore[call-overload]
+                size = max(magnitude(left), magnitude(right), mpmath.mpf(1))
                 if _width(difference) <= size * mpmath.mpf(10) ** (-(digits // 2)):
                     return "agree", left, right, digits
             digits *= 2
