@@ -70,7 +70,7 @@ from derivcheck.exprparse import Diff, MatrixValue, ParseError, Scope, sigmoid  
 
 DIGITS = 50  # the first precision; the oracle raises it where cancellation leaves too few digits
 MAX_DIGITS = 1600  # a point not resolved by this precision is not evaluated (not a judgement)
-TOLERANCE = mpmath.mpf("1e-20")  # sides differ by more than this, relative to max(1, |lhs|, |rhs|)
+TOLERANCE = mpmath.mpf("1e-20")  # sides differ by more than this, relative to the larger (see _differs)
 STABLE = mpmath.mpf("1e-25")  # a side is resolved when its rounding error is below this
 NEAR_CUT = 0.6  # an argument within 10**(-0.6*digits) of the negative reals: its branch is unknown
 SIZE_ASSIGNMENTS = 3
@@ -411,6 +411,7 @@ class Evaluator:
         self.held = held or {}
         self.memo: dict[tuple[str, tuple[int, ...]], object] = {}
         self.scale = scale if scale is not None else [0]
+        self.derivatives = [False]  # whether a derivative was taken numerically (by mpmath.diff)
 
     def entry(self, name: str, index: tuple[int, ...]) -> object:
         model = self.point.model
@@ -541,6 +542,7 @@ class Evaluator:
         else:
             raise OracleError(f"cannot differentiate by {variable}")
         self.entry(name, at)  # checks the entry is in range
+        self.derivatives[0] = True
 
         def g(h):
             def held(index: tuple[int, ...]) -> object:
@@ -687,21 +689,35 @@ def _compare(point: Point, lhs: object, rhs: object, pattern: dict) -> tuple[boo
 
 
 def decide(point: Point, lhs: sympy.Expr, rhs: sympy.Expr, pattern: dict) -> tuple[bool, object, object]:
-    """Whether the sides differ at this point, and their values. The sides are resolved at a
-    precision when the rounding error, about the largest term any sum added times 10**-digits,
-    is below STABLE (relative to max(1, |side|)): a large exponential that cancels exactly is
-    computed again with more digits until it is seen to cancel. An agreement is taken at the
-    first precision that resolves it; a difference only when the next precision, twice the
-    digits, gives the same values (a difference made of rounding is not reported). Not
-    resolved by MAX_DIGITS: Unresolved, and the point is not evaluated."""
-    digits, previous = DIGITS, None
+    """Whether the sides differ at this point, and their values.
+
+    The sides are resolved at a precision when the rounding error, about the largest term any
+    sum added times 10**-digits, is below STABLE (relative to max(1, |side|)): a large
+    exponential that cancels exactly is computed again with more digits until it is seen to
+    cancel. An agreement is taken at the first precision that resolves it; a difference only
+    when the next precision, twice the digits, gives the same values (a difference made of
+    rounding is not reported). Sides too small to tell apart from the rounding error (7e-53
+    and -7e-53 at 50 digits) are computed again too: a gap that shrinks with the precision is
+    rounding, one that stays is a difference. Not resolved by MAX_DIGITS: Unresolved, and the
+    point is not evaluated."""
+    digits, previous, gap_before = DIGITS, None, None
     while digits <= MAX_DIGITS:
         with mpmath.workdps(digits):
             evaluator = Evaluator(point)
             left, right = evaluator.ev(lhs, dict(pattern)), evaluator.ev(rhs, dict(pattern))
-            differs = _differs(left, right)
+            noise = evaluator.scale[0] * 0.30103 + 3 - digits  # about log10 of the rounding error
+            # Below this the sides are not told apart: the rounding error, or for a derivative
+            # taken by finite differences, 10**(-0.4*digits) (1e-20 at the first precision).
+            floor = mpmath.mpf(10) ** (-0.4 * digits if evaluator.derivatives[0] else noise + 3)
+            differs = _differs(left, right, floor)
             size = max(0, _magnitude(left) or 0, _magnitude(right) or 0)
-            resolved = (evaluator.scale[0] - size) * 0.30103 + 3 - digits <= -25
+            resolved = noise - size * 0.30103 <= -25
+            if resolved and not evaluator.derivatives[0] and left != right and max(abs(left), abs(right)) <= floor * 10**10:
+                gap = abs(left - right)
+                if gap_before is not None and gap <= gap_before * mpmath.mpf(10) ** (-digits / 4):
+                    return False, left, right  # the gap shrinks as the digits grow: rounding
+                gap_before, previous, digits = gap, None, digits * 2
+                continue
             if resolved and not differs:
                 return False, left, right
             if resolved and previous is not None and _stable(previous, (left, right)):
@@ -715,12 +731,13 @@ def _stable(before: tuple, after: tuple) -> bool:
     return all(abs(old - new) <= STABLE * max(mpmath.mpf(1), abs(new)) for old, new in zip(before, after))
 
 
-def _differs(left, right) -> bool:
+def _differs(left, right, floor: object = TOLERANCE) -> bool:
+    """Whether the sides differ by more than TOLERANCE relative to the larger, and by more than
+    `floor`, what the precision cannot tell from 0 (1e-20 unless the caller knows better)."""
     for value in (left, right):
         if not mpmath.isfinite(value):
             raise ValueError("not finite")
-    scale = max(mpmath.mpf(1), abs(left), abs(right))
-    return abs(left - right) > TOLERANCE * scale
+    return abs(left - right) > max(floor, TOLERANCE * max(abs(left), abs(right)))  # type: ignore[call-overload]
 
 
 def _own_index_in_limits(text: str) -> str | None:
@@ -1157,9 +1174,9 @@ def mutants_of(path: Path) -> list[Mutant]:
                     changed = items[:position] + [new] + items[position + 1 :]
                     found.append(Mutant(str(path), f"{label}, chain item {position + 1}: {description}", header + _step_yaml(step, chain=changed), kind, expect))
         if step.where:
-            found.append(Mutant(str(path), f"{label}: dropped where: {', '.join(w.value for w in step.where)}", header + _step_yaml(step, claim=step.claim.value if step.claim else None, chain=None if step.claim else [l.expr.value for l in step.chain], keep_where=False), "dropped-where", expect))
+            found.append(Mutant(str(path), f"{label}: dropped where: {', '.join(w.value for w in step.where)}", header + _step_yaml(step, claim=step.claim.value if step.claim else None, chain=None if step.claim else [link.expr.value for link in step.chain], keep_where=False), "dropped-where", expect))
         for condition in _vacuous_conditions(step, derivation):
-            found.append(Mutant(str(path), f"{label}: added where: {condition}", header + _step_yaml(step, claim=step.claim.value if step.claim else None, chain=None if step.claim else [l.expr.value for l in step.chain], more_where=(condition,)), "vacuous-where", expect))
+            found.append(Mutant(str(path), f"{label}: added where: {condition}", header + _step_yaml(step, claim=step.claim.value if step.claim else None, chain=None if step.claim else [link.expr.value for link in step.chain], more_where=(condition,)), "vacuous-where", expect))
     # Header mutations, each paired with every step (the pairs are sampled later).
     header_lines = header.splitlines()
     heads = {exprparse.parse_head(d.head.value)[0]: d for d in derivation.definitions}
