@@ -796,8 +796,12 @@ def judge_file(path: Path, seed: int) -> dict[str, Judgement]:
     for step in derivation.steps:
         own = _own_index_claims(step)
         found.update({n: Judgement("must-error", why, "bound-index-in-limits") for n, why in own.items()})
-        unequal = [exprparse.parse_condition(c.value, model.scope) for c in step.where]
-        claims = _step_claims(step, model, skip=set(own))
+        try:
+            unequal = [exprparse.parse_condition(c.value, model.scope) for c in step.where]
+            claims = _step_claims(step, model, skip=set(own))
+        except ParseError as exc:  # a step the oracle cannot read: its claims are not judged
+            found.update({n: Judgement("ill-formed", f"the oracle cannot read the step: {exc}") for n in _claim_numbers(step) if n not in own})
+            continue
         vacuous = _vacuous_where(unequal, claims, model)
         if vacuous:
             found.update({n: Judgement("must-error", vacuous, "vacuous-condition") for n, _, _ in claims})
