@@ -9,7 +9,13 @@ Mutants: each is the file's header and one step, with one change: a sign flipped
 exchanged, a term or factor dropped, the sides of a difference swapped, a constant changed,
 exp/log (sin/cos, tanh/sigmoid) exchanged, a minus dropped, an index or size renamed at one
 place, a transpose dropped, a `where:` dropped, an assumption dropped, or one of these in a
-definition the step uses. `--per-file N` gives every file N mutants, drawn round-robin across
+definition the step uses. And the classes of issue 11: a Sum's limit moved, its range
+reversed, emptied, started at an index or at its own variable (limit); log(u) or sqrt(u) of -u
+(negated-argument); exp(u) as exp(2*u)**(1/2) or exp(u/2)**2, u**n as (u**(2*n))**(1/2)
+(power); a side times ((exp(100) + 1)*(exp(100) - 1) - exp(200) + 2), which is 1, or + 3
+(cancellation); a `where:` that restricts nothing (vacuous-where); an assumption no point meets
+with the others, a fact about a defined quantity, a variable both positive and negative
+(contradictory-fact). `--per-file N` gives every file N mutants, drawn round-robin across
 these kinds with a generator seeded by --seed and the file's name; a drawn mutant the oracle
 cannot read (it does not load, or no claim has the same free indices on both sides) is set
 aside and another drawn, so that the budget goes to mutants that can be judged.
@@ -21,23 +27,36 @@ and the oracle judges the mutant itself, not the mutation: a wrong mutant report
 checked is a false pass wherever its error came from. Such a mutant is usually wrong before
 the mutation, so its refutation says little about the mutation: the report counts these
 apart. When a mutation happens to repair the step, the oracle finds it equivalent and it is
-no false-pass question (if derivcheck refuted it, the report says so).
+no false-pass question; if derivcheck refuted it, the oracle evaluates the sides at exactly
+derivcheck's counterexample, and a counterexample that is not admissible, or where the sides
+agree, is a FALSE REFUTATION.
 
-The report has one row per file and a total: mutants made, judged by the oracle, non-equivalent
-(wrong) by the oracle, and how derivcheck did on those: refuted, error, undecided (time-outs
-counted), FALSE PASS. The exit status is 1 when there is a false pass, or when a file given
-has no judged mutant (a file no mutant of which was judged was not tested); otherwise 0.
+The report has one row per file, one per kind of mutation, and a total: mutants made, judged by
+the oracle, non-equivalent (wrong) by the oracle, and how derivcheck did on those: refuted,
+error, undecided (time-outs counted), FALSE PASS; the steps the format makes errors (must-err),
+and those derivcheck did not report with the code the format gives (MISSED). The exit status is
+1 on a false pass, a false refutation, a missed error, or a file given with no judged mutant (a
+file no mutant of which was judged was not tested); otherwise 0.
 
 The oracle shares no code with derivcheck/engine/: it reads a file with derivcheck.source,
-parses expressions with derivcheck.exprparse (and the matrix notation it compiles), and then
-evaluates both sides of every claim itself, with mpmath at 50 digits: sums unrolled,
-definitions expanded, `Derivative(F, v)` taken numerically (mpmath.diff) with v's family
-held as independent variables, exactly as docs/format.md defines it. Points are admissible:
-sizes distinct in 2..4 (in random order), then once in 5..7, beyond the sizes derivcheck's
-concrete checks try (1..4), so that a claim true only at small sizes is found different;
-one-hot families one-hot (each column of a
-matrix), sum facts honoured, signs of declared variables respected. A claim is
-non-equivalent when the sides differ somewhere by more than 1e-20 relative.
+parses expressions with derivcheck.exprparse (and the matrix notation, and LaTeX, it compiles),
+and then evaluates both sides of every claim itself, with mpmath: sums unrolled (an upper limit
+below the lower one is an empty sum, 0), definitions expanded, `Derivative(F, v)` taken
+numerically (mpmath.diff) with v's family held as independent variables, exactly as
+docs/format.md defines it. Values are real or complex (mpc), on SymPy's principal branches; a
+complex value a rounding away from the branch cut of log or of a fractional power is not
+evaluated (its branch cannot be told). The sides are computed at 50 digits, and again with
+twice the digits while the rounding error (the largest term a sum added, times 10**-digits) is
+too large to tell them apart, up to 1600: e**200 that cancels to -1 is seen to, and a point
+still unresolved is not evaluated. Points are admissible: sizes distinct in 2..4 (in random
+order), then once in 5..7, beyond the sizes derivcheck's concrete checks try, each at least its
+declared least value (N: {min: 3}); the facts on a family sampled together (one-hot with sums,
+several sums solved exactly), signs of declared variables respected. A claim is non-equivalent
+when the sides differ somewhere by more than 1e-20 relative to the larger and more than the
+rounding error. The oracle also reads, by itself, what the format makes an error: a `where:`
+no values meet or about no free index, facts no point meets at any size tried, a variable both
+positive and negative, facts about defined quantities or with indices in their limits, a Sum
+whose range names its own variable (read from the text's syntax tree).
 """
 
 from __future__ import annotations
