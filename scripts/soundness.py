@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import itertools
 import json
 import multiprocessing
@@ -366,10 +367,7 @@ def _linear_sample(name: str, lines: list, sign: str, rng: random.Random) -> dic
     entries drawn at random, smaller on each try, 0 on the last, until the signs hold."""
     if any(not line and total != 0 for line, total in lines):
         raise NoPoint(f"an empty sum of {name} is 0, not what a fact says")
-    lines = [(line, total) for line, total in lines if line]
-    entries = sorted({index for line, _ in lines for index in line})
-    rows = [[Fraction(int(entry in line)) for entry in entries] + [total] for line, total in lines]
-    pivots = _reduce(rows)
+    entries, rows, pivots = _reduced(tuple((tuple(line), total) for line, total in lines if line))
     if any(all(v == 0 for v in row[:-1]) and row[-1] != 0 for row in rows):
         raise NoPoint(f"the sum facts of {name} contradict each other")
     free = [c for c in range(len(entries)) if c not in pivots]
@@ -381,6 +379,15 @@ def _linear_sample(name: str, lines: list, sign: str, rng: random.Random) -> dic
         if all(_sign_holds(value, sign) for value in values.values()):
             return values
     raise NoPoint(f"no values of {name} with its sign meet its sum facts")
+
+
+@functools.lru_cache(maxsize=256)
+def _reduced(lines: tuple) -> tuple[list, list[list[Fraction]], list[int]]:
+    """The entries the lines constrain, and the lines' equations reduced (the same at every
+    point of a size assignment: computed once)."""
+    entries = sorted({index for line, _ in lines for index in line})
+    rows = [[Fraction(int(entry in line)) for entry in entries] + [total] for line, total in lines]
+    return entries, rows, _reduce(rows)
 
 
 def _reduce(rows: list[list[Fraction]]) -> list[int]:
