@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import random
 import sys
 import time
 from pathlib import Path
 
+import mpmath
 import pytest
 
 from derivcheck import source
@@ -179,13 +181,14 @@ def _yes_man(path: Path, *, timeout: float | None = None) -> FileResult:
 def test_the_harness_reports_a_checker_that_passes_everything(monkeypatch: pytest.MonkeyPatch) -> None:
     # The rejects twin of the run above: a checker that says "proved" to every claim is caught.
     monkeypatch.setattr(claims, "check_file", _yes_man)
-    outcomes = soundness.run([ROOT / "derivations" / "softmax_ce.yaml"], max_mutants=6, seed=11, jobs=1, timeout=20)
+    outcomes = soundness.run([ROOT / "derivations" / "softmax_ce.yaml"], max_mutants=8, seed=11, jobs=1, timeout=20)
     figures = soundness.summary(outcomes)
-    assert figures["non_equivalent"] >= 1
+    assert figures["non_equivalent"] >= 1 and figures["errors_missed"] >= 1
     assert figures["false_passes"] == figures["non_equivalent"]
+    assert figures["required_errors"] == 0  # it never reports the errors the format requires
     lines: list[str] = []
     soundness.report(outcomes, 0.0, out=type("Out", (), {"write": lambda self, text: lines.append(text)})())
-    assert "FALSE PASS:" in "".join(lines)
+    assert "FALSE PASS:" in "".join(lines) and "ERROR MISSED:" in "".join(lines)
 
 
 def test_derivcheck_does_not_pass_a_claim_the_oracle_refutes_for_correlated_sizes(tmp_path: Path) -> None:
@@ -264,9 +267,10 @@ def test_spread_takes_one_mutant_of_each_kind_before_a_second() -> None:
 
 
 def test_the_harness_fails_a_file_with_no_judged_mutant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # A LaTeX claim the mutations cannot parse, and no header to mutate: no mutant at all.
+    # A LaTeX claim the mutations cannot parse, and no header to mutate (no variable, index,
+    # definition or assumption): no mutant at all.
     path = tmp_path / "latex_only.yaml"
-    path.write_text("variables:\n  t: real\nsteps:\n  - claim: '$t + t = 2 t$'\n")
+    path.write_text("sizes: [N]\nsteps:\n  - claim: '$N + N = 2 N$'\n")
     assert soundness.main(["--files", str(path), "--per-file", "3", "--jobs", "1"]) == 1
     assert "no mutant of" in capsys.readouterr().out
 
@@ -278,3 +282,189 @@ def test_the_harness_exits_non_zero_on_a_false_pass(monkeypatch: pytest.MonkeyPa
     out = capsys.readouterr().out
     assert "FALSE PASS:" in out and "false pass(es)" in out
     assert "softmax_ce.yaml" in out.split("\n\n")[1]  # the per-file table
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 11: empty sums, least sizes, combined facts, complex values, cancellation, and the steps
+# the format makes errors
+
+
+LIMITS = """\
+sizes: {sizes}
+indices:
+  j k n m: 1..N
+{more_indices}variables:
+  x: [N]
+  y: {y}
+  t: real
+  s: positive
+{assumptions}steps:
+  - claim: {claim}
+{where}"""
+
+
+def judge_text(tmp_path: Path, claim: str, *, sizes: str = "[N]", y: str = "[N]", assumptions: tuple[str, ...] = (),
+               where: str = "", more_indices: str = "") -> soundness.Judgement:
+    facts = "".join(f"  f{number}: {fact}\n" for number, fact in enumerate(assumptions))
+    text = LIMITS.format(
+        sizes=sizes, y=y, claim=json.dumps(claim), more_indices=more_indices,
+        assumptions=f"assumptions:\n{facts}" if facts else "", where=f"    where: {json.dumps(where)}\n" if where else "",
+    )
+    path = tmp_path / "d.yaml"
+    path.write_text(text)
+    ((_, judgement),) = soundness.judge_file(path, seed=3).items()
+    return judgement
+
+
+@pytest.mark.parametrize(
+    ("true_claim", "wrong_claim"),
+    [
+        # An upper limit below the lower one is an empty sum, 0; SymPy's Karr convention would
+        # make Sum(f, (n, 3, 1)) = -f(2), and Sum(x[n], (n, N + 2, N)) = -x[N + 1] (outside x).
+        ("Sum(x[n], (n, 3, 1)) = 0", "Sum(x[n], (n, 3, 1)) = -x[2]"),
+        ("Sum(x[n], (n, N + 2, N)) + t = t", "Sum(x[n], (n, N + 2, N)) + t = t + x[N]"),
+        ("Sum(x[n], (n, j + 1, j - 1)) + x[j] = x[j]", "Sum(x[n], (n, j + 1, j - 1)) + x[j] = 2*x[j]"),
+        # Limits that mention an index, and an inner range that depends on the outer index.
+        ("Sum(x[n], (n, j, N)) = Sum(x[n], (n, 1, N)) - Sum(x[n], (n, 1, j - 1))",
+         "Sum(x[n], (n, j, N)) = Sum(x[n], (n, 1, N)) - Sum(x[n], (n, 1, j))"),
+        ("Sum(Sum(x[m], (m, 1, n)), (n, 1, N)) = Sum((N - m + 1)*x[m], (m, 1, N))",
+         "Sum(Sum(x[m], (m, 1, n)), (n, 1, N)) = Sum((N - m)*x[m], (m, 1, N))"),
+        ("Sum(x[m]*x[n], (m, 1, n), (n, 1, N)) = Sum(Sum(x[m]*x[n], (n, m, N)), (m, 1, N))",
+         "Sum(x[m]*x[n], (m, 1, n), (n, 1, N)) = Sum(Sum(x[m]*x[n], (n, m + 1, N)), (m, 1, N))"),
+        # Sum(1, (n, j, k)) is k - j + 1 only where that is not negative.
+        ("Sum(1, (n, j, k)) + k = k + Sum(KroneckerDelta(n, n), (n, j, k))", "Sum(1, (n, j, k)) = k - j + 1"),
+        # Complex intermediates of real variables, on the principal branch (SymPy's).
+        ("log(-s) = log(s) + log(-1)", "log(-x[j]) = log(x[j]) + log(-1)"),
+        ("sqrt(t)**2 = t", "sqrt(t**2) = t"),
+        ("log(t**2) = 2*log(Abs(t))", "log(t**2) = 2*log(t)"),
+        ("sqrt(-s) = sqrt(s)*sqrt(-1)", "sqrt(-t) = sqrt(t)*sqrt(-1)"),
+        # Fractional powers of exponentials: exp(u)**(1/2) = exp(u/2) needs Im(u) in (-pi, pi].
+        ("exp(2*log(-s))**(1/2) = s", "exp(2*log(-s))**(1/2) = -s"),
+        ("exp(log(-s))**(1/2) = exp(log(-s)/2)", "exp(t*log(-s))**(1/2) = exp(t*log(-s)/2)"),
+        ("exp(3*t + log(-s))**(1/3) = exp(t)*(-s)**(1/3)", "exp(3*t + log(-s))**(1/3) = -exp(t)*s**(1/3)"),
+        # Cancellation: terms of 1e228 and more that cancel exactly, to -1 or to 0.
+        ("(exp(50*s) + 1)*(exp(50*s) - 1) - exp(100*s) = -1", "(exp(50*s) + 1)*(exp(50*s) - 1) - exp(100*s) = -2"),
+        ("(exp(50*(s + 10)) + 1)*(exp(50*(s + 10)) - 1) - exp(100*(s + 10)) = -1",
+         "(exp(50*(s + 10)) + 1)*(exp(50*(s + 10)) - 1) - exp(100*(s + 10)) = -1 + exp(-s)"),
+        ("log(exp(80*s) + 1) - 80*s = log(1 + exp(-80*s))", "log(exp(80*s) + 1) - 80*s = 0"),
+    ],
+)
+def test_the_oracle_on_limits_complex_values_and_cancellation(true_claim: str, wrong_claim: str, tmp_path: Path) -> None:
+    assert judge_text(tmp_path, true_claim).status == "equivalent", true_claim
+    assert judge_text(tmp_path, wrong_claim).status == "different", wrong_claim
+
+
+def test_the_oracle_respects_a_least_size(tmp_path: Path) -> None:
+    claim = "KroneckerDelta(N, 2)*x[1] = 0"  # false at N = 2 only
+    assert judge_text(tmp_path, claim, sizes="{N: {min: 3}}").status == "equivalent"
+    assert judge_text(tmp_path, claim, sizes="[{N: {min: 2}}]").status == "different"
+
+
+@pytest.mark.parametrize(
+    ("facts", "y", "true_claim", "wrong_claim"),
+    [
+        # One-hot and sum-to-one together: y is sampled one-hot (the sum fact must not override it).
+        (("one_hot(y)", "Sum(y[k], (k, 1, N)) = 1"), "[N]", "y[j]**2 = y[j]", "y[j]**2 = y[j]/2"),
+        # Two sums on parts of y: both hold, so y[1] = 1/2.
+        (("Sum(y[k], (k, 1, N)) = 1", "Sum(y[k], (k, 2, N)) = 1/2"), "[N]", "y[1] = 1/2", "y[1] = 1/3"),
+        (("Sum(y[k], (k, 1, N)) = 1", "Sum(y[k], (k, 2, N)) = 1/2"), "{shape: [N], assume: positive}",
+         "log(2*y[1]) = 0", "log(y[1]) = 0"),
+        # Disjoint parts (N >= 3, declared), with a sum of 0 over real y: not all zeros.
+        (("Sum(y[k], (k, 1, 2)) = 0", "Sum(y[k], (k, 3, N)) = 2"), "[N]", "Sum(y[n], (n, 1, N)) = 2", "y[1] = 0"),
+    ],
+)
+def test_the_oracle_honours_facts_together(facts: tuple[str, ...], y: str, true_claim: str, wrong_claim: str, tmp_path: Path) -> None:
+    sizes = "{N: {min: 3}}"
+    assert judge_text(tmp_path, true_claim, sizes=sizes, y=y, assumptions=facts).status == "equivalent", true_claim
+    assert judge_text(tmp_path, wrong_claim, sizes=sizes, y=y, assumptions=facts).status == "different", wrong_claim
+
+
+@pytest.mark.parametrize(
+    ("facts", "y", "code"),
+    [
+        (("one_hot(y)", "Sum(y[k], (k, 1, N)) = 2"), "[N]", "inconsistent-assumptions"),
+        (("Sum(y[k], (k, 1, N)) = 1", "Sum(y[k], (k, 1, N)) = 2"), "[N]", "inconsistent-assumptions"),
+        (("one_hot(y)",), "{shape: [N], assume: negative}", "inconsistent-assumptions"),
+        (("Sum(y[k], (k, 1, N)) = -1",), "{shape: [N], assume: positive}", "inconsistent-assumptions"),
+        (("Sum(y[k], (k, 1, j)) = 1",), "[N]", "unsupported-assumption"),
+        (("Sum(y[k], (k, 1, N)) = t",), "[N]", "unsupported-assumption"),
+        ((), "{shape: [N], assume: [positive, negative]}", "contradictory-assumptions"),
+    ],
+)
+def test_the_oracle_requires_an_error_for_facts_no_point_meets(facts: tuple[str, ...], y: str, code: str, tmp_path: Path) -> None:
+    judgement = judge_text(tmp_path, "y[1] = y[1]*1", y=y, assumptions=facts)
+    assert (judgement.status, judgement.code) == ("must-error", code), judgement
+
+
+@pytest.mark.parametrize(
+    ("claim", "where", "more", "twin"),
+    [
+        ("x[j] + x[k] = x[k] + x[j]", "k != k", "", "j != k"),
+        ("x[j] = x[j]*1", "j != k", "", ""),  # k is not free in the claim
+        ("x[p] + x[q] = x[q] + x[p]", "p != q", "  p q: 2..2\n", ""),  # met by no values
+        ("x[p] + x[q] = x[q] + x[p]", "p != q", "  p: 1..N\n  q: N..N\n", "p != q"),  # met at N >= 2
+        ("Sum(x[n], (n, n, N)) = 0", "", "", ""),  # a range naming its own index
+    ],
+)
+def test_the_oracle_requires_an_error_for_a_vacuous_step(claim: str, where: str, more: str, twin: str, tmp_path: Path) -> None:
+    judgement = judge_text(tmp_path, claim, where=where, more_indices=more)
+    if twin and where == twin:  # the twin: a condition that some values meet is judged
+        assert judgement.status == "equivalent", judgement
+        return
+    assert judgement.status == "must-error", judgement
+    assert judgement.code == ("bound-index-in-limits" if "(n, n" in claim else "vacuous-condition")
+    if twin:
+        assert judge_text(tmp_path, claim, where=twin, more_indices=more).status == "equivalent"
+
+
+def test_the_oracle_does_not_guess_a_branch_a_rounding_away() -> None:
+    # exp(log(2) + i*pi) is -2, computed as -2 - 2e-51i: the principal square root of the value
+    # computed would be -i*sqrt(2), of -2 itself i*sqrt(2). The oracle does not evaluate there.
+    with mpmath.workdps(soundness.DIGITS):
+        near = mpmath.exp(mpmath.log(2) + mpmath.pi * 1j)
+        with pytest.raises(soundness.Unresolved):
+            soundness.Evaluator._power(near, mpmath.mpf(1) / 2)
+        assert soundness.Evaluator._power(mpmath.mpc(-2, 0), mpmath.mpf(1) / 2) == mpmath.sqrt(-2)
+
+
+def test_a_claim_the_oracle_cannot_resolve_is_not_judged(tmp_path: Path) -> None:
+    # Terms of e**5000: no precision up to MAX_DIGITS resolves the difference of the sides.
+    claim = "(exp(5000*(s + 1)) + 1)*(exp(5000*(s + 1)) - 1) - exp(10000*(s + 1)) = -1"
+    judgement = judge_text(tmp_path, claim)
+    assert judgement.status == "ill-formed" and "unresolved" in judgement.detail, judgement
+
+
+def test_a_refutation_the_oracle_checks_at_an_inadmissible_counterexample_is_false(tmp_path: Path) -> None:
+    from derivcheck.model import Counterexample
+
+    path = tmp_path / "f.yaml"
+    path.write_text(LIMITS.format(sizes="[N]", y="{shape: [N], assume: positive}", claim='"y[1] = 1"', more_indices="",
+                                  assumptions="", where=""))
+    derivation, _ = source.load_derivation(path)
+    model = soundness.build_model(derivation)
+    ((_, lhs, rhs, _),) = soundness.claims_of(derivation, model)
+    inadmissible = Counterexample(sizes=(("N", "2"),), indices=(), values=(("y[1]", "0"),), lhs="0", rhs="1")
+    assert soundness.confirm_refutation(model, lhs, rhs, inadmissible, seed=1).status == "equivalent"
+    real = Counterexample(sizes=(("N", "2"),), indices=(), values=(("y[1]", "2"),), lhs="2", rhs="1")
+    assert soundness.confirm_refutation(model, lhs, rhs, real, seed=1).status == "different"
+
+
+def test_mutants_of_the_new_kinds_are_made() -> None:
+    mutants = soundness.mutants_of(ROOT / "derivations" / "softmax_ce.yaml")
+    descriptions = " | ".join(m.description for m in mutants)
+    for text in (
+        "the range (k, 1, N) was reversed",
+        "was emptied",
+        "starts at k itself",
+        "starts at the index",
+        "became log(-(",
+        "became exp(2*(",
+        "times a 1 that cancels",
+        "added where: k != k",
+        "added the assumption Sum(y[n], (n, 1, N)) = 2 to one_hot(y)",
+        "about the defined",
+        "declared x positive and negative",
+    ):
+        assert text in descriptions, text
+    kinds = {m.kind for m in mutants}
+    assert {"limit", "negated-argument", "power", "cancellation", "vacuous-where", "contradictory-fact"} <= kinds
