@@ -675,7 +675,7 @@ def parse_modules() -> list[ModuleType]:
     found = [parse] + [importlib.import_module(info.name) for info in pkgutil.walk_packages(parse.__path__, "derivcheck.parse.")]
     names = {module.__name__ for module in found}
     # The walk must have found the package's rooms, or every guard below would pass vacuously.
-    assert {"derivcheck.parse.expr", "derivcheck.parse.whitelist", "derivcheck.parse.builder.calls", "derivcheck.parse.latex"} <= names
+    assert {"derivcheck.parse.expr", "derivcheck.parse.whitelist", "derivcheck.parse.builder.calls", "derivcheck.parse.latex", "derivcheck.parse.tex.parser"} <= names
     return found
 
 
