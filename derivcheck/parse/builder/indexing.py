@@ -73,6 +73,13 @@ class Indexing(Leaves):
             return self.constant(node)
         if isinstance(node, ast.Name):
             value = self.name(node)
+            if isinstance(value, MatrixValue):
+                # A family used bare is a matrix (matrix notation): say so, where it stands.
+                raise self.error(
+                    f"'{node.id}' is a {value.shape} matrix, so it cannot be used in an index",
+                    node,
+                    "shape-mismatch",
+                )
             if value.is_integer is not True:
                 raise self.error(
                     f"'{node.id}' is not integer-valued, so it cannot be used in an index",
