@@ -5,8 +5,11 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import os
 import pickle
 import pkgutil
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -747,6 +750,24 @@ def test_the_tuple_and_transpose_handlers_refuse_what_they_cannot_build(scope: S
     assert tuple_error.message == "a tuple is only allowed as a Sum limit like (k, 1, N)"
     transpose_error = rejects("2 * t.T", scope, "shape-mismatch", 4)
     assert transpose_error.message == "the operand of .T must be a vector or a matrix, not a scalar"
+
+
+def test_the_list_of_functions_in_a_refusal_is_the_same_in_every_run() -> None:
+    # Sorted without case, sum and Sum tied and followed the set's order, which changes with
+    # the hash seed: the same file gave different messages from one run to the next.
+    script = (
+        "from derivcheck.parse import ParseError, Scope, parse_expression\n"
+        "try:\n"
+        "    parse_expression('f(1)', Scope(names={}, families={}))\n"
+        "except ParseError as error:\n"
+        "    print(error.message)\n"
+    )
+    messages = set()
+    for seed in ("1", "3", "4"):  # seeds that put sum and Sum each way round in the set
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed})
+        messages.add(done.stdout)
+    assert len(messages) == 1, messages
+    assert "sqrt, Sum, sum, tanh" in messages.pop()
 
 
 # -- the error type ------------------------------------------------------------------------------

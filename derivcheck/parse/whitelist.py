@@ -27,7 +27,9 @@ MATRIX_FUNCTIONS = frozenset(
     {"softmax", "transpose", "sum", "ones", "eye", "diag", "broadcast", "hadamard", "jacobian"}
 )
 CALLABLE = frozenset(FUNCTIONS) | SPECIAL_FUNCTIONS | MATRIX_FUNCTIONS
-_CALLABLE_LIST = ", ".join(sorted(CALLABLE, key=str.lower))
+# Case-insensitive, and then by case: sum and Sum tie otherwise, and the message would follow
+# the set's order, which changes with Python's hash seed from one run to the next.
+_CALLABLE_LIST = ", ".join(sorted(CALLABLE, key=lambda name: (name.lower(), name)))
 
 _OPERATOR_TEXT: dict[type, str] = {
     ast.FloorDiv: "//",
