@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import importlib
 import inspect
 import json
+import pkgutil
 import time
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import sympy
 from typer.testing import CliRunner
 
 from derivcheck import cli, parse
-from derivcheck.parse import ParseError, Scope, latex
+from derivcheck.parse import ParseError, Scope, latex, tex
 from derivcheck.run.claims import check_file
 from derivcheck.model import Verdict
 
@@ -541,20 +544,31 @@ def test_non_ascii_is_refused_with_a_hint(scope: Scope) -> None:
     assert "\\alpha" in error.message
 
 
+def translator_modules() -> list[ModuleType]:
+    """latex.py and the parts of its parser (parse/tex/), found on disk, so that a new part is checked too."""
+    parts = [importlib.import_module(info.name) for info in pkgutil.iter_modules(tex.__path__, "derivcheck.parse.tex.")]
+    assert {"derivcheck.parse.tex.grammar", "derivcheck.parse.tex.parser"} <= {module.__name__ for module in parts}
+    return [latex, tex, *parts]
+
+
 def test_the_translator_runs_nothing() -> None:
-    """latex.py builds text only: no eval, exec, import machinery, SymPy parsing or processes."""
-    tree = ast.parse(inspect.getsource(latex))
+    """latex.py and its parser's parts build text only: no eval, exec, import machinery, SymPy parsing or processes."""
     imported = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            imported |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module or "")
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            assert node.func.id not in {"eval", "exec", "compile", "__import__", "open", "getattr"}, node.func.id
-        elif isinstance(node, ast.Attribute):
-            assert node.attr not in {"sympify", "parse_expr", "system", "popen", "run"}, node.attr
-    assert imported == {"__future__", "re", "collections.abc", "contextlib", "dataclasses", "derivcheck.parse.scope"}
+    for module in translator_modules():
+        for node in ast.walk(ast.parse(inspect.getsource(module))):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                imported.add(node.module or "")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id not in {"eval", "exec", "compile", "__import__", "open", "getattr"}, (module.__name__, node.func.id)
+            elif isinstance(node, ast.Attribute):
+                assert node.attr not in {"sympify", "parse_expr", "system", "popen", "run"}, (module.__name__, node.attr)
+    own = {name for name in imported if name.startswith("derivcheck.parse.tex")}
+    assert own <= {module.__name__ for module in translator_modules()}
+    # Beyond its own parts the translator imports the standard library's text tools (abc for the
+    # grammar's two abstract hooks) and the scope: never SymPy, parse/expr.py or the builder.
+    assert imported - own == {"__future__", "abc", "re", "collections.abc", "contextlib", "dataclasses", "derivcheck.parse.scope"}
     # The translation is plain text that parse/expr.py then vets: names come only from the scope's
     # letters, Greek commands and \mathrm{...}, and the only calls are from a fixed table.
     translation = latex.translate(r"$\mathrm{Sum}(t) + \mathrm{exec}(t)$", Scope(names={}, families={}), equation=False)

@@ -129,3 +129,23 @@ def test_a_bias_column_still_needs_an_explicit_broadcast(scope: Scope) -> None:
     with pytest.raises(ParseError) as info:
         parse_expression("A + b", scope)
     assert info.value.code == "shape-mismatch"
+
+
+@pytest.mark.parametrize(
+    ("text", "offset"),
+    [("theta[X, 1]", 6), ("theta[l, X + 1]", 9), ("ones(X)", 5), ("eye(theta)", 4), ("Sum(t, (l, 1, X))", 14), ("b[Y]", 2)],
+)
+def test_a_matrix_named_bare_is_not_an_index(scope: Scope, text: str, offset: int) -> None:
+    # It used to fail as "cannot build this expression (AttributeError)" at the whole expression.
+    with pytest.raises(ParseError) as info:
+        parse_expression(text, scope)
+    assert info.value.code == "shape-mismatch", info.value.message
+    assert info.value.offset == offset
+    assert "matrix, so it cannot be used in an index" in info.value.message
+
+
+def test_an_index_of_sizes_and_indices_still_reads(scope: Scope) -> None:
+    # The twin of the test above: names that are integer-valued remain indices.
+    assert parse_expression("theta[l, d - 1]", scope) == theta[l, d - 1]
+    assert shape(parse_expression("ones(n)", scope)) == (n, 1)
+    assert parse_expression("Sum(t, (l, 1, L))", scope) == sympy.Sum(t, (l, 1, L))

@@ -1,0 +1,210 @@
+"""The grammar of LaTeX expressions: terms joined by + and -, factors side by side or joined by
+\\cdot, signs, groups, superscripts (x^2, and e^{x} as exp), and the primaries a factor starts with.
+What a letter or a command means is owned by the constructs above it (names.py, parser.py)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from derivcheck.parse.scope import ParseError
+from derivcheck.parse.tex.cursor import Cursor
+from derivcheck.parse.tex.tokens import OPENERS, Piece, Token, greek
+
+# The code of a LaTeX text with two readings, which derivcheck reports instead of choosing one.
+AMBIGUOUS = "ambiguous-latex"
+# Euler's number. Not the text "E": parse/expr.py would read that as a declared name E if there is one.
+_EULER = "exp(1)"
+
+
+class Grammar(Cursor, ABC):
+    """Recursive descent over the tokens, returning output pieces; depth-limited."""
+
+    # The grammar is recursive through the constructs: a primary may be a name or a command, and
+    # those read expressions again. So the constructs build on the grammar, and the grammar reaches
+    # them through these two methods, which the Parser that composes them provides.
+    @abstractmethod
+    def named(self, name: str, token: Token) -> list[Piece]:
+        """A name, with its subscript if it has one (names.py)."""
+
+    @abstractmethod
+    def command(self, token: Token) -> list[Piece]:
+        """The construct the command at peek() starts (parser.py's table of commands)."""
+
+    def top(self, *, equation: bool) -> list[Piece]:
+        out = self.expr()
+        if equation:
+            token = self.peek()
+            if token.text != "=" or token.kind != "symbol":
+                raise ParseError(f"expected '=' between the two sides of the claim, found {token.shown}", token.start, "syntax")
+            self.next()
+            out = out + [(" = ", token.start)] + self.expr()
+        token = self.peek()
+        if token.kind != "end":
+            if token.text == "=":
+                message = (
+                    "a second '=': a claim has two sides (write a chain for more)"
+                    if equation
+                    else "'=' in an expression: a chain item is one expression"
+                )
+            elif token.text in (")", "]", "}", "\\}"):
+                message = f"'{token.text}' without a matching opening bracket"
+            else:
+                message = f"unexpected {token.shown}"
+            raise ParseError(message, token.start, "syntax")
+        return out
+
+    def expr(self) -> list[Piece]:
+        """Terms joined by + and -."""
+        token = self.peek()
+        with self.nested(token):
+            out = self.term()
+            while self.peek().text in ("+", "-") and self.peek().kind == "symbol":
+                op = self.next()
+                out = out + [(f" {op.text} ", op.start)] + self.term()
+            return out
+
+    def term(self) -> list[Piece]:
+        """Factors joined by \\cdot, \\times, *, / or side by side."""
+        token = self.peek()
+        if not (self.starts_factor(token) or token.text in ("+", "-")):
+            raise ParseError(f"expected an expression, found {token.shown}", token.start, "syntax")
+        out = self.signed_factor()
+        while True:
+            token = self.peek()
+            if token.text in ("\\cdot", "\\times", "*"):
+                self.next()
+                out = out + [("*", token.start)] + self.signed_factor()
+            elif token.text in ("/", "\\div"):
+                self.next()
+                self.no_inline_derivative()
+                out = out + [("/", token.start)] + self.signed_factor()
+            elif self.starts_factor(token):
+                if token.kind == "number":
+                    raise ParseError(
+                        "a number right after another factor: write \\cdot to multiply (and 1000 for a thousand, not 1\\,000)",
+                        token.start,
+                        "syntax",
+                    )
+                out = out + [("*", token.start)] + self.factor()
+            else:
+                return out
+
+    def no_inline_derivative(self) -> None:
+        """After '/': a declared d side by side with a factor, as in d L / d z_j, is not guessed.
+
+        It would read as ((d L) / d) z_j, but it is written like the derivative dL/dz_j."""
+        token, after = self.peek(), self.peek(1)
+        if token.kind == "letter" and token.text == "d" and self.declared("d") and self.starts_factor(after):
+            raise ParseError(
+                f"ambiguous: 'd' is a declared name, so '/ d {after.text}' could be the derivative d.../d{after.text} "
+                f"or a division by d times {after.text}: write \\frac{{d F}}{{d {after.text}}} for a derivative, "
+                f"or braces, like /(d \\cdot {after.text}), for a quotient",
+                token.start,
+                AMBIGUOUS,
+            )
+
+    def signed_factor(self) -> list[Piece]:
+        token = self.peek()
+        if token.kind == "symbol" and token.text in ("+", "-"):
+            self.next()
+            with self.nested(token):
+                rest = self.signed_factor()
+            return ([("-", token.start)] if token.text == "-" else []) + rest
+        return self.factor()
+
+    def factor(self) -> list[Piece]:
+        """A primary, with a superscript."""
+        token = self.peek()
+        with self.nested(token):
+            out = self.primary()
+            caret = self.peek()
+            if caret.text == "^" and caret.kind == "symbol":
+                self.next()
+                exponent = self.script(caret)
+                out = [("(", token.start)] + out + [(")**(", caret.start)] + exponent + [(")", caret.start)]
+                self.no_more_scripts()
+            elif caret.text == "_" and caret.kind == "symbol":
+                raise ParseError("only a name can take a subscript, like a_k", caret.start, "syntax")
+            return out
+
+    def no_more_scripts(self) -> None:
+        token = self.peek()
+        if token.kind == "symbol" and token.text == "^":
+            raise ParseError("a double superscript: use braces, like x^{a^{b}}", token.start, "syntax")
+        if token.kind == "symbol" and token.text == "_":
+            raise ParseError("a subscript after a superscript: write the subscript first, like a_k^2", token.start, "syntax")
+
+    def script(self, mark: Token) -> list[Piece]:
+        """The argument of ^: a braced expression, or a single letter, digit or name."""
+        token = self.peek()
+        if token.text == "{" and token.kind == "symbol":
+            return self.group("{", "}")
+        if token.kind == "letter":
+            self.next()
+            if token.text in ("e", "E"):
+                # Euler's number, or the declared name, as anywhere else (but x^e^2 stays an error).
+                return self.bare_name(token.text, token, scripts=False)
+            return [(token.text, token.start)]
+        if token.kind == "number" and len(token.text) == 1:
+            self.next()
+            return [(token.text, token.start)]
+        if token.kind == "command" and greek(token.text):
+            self.next()
+            return [(greek(token.text), token.start)]
+        raise ParseError(
+            f"after '{mark.text}' write a single letter or digit, or braces: like x^{{23}}, found {token.shown}",
+            token.start,
+            "syntax",
+        )
+
+    def group(self, opener: str, closer: str) -> list[Piece]:
+        open_token = self.expect(opener, "to open a group")
+        inner = self.expr()
+        close = self.peek()
+        if close.text != closer or close.kind == "end":
+            raise ParseError(
+                f"expected '{closer}' to close the '{opener}', found {close.shown}",
+                close.start,
+                "syntax",
+            )
+        self.next()
+        return [("(", open_token.start)] + inner + [(")", close.start)]
+
+    def primary(self) -> list[Piece]:
+        token = self.peek()
+        if token.kind == "number":
+            self.next()
+            return [(token.text, token.start)]
+        if token.kind == "letter":
+            self.next()
+            return self.named(token.text, token)
+        if token.kind == "symbol" and token.text in OPENERS:
+            return self.group(token.text, OPENERS[token.text])
+        if token.kind == "command":
+            return self.command(token)
+        if token.kind == "end":
+            raise ParseError("expected an expression, found the end of the LaTeX", token.start, "syntax")
+        raise ParseError(f"unexpected {token.shown}", token.start, "syntax")
+
+    def bare_name(self, name: str, token: Token, *, scripts: bool = True) -> list[Piece]:
+        """A name without a subscript; e (Euler's number unless declared) and, when `scripts`, its powers."""
+        caret = self.peek() if scripts else Token("end", "", token.start)
+        if name == "e" and not self.declared("e"):
+            if caret.kind == "symbol" and caret.text == "^":
+                self.next()
+                exponent = self.script(caret)
+                self.no_more_scripts()
+                return [("exp(", token.start)] + exponent + [(")", caret.start)]
+            return [(_EULER, token.start)]
+        if name == "e" and caret.kind == "symbol" and caret.text == "^":
+            raise ParseError(
+                "ambiguous: 'e' is a declared name, so e^{x} could be exp(x) or a power of that e: "
+                "write \\exp(x) for the exponential, or {e}^{x} for the power",
+                token.start,
+                AMBIGUOUS,
+            )
+        if name == "E" and not self.declared("E"):
+            # parse/expr.py would read an undeclared E as Euler's number, which LaTeX writes e.
+            raise ParseError("undeclared name 'E' (Euler's number is written e)", token.start, "undeclared-symbol")
+        return [(name, token.start)]
+
