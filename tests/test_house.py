@@ -151,9 +151,17 @@ def test_no_room_imports_a_library_it_must_not() -> None:
 
 
 def test_latex_never_imports_the_expression_parser() -> None:
+    # Everything the translator reaches, directly or not: its own tex/ modules, the scope and
+    # the matrix values the scope names; never expr.py, the builder or the whitelist.
     known = modules()
-    latex = imports(known["derivcheck.parse.latex"], known)[0]
-    assert latex <= {"derivcheck.parse.scope"}, latex
+    reached, todo = set(), ["derivcheck.parse.latex"]
+    while todo:
+        for target in imports(known[todo.pop()], known)[0] - reached:
+            reached.add(target)
+            todo.append(target)
+    outside = {name for name in reached if not name.startswith("derivcheck.parse.tex.")}
+    assert outside <= {"derivcheck.parse.scope", "derivcheck.parse.matrices"}, outside
+    assert "derivcheck.parse.tex.parser" in reached  # the walk follows the translator's imports
 
 
 def test_the_checks_find_what_they_look_for(tmp_path: Path) -> None:
