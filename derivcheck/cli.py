@@ -96,7 +96,7 @@ def default_format(environ: Mapping[str, str], *, to_stdout: bool) -> ReportForm
 # use: importing pydantic and building them is 180 ms, half of a `verify` whose steps are all
 # cached. `verify` reads its options (paths, numbers, a choice) here instead, with typer's
 # own checks and messages for paths and choices. Anything else, or a typer whose internals
-# differ, keeps typer's way. (tests/test_cache.py checks that a cached run imports no pydantic.)
+# differ, keeps typer's way. (tests/run/test_cache.py checks that a cached run imports no pydantic.)
 try:
     from typer import _param_types
     from typer._click.exceptions import BadParameter

@@ -2,7 +2,7 @@
 
 source.py checks a file against this description (which keys are allowed where, which values
 are accepted, the expected keys a message lists) and schema.py writes the JSON Schema from it;
-tests/test_schema.py builds documents from it and asks both for their verdict. The `doc` of
+tests/source/test_schema.py builds documents from it and asks both for their verdict. The `doc` of
 each key is Markdown: the hover text in an editor and the Keys tables of docs/format.md.
 Nothing here imports YAML or SymPy.
 

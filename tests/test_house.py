@@ -175,3 +175,18 @@ def test_the_checks_find_what_they_look_for(tmp_path: Path) -> None:
     assert ours == {"derivcheck.report.render"} and libraries == {"sympy"}
     assert room(module_name(fake, tmp_path / "derivcheck")) == "engine"
     assert "report" not in MAY_USE[room(module_name(fake, tmp_path / "derivcheck"))]
+
+
+TESTS = Path(__file__).resolve().parent
+# The rooms with their own folder of tests (`pytest tests/engine` runs the engine's); the
+# vocabulary and data are tested through the rooms that use them, and tests/ itself holds
+# what crosses every room (the trust cases, the hostile corpus, the properties, this file).
+TESTED_ROOMS = {"faces", "report", "run", "prepare", "source", "parse", "engine"}
+
+
+def test_the_tests_mirror_the_rooms() -> None:
+    folders = {path.name for path in TESTS.iterdir() if path.is_dir() and any(path.glob("test_*.py"))}
+    assert TESTED_ROOMS <= folders, TESTED_ROOMS - folders
+    assert TESTED_ROOMS <= set(MAY_USE)
+    # A folder of tests is named after a room, or holds data.
+    assert folders <= TESTED_ROOMS, folders - TESTED_ROOMS

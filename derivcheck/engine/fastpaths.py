@@ -34,7 +34,7 @@ One more, `defer_units`, is not installed on import: derivcheck's server process
 it, so that SymPy's printer and simplify do not load every unit system to ask whether
 something is a physical Quantity (see its docstring).
 
-Installed once, by importing derivcheck.engine. tests/test_fastpaths.py checks SymPy's
+Installed once, by importing derivcheck.engine. tests/engine/test_fastpaths.py checks SymPy's
 documented results for exp are unchanged, the memo agrees with SymPy's computation, and
 assumption answers are SymPy's.
 """

@@ -6,7 +6,7 @@ trusted with sums of Kronecker deltas: the sum rules below (split, pull out
 constants, collapse a delta within the declared ranges, apply facts) are our own.
 
 Each rule's docstring names its side condition: where it holds, the rule is an identity;
-where it fails, the rule does not fire (tests/test_rules.py has a case of each). The
+where it fails, the rule does not fire (tests/engine/test_rules.py has a case of each). The
 conventions they rely on:
 
 - An empty sum is 0: Sum(f, (k, a, b)) with b < a has no terms. SymPy's own summation

@@ -31,7 +31,7 @@ from derivcheck import format as fmt
 from derivcheck.schema import PACKAGED_NAME, SCHEMA_ID, SCHEMA_PATH, build_schema, schema_text
 from derivcheck.starter import starter_text
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA = build_schema()
 VALIDATOR = jsonschema.Draft7Validator(SCHEMA)
 # The corpus is checked with the committed file itself, the one editors are pointed at.

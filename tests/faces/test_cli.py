@@ -17,7 +17,7 @@ from derivcheck import __version__, cli, report
 from derivcheck.model import FileResult, Problem, Span, StepResult, Verdict
 from derivcheck.report import REPORTER_BY_NAME, Reporter
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 runner = CliRunner()
 

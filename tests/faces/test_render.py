@@ -17,7 +17,7 @@ from derivcheck import cli, render
 from derivcheck.prepare import printing
 from derivcheck.model import EXIT_ERROR, EXIT_FAIL, EXIT_OK
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SOFTMAX_CE = REPO / "derivations" / "softmax_ce.yaml"
 runner = CliRunner()
 

@@ -15,7 +15,7 @@ from derivcheck import cli, source
 from derivcheck.model import Verdict
 from derivcheck.starter import starter_path, starter_text
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 runner = CliRunner()
 

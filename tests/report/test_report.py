@@ -36,7 +36,7 @@ from derivcheck.report import (
 from derivcheck.report.jsonreport import JsonReporter, report_to_dict
 from derivcheck.report.terminal import TerminalReporter, summary_line
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 WIDTH = 100
 
 

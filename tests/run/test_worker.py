@@ -366,7 +366,7 @@ def test_closing_stops_every_server() -> None:
 
 # -- children never outlive their parent ---------------------------------------------------------
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PR_GET_PDEATHSIG = 2
 
 # A parent that forks two servers, gives each a job, prints their pids and waits to be killed.
@@ -375,7 +375,7 @@ PR_GET_PDEATHSIG = 2
 PARENT_SCRIPT = """\
 import sys, time
 from derivcheck.run import worker
-from tests.test_worker import _job
+from tests.run.test_worker import _job
 
 if "no-prctl" in sys.argv:
     worker._prctl = lambda: None
