@@ -123,7 +123,7 @@ else:
         return number
 
     @dataclasses.dataclass(frozen=True)
-    class _LeanParam(RuntimeParam):  # type: ignore[misc]
+    class _LeanParam(RuntimeParam):
         """Coercion of one option without pydantic."""
 
         def _coerce_value(self, value: object, param: object, ctx: object) -> object:
@@ -166,7 +166,7 @@ else:
                     isinstance(annotation, type) and issubclass(annotation, enum.Enum)
                 )
                 if lean and getattr(param, "_runtime_param", False) is None:
-                    param._runtime_param = _LeanParam(  # type: ignore[attr-defined]
+                    param._runtime_param = _LeanParam(
                         parameter_info=descriptor.parameter_info, annotation=annotation  # type: ignore[union-attr]
                     )
             return super().parse_args(ctx, args)  # type: ignore[misc,no-any-return]

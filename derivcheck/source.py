@@ -14,7 +14,7 @@ import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Protocol
 
 import yaml
 
@@ -112,9 +112,9 @@ class _NoAliasLoader(yaml.SafeLoader):
     """A YAML composer that refuses aliases: derivation files never need them, and they
     are how a small file expands into a huge one."""
 
-    def compose_node(self, parent, index):  # type: ignore[no-untyped-def]
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event: yaml.Event = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
             raise SourceError(
                 "yaml-alias",
                 "YAML aliases (*name) are not allowed in derivation files",
@@ -123,7 +123,17 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def _span(mark: yaml.Mark | None) -> Span:
+class _Mark(Protocol):
+    """A position in YAML text, as PyYAML's Python parser and its C one both give it (0-based)."""
+
+    @property
+    def line(self) -> int: ...
+
+    @property
+    def column(self) -> int: ...
+
+
+def _span(mark: _Mark | None) -> Span:
     # YAML marks are 0-based; positions everywhere else are 1-based.
     if mark is None:
         return Span(1, 1)

@@ -18,7 +18,7 @@ import sympy
 from mpmath import iv
 
 
-class sigmoid(sympy.Function):  # noqa: N801 - named as it prints
+class sigmoid(sympy.Function):  # type: ignore[misc]  # noqa: N801 - named as it prints; SymPy ships no types (Any to mypy)
     """The logistic function 1/(1 + exp(-x)), kept as one function so that its derivative
     is sigmoid(x)*(1 - sigmoid(x)) (the form authors write) rather than exp(-x)/(1 + exp(-x))**2."""
 
@@ -38,7 +38,7 @@ class sigmoid(sympy.Function):  # noqa: N801 - named as it prints
         return 1 / (1 + sympy.exp(-arg))
 
 
-class Diff(sympy.Function):
+class Diff(sympy.Function):  # type: ignore[misc]  # SymPy ships no types: its classes are Any to mypy
     """Unevaluated marker for Derivative(F, v): it has no eval, so it survives .doit() and .subs()."""
 
     nargs = 2

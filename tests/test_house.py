@@ -190,3 +190,35 @@ def test_the_tests_mirror_the_rooms() -> None:
     assert TESTED_ROOMS <= set(MAY_USE)
     # A folder of tests is named after a room, or holds data.
     assert folders <= TESTED_ROOMS, folders - TESTED_ROOMS
+
+
+# -- a function fits on a screen (docs/STYLE: 80 lines at most) --------------------------------
+
+MAX_FUNCTION_LINES = 80
+
+
+def long_functions(path: Path, limit: int = MAX_FUNCTION_LINES) -> list[str]:
+    """The functions and methods of a module (nested ones too) longer than `limit` lines, from
+    the `def` line to the last line of the body (decorators not counted)."""
+    return [
+        f"{path.name}:{node.lineno} {node.name} is {node.end_lineno - node.lineno + 1} lines"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > limit
+    ]
+
+
+@pytest.mark.parametrize("path", list(modules().values()), ids=list(modules()))
+def test_no_function_is_longer_than_a_screen(path: Path) -> None:
+    assert long_functions(path) == []
+
+
+def test_a_long_function_is_found(tmp_path: Path) -> None:
+    # The rejects twin: a method of 81 lines is reported, a function of 80 is not.
+    lines = ["def fits():"] + [f"    x{i} = {i}" for i in range(79)]
+    lines += ["", "class C:", "    def too_long(self):"] + [f"        x{i} = {i}" for i in range(80)]
+    source = tmp_path / "long.py"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert long_functions(source) == ["long.py:83 too_long is 81 lines"]
+    assert long_functions(source, limit=79) == ["long.py:1 fits is 80 lines", "long.py:83 too_long is 81 lines"]

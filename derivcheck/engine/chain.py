@@ -58,8 +58,8 @@ def names_used(expr: sympy.Basic) -> set[str]:
 def reaching(ctx: Context, name: str) -> frozenset[str]:
     """The definitions whose value depends on `name`, through any number of definitions (not
     `name` itself: a derivative by a defined quantity holds it independent)."""
-    key = ("reaching", name)
-    if key not in ctx.memo:
+    remembered = ctx.derived.reaching
+    if name not in remembered:
         found: set[str] = set()
         changed = True
         while changed:
@@ -71,14 +71,13 @@ def reaching(ctx: Context, name: str) -> frozenset[str]:
                 if name in used or used & found:
                     found.add(other)
                     changed = True
-        ctx.memo[key] = frozenset(found)  # type: ignore[assignment]
-    return ctx.memo[key]  # type: ignore[return-value]
+        remembered[name] = frozenset(found)
+    return remembered[name]
 
 
 def heights(ctx: Context) -> dict[str, int]:
     """Each definition's height: 1 above the highest definition its body uses (variables are 0)."""
-    key = ("heights", "")
-    if key not in ctx.memo:
+    if ctx.derived.heights is None:
         found: dict[str, int] = {}
 
         def height(name: str) -> int:
@@ -90,21 +89,21 @@ def heights(ctx: Context) -> dict[str, int]:
 
         for name in ctx.definitions:
             height(name)
-        ctx.memo[key] = found  # type: ignore[assignment]
-    return ctx.memo[key]  # type: ignore[return-value]
+        ctx.derived.heights = found
+    return ctx.derived.heights
 
 
 def params(ctx: Context, name: str) -> tuple[sympy.Dummy, ...]:
     """The index symbols an adjoint of family `name` is written in (one per index; none for a scalar)."""
-    key = ("params", name)
-    if key not in ctx.memo:
+    remembered = ctx.derived.params
+    if name not in remembered:
         family = ctx.families.get(name)
         count = len(family.shape) if family is not None else 0
         # Named as the report shows them: a definition's own index names (k for a[k]), else p, q.
         definition = ctx.definitions.get(name)
         names = [param.name for param in definition.params] if definition is not None and len(definition.params) == count else ["p", "q", "u", "v"][:count]
-        ctx.memo[key] = tuple(sympy.Dummy(label, integer=True) for label in names)  # type: ignore[assignment]
-    return ctx.memo[key]  # type: ignore[return-value]
+        remembered[name] = tuple(sympy.Dummy(label, integer=True) for label in names)
+    return remembered[name]
 
 
 def param_ranges(ctx: Context, name: str) -> Ranges:
@@ -147,7 +146,7 @@ def local_derivative(ctx: Context, name: str, used: str, tools: Tools) -> sympy.
             if _count(logged, used) < _count(plain, used):
                 found = logged
         ctx.memo[key] = found
-    return ctx.memo[key]  # type: ignore[return-value]
+    return ctx.memo[key]
 
 
 def _count(expr: sympy.Basic, name: str) -> int:
@@ -186,7 +185,7 @@ def fold_product(expr: sympy.Expr, ctx: Context, name: str, tools: Tools) -> sym
                 for f in instance:
                     rest.pop([tools.canonical(r) for r in rest].index(f))
                 target = definition.target
-                named = target[indices] if len(indices) > 1 else target[indices[0]]  # type: ignore[index]
+                named = target[indices] if len(indices) > 1 else target[indices[0]]
                 return sympy.Mul(named, *rest)
         return node
 
@@ -215,7 +214,7 @@ def fold(expr: sympy.Expr, ctx: Context, name: str) -> sympy.Expr:
         target = definition.target
         if not indices:
             return target
-        return target[indices] if len(indices) > 1 else target[indices[0]]  # type: ignore[index]
+        return target[indices] if len(indices) > 1 else target[indices[0]]
 
     return expr.replace(instance, named)
 
@@ -254,7 +253,7 @@ def derivative(function: sympy.Expr, variable: sympy.Basic, ctx: Context, tools:
             ranges.update(param_ranges(ctx, used))
             adjoints[used] = tools.normalise(adjoints.get(used, sympy.Integer(0)) + term, ranges)
     result = adjoints.get(target, sympy.Integer(0))
-    return result.xreplace(dict(zip(params(ctx, target), indices)))  # type: ignore[no-any-return]
+    return result.xreplace(dict(zip(params(ctx, target), indices)))
 
 
 def _below(on_path: frozenset[str], start: set[str], ctx: Context) -> set[str]:

@@ -73,49 +73,66 @@ class Explicit:
         return int(value)
 
     def _walk(self, node: sympy.Basic, env: Env, keep: frozenset[str]) -> sympy.Expr:
+        """`node` made explicit, by its kind: indices and sizes take their values, definitions
+        (but those in `keep`) their bodies, sums are unrolled and derivatives taken."""
         if isinstance(node, Symbol):
-            if node in env:
-                return sympy.Integer(env[node])
-            if node in self.family_of:
-                name, indices = self.family_of[node]
-                if name in self.ctx.definitions and name not in keep:
-                    return self._definition(name, indices, keep)
-                return node
-            definition = self.ctx.definitions.get(node.name)
-            if definition is not None and not definition.params and node.name not in keep:
-                return self._definition(node.name, (), keep)
-            return node
+            return self._symbol(node, env, keep)
         if isinstance(node, Indexed):
-            name = str(node.base.label)
-            indices = tuple(self._integer(self._walk(i, env, keep), env) for i in node.indices)
-            family = self.ctx.families.get(name)
-            if family is not None:
-                for position, (value, dim) in enumerate(zip(indices, self.shape(name))):
-                    if not 1 <= value <= dim:
-                        at = ", ".join(f"{size}={number}" for size, number in self.sizes.items())
-                        raise EngineError(
-                            f"index {position + 1} of {name} is {value}, outside 1..{dim}" + (f" (at {at})" if at else "")
-                        )
-            if name in self.ctx.definitions and name not in keep:
-                return self._definition(name, indices, keep)
-            return self.entry(name, indices)
+            return self._indexed(node, env, keep)
         if isinstance(node, Sum):
             return self._unroll(node.function, node.limits, env, keep)
         if isinstance(node, Diff):
-            independent = frozenset({variable_name(node.args[1])})
-            var = self._walk(node.args[1], env, independent)
-            function = self._walk(node.args[0], env, independent)
-            derivative = sympy.diff(function, var)
-            if variable_name(node.args[1]) in self.ctx.definitions:
-                # The derivative still holds entries of the independent variable, kept as
-                # symbols to differentiate; now they take their definitions like the rest.
-                return self._walk(derivative, env, keep)
-            return derivative
+            return self._derivative(node, env, keep)
         if not node.args:
             return node  # numbers and constants
         return node.func(*(self._walk(arg, env, keep) for arg in node.args))
 
-    def _unroll(self, function: sympy.Basic, limits: tuple, env: Env, keep: frozenset[str]) -> sympy.Expr:
+    def _symbol(self, node: sympy.Symbol, env: Env, keep: frozenset[str]) -> sympy.Expr:
+        """An index or size (its value), an entry's stand-in, or a scalar (its definition)."""
+        if node in env:
+            return sympy.Integer(env[node])
+        if node in self.family_of:
+            name, indices = self.family_of[node]
+            if name in self.ctx.definitions and name not in keep:
+                return self._definition(name, indices, keep)
+            return node
+        definition = self.ctx.definitions.get(node.name)
+        if definition is not None and not definition.params and node.name not in keep:
+            return self._definition(node.name, (), keep)
+        return node
+
+    def _indexed(self, node: sympy.Indexed, env: Env, keep: frozenset[str]) -> sympy.Expr:
+        """An entry at explicit indices, within its family's shape: a definition's value there,
+        or the entry's stand-in symbol."""
+        name = str(node.base.label)
+        indices = tuple(self._integer(self._walk(i, env, keep), env) for i in node.indices)
+        if name in self.ctx.families:
+            self._check_range(name, indices)
+        if name in self.ctx.definitions and name not in keep:
+            return self._definition(name, indices, keep)
+        return self.entry(name, indices)
+
+    def _check_range(self, name: str, indices: tuple[int, ...]) -> None:
+        for position, (value, dim) in enumerate(zip(indices, self.shape(name))):
+            if not 1 <= value <= dim:
+                at = ", ".join(f"{size}={number}" for size, number in self.sizes.items())
+                raise EngineError(
+                    f"index {position + 1} of {name} is {value}, outside 1..{dim}" + (f" (at {at})" if at else "")
+                )
+
+    def _derivative(self, node: Diff, env: Env, keep: frozenset[str]) -> sympy.Expr:
+        """Derivative(F, v) taken by SymPy, with v held independent while F is made explicit."""
+        independent = frozenset({variable_name(node.args[1])})
+        var = self._walk(node.args[1], env, independent)
+        function = self._walk(node.args[0], env, independent)
+        derivative = sympy.diff(function, var)
+        if variable_name(node.args[1]) in self.ctx.definitions:
+            # The derivative still holds entries of the independent variable, kept as
+            # symbols to differentiate; now they take their definitions like the rest.
+            return self._walk(derivative, env, keep)
+        return derivative
+
+    def _unroll(self, function: sympy.Basic, limits: tuple[tuple[sympy.Symbol, sympy.Expr, sympy.Expr], ...], env: Env, keep: frozenset[str]) -> sympy.Expr:
         """A Sum as the Add of its terms; the last limit is the outermost."""
         if not limits:
             return self._walk(function, env, keep)
@@ -210,15 +227,7 @@ def variables_in(expr: sympy.Basic) -> set[sympy.Basic]:
 def fact_cases(ctx: Context, facts: tuple[Fact, ...], explicit: Explicit) -> Iterator[dict[sympy.Basic, sympy.Expr]]:
     """Exact substitutions that make the facts hold: each choice of the hot entry of a
     one-hot family, and the last entry of a family with a known sum."""
-    choices: list[list[dict[sympy.Basic, sympy.Expr]]] = []
-    for fact in facts:
-        for line in _lines(explicit, fact):
-            if fact.kind == "one_hot":
-                choices.append([{entry: sympy.Integer(1 if entry == hot else 0) for entry in line} for hot in line])
-            elif fact.kind == "sum":
-                value = explicit.make(fact.value, {})
-                if line:
-                    choices.append([{line[-1]: value - sympy.Add(*line[:-1])}])
+    choices = _fact_choices(facts, explicit)
     count = 1
     for options in choices:
         count *= len(options)
@@ -230,6 +239,21 @@ def fact_cases(ctx: Context, facts: tuple[Fact, ...], explicit: Explicit) -> Ite
             for key, value in part.items():
                 merged[key] = value.xreplace(merged) if merged else value
         yield merged
+
+
+def _fact_choices(facts: tuple[Fact, ...], explicit: Explicit) -> list[list[dict[sympy.Basic, sympy.Expr]]]:
+    """For each line a fact constrains, the substitutions it allows: one per hot entry of a
+    one-hot line, one (its last entry) for a line with a known sum."""
+    choices: list[list[dict[sympy.Basic, sympy.Expr]]] = []
+    for fact in facts:
+        for line in _lines(explicit, fact):
+            if fact.kind == "one_hot":
+                choices.append([{entry: sympy.Integer(1 if entry == hot else 0) for entry in line} for hot in line])
+            elif fact.kind == "sum":
+                value = explicit.make(fact.value, {})
+                if line:
+                    choices.append([{line[-1]: value - sympy.Add(*line[:-1])}])
+    return choices
 
 
 def _lines(explicit: Explicit, fact: Fact) -> list[list[sympy.Basic]]:

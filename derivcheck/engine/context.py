@@ -45,6 +45,16 @@ class Fact:
     position: int = 0
 
 
+@dataclass
+class Derived:
+    """What engine/chain.py derives from the definitions alone, remembered for the file: the
+    definitions each name reaches, each definition's height, each family's adjoint symbols."""
+
+    reaching: dict[str, frozenset[str]] = field(default_factory=dict)
+    heights: dict[str, int] | None = None
+    params: dict[str, tuple[sympy.Dummy, ...]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Context:
     sizes: tuple[sympy.Symbol, ...]
@@ -61,6 +71,9 @@ class Context:
     # Sides already prepared or simplified in this context, by expression: the links of a
     # chain share their sides, and a process checks claim after claim of one file.
     memo: dict[tuple[str, sympy.Basic], sympy.Basic] = field(default_factory=dict, compare=False, repr=False)
+    # What the chain rule derives from the definitions (facts play no part: a Context replaced
+    # with more facts shares it, as it shares `memo`).
+    derived: Derived = field(default_factory=Derived, compare=False, repr=False)
 
     def free_indices(self, expr: sympy.Basic) -> set[sympy.Symbol]:
         """The declared indices (and generic-entry Dummies) free in an expression."""
@@ -71,5 +84,5 @@ class Context:
         if isinstance(atom, sympy.Indexed):
             return str(atom.base.label)
         if isinstance(atom, sympy.Symbol):
-            return atom.name
+            return str(atom.name)
         return None

@@ -21,6 +21,9 @@ from derivcheck.engine.context import Context, Fact
 from derivcheck.engine.witness import Testimony, Witness, sizes_text
 from derivcheck.model import Counterexample, Verdict
 
+# The pairs of free indices a claim holds unequal (`where: k != j`).
+Unequal = tuple[tuple[sympy.Symbol, sympy.Symbol], ...]
+
 
 @dataclass
 class Outcome:
@@ -62,7 +65,7 @@ def _refuted(testimony: Testimony, tried: list[str], simplified: tuple[sympy.Exp
     )
 
 
-def _prove(lhs: sympy.Expr, rhs: sympy.Expr, ctx: Context, unequal: tuple, tried: list[str]) -> tuple[tuple[Fact, ...] | None, tuple[sympy.Expr, sympy.Expr] | None]:
+def _prove(lhs: sympy.Expr, rhs: sympy.Expr, ctx: Context, unequal: Unequal, tried: list[str]) -> tuple[tuple[Fact, ...] | None, tuple[sympy.Expr, sympy.Expr] | None]:
     """A symbolic proof for general sizes, at the cheapest stage first (definitions kept by
     name, then substituted a layer at a time), with no fact, then each fact, then all: the
     facts it used (None: no proof), and the sides as the report shows them."""
@@ -134,7 +137,7 @@ def decide(
     return Outcome(Verdict.UNDECIDED, "no proof, no exact check, no counterexample", tried=tried, simplified=simplified_sides)
 
 
-def _checked(lhs: sympy.Expr, rhs: sympy.Expr, ctx: Context, unequal: tuple, tried: list[str]) -> tuple[tuple[Fact, ...], str] | None:
+def _checked(lhs: sympy.Expr, rhs: sympy.Expr, ctx: Context, unequal: Unequal, tried: list[str]) -> tuple[tuple[Fact, ...], str] | None:
     """The facts under which the sides are exactly equal at every concrete size assignment and
     index pattern tried, with those sizes; None when that is not shown."""
     free = sorted(free_indices(lhs, ctx) | free_indices(rhs, ctx), key=lambda s: s.name)
@@ -227,7 +230,7 @@ def _exact_subsets(facts: tuple[Fact, ...]) -> list[tuple[Fact, ...]]:
 
 
 def _exact_everywhere(sides: Iterable[tuple[concrete.Explicit, sympy.Expr, sympy.Expr]], ctx: Context, facts: tuple[Fact, ...]) -> bool:
-    cases: dict[int, list[dict]] = {}
+    cases: dict[int, list[dict[sympy.Basic, sympy.Expr]]] = {}
     for explicit, left, right in sides:
         if id(explicit) not in cases:
             cases[id(explicit)] = list(concrete.fact_cases(ctx, facts, explicit))

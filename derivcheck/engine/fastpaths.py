@@ -41,14 +41,19 @@ assumption answers are SymPy's.
 
 from __future__ import annotations
 
+import importlib.abc
 import sys
+import types
+from collections.abc import Callable
+from typing import Any
 
 import sympy
 from sympy.concrete.expr_with_limits import ExprWithLimits
 from sympy.core import numbers
 
 # The module, not the function `sympy.core.assumptions` that the package's namespace shadows it with.
-_assumptions = sys.modules["sympy.core.assumptions"]
+# Any, as everything of SymPy's is to mypy (it ships no types): a ModuleType would not know `shuffle`.
+_assumptions: Any = sys.modules["sympy.core.assumptions"]
 
 MEMO_LIMIT = 200_000
 
@@ -64,8 +69,8 @@ _EXP_RULES_ACT_ON = (
     sympy.Order,
 )
 
-_sympy_exp_eval = sympy.exp.eval.__func__  # type: ignore[attr-defined]
-_sympy_free_symbols = ExprWithLimits.free_symbols.fget  # type: ignore[attr-defined]
+_sympy_exp_eval = sympy.exp.eval.__func__
+_sympy_free_symbols = ExprWithLimits.free_symbols.fget
 _sympy_shuffle = _assumptions.shuffle
 _free_symbols_memo: dict[sympy.Basic, set[sympy.Basic]] = {}
 
@@ -96,9 +101,9 @@ def install() -> None:
     """Install the shortcuts (idempotent)."""
     if getattr(sympy.exp, "_derivcheck_fast", False):
         return
-    sympy.exp.eval = classmethod(_exp_eval)  # type: ignore[assignment]
-    sympy.exp._derivcheck_fast = True  # type: ignore[attr-defined]
-    ExprWithLimits.free_symbols = property(_free_symbols)  # type: ignore[assignment]
+    sympy.exp.eval = classmethod(_exp_eval)
+    sympy.exp._derivcheck_fast = True
+    ExprWithLimits.free_symbols = property(_free_symbols)
     _assumptions.shuffle = _keep_order
 
 
@@ -106,9 +111,9 @@ def uninstall() -> None:
     """SymPy's own behaviour back (for tests that compare)."""
     if not getattr(sympy.exp, "_derivcheck_fast", False):
         return
-    sympy.exp.eval = classmethod(_sympy_exp_eval)  # type: ignore[assignment]
-    sympy.exp._derivcheck_fast = False  # type: ignore[attr-defined]
-    ExprWithLimits.free_symbols = property(_sympy_free_symbols)  # type: ignore[assignment]
+    sympy.exp.eval = classmethod(_sympy_exp_eval)
+    sympy.exp._derivcheck_fast = False
+    ExprWithLimits.free_symbols = property(_sympy_free_symbols)
     _assumptions.shuffle = _sympy_shuffle
     _free_symbols_memo.clear()
 
@@ -141,21 +146,22 @@ def defer_units() -> None:
         if spec is None or spec.loader is None:  # pragma: no cover  # SymPy without the package
             return
         module = importlib.util.module_from_spec(spec)
-        module.__getattr__ = _completing(module, spec)  # type: ignore[method-assign]
+        # The module's own __getattr__ (PEP 562): set in its namespace, as a def in it would be.
+        module.__dict__["__getattr__"] = _completing(module, spec.loader)
         sys.modules[name] = module
         parent, _, child = name.rpartition(".")
         setattr(sys.modules[parent], child, module)
     from sympy.physics.units.quantities import Quantity
 
-    sys.modules["sympy.physics.units"].Quantity = Quantity  # type: ignore[attr-defined]
+    setattr(sys.modules["sympy.physics.units"], "Quantity", Quantity)
 
 
-def _completing(module: object, spec: object) -> object:
+def _completing(module: types.ModuleType, loader: importlib.abc.Loader) -> Callable[[str], object]:
     """A module `__getattr__` that runs the package's `__init__` on the first name it lacks."""
 
     def __getattr__(name: str) -> object:
-        del module.__dict__["__getattr__"]  # type: ignore[attr-defined]
-        spec.loader.exec_module(module)  # type: ignore[attr-defined]
+        del module.__dict__["__getattr__"]
+        loader.exec_module(module)
         return getattr(module, name)
 
     return __getattr__

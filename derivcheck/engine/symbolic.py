@@ -129,7 +129,7 @@ def variable_name(var: sympy.Basic) -> str:
     if isinstance(var, Indexed):
         return str(var.base.label)
     if isinstance(var, Symbol):
-        return var.name
+        return str(var.name)
     raise EngineError(f"cannot differentiate with respect to {var}")
 
 
@@ -594,8 +594,30 @@ def _outermost_sums(expr: sympy.Basic) -> list[Sum]:
 
 
 def _align(expr: sympy.Basic, ctx: Context, *, lower: bool) -> sympy.Basic:
+    """expr with the outermost sums that differ only in one bound (lower or upper) rewritten
+    to the largest such bound (see align_limits for the rules and their side conditions)."""
     # Sums are grouped by their limits first (cheap), then, where a group's bounds differ,
     # by their summand up to the name of the index (canonical rebuilds the sum).
+    mapping: dict[sympy.Basic, sympy.Basic] = {}
+    for members in _by_other_limits(expr, lower=lower).values():
+        if len({bound for _, bound in members}) < 2:
+            continue
+        by_summand: dict[sympy.Basic, list[tuple[Sum, sympy.Expr]]] = {}
+        for found, bound in members:
+            by_summand.setdefault(canonical(found).function, []).append((found, bound))
+        for group in by_summand.values():
+            target = max(bound for _, bound in group)
+            for found, bound in group:
+                aligned = _aligned(found, bound, target, ctx, lower=lower)
+                if aligned is not None:
+                    mapping[found] = aligned
+    return expr.xreplace(mapping) if mapping else expr
+
+
+def _by_other_limits(expr: sympy.Basic, *, lower: bool) -> dict[sympy.Basic, list[tuple[Sum, sympy.Expr]]]:
+    """The outermost sums of one limit, grouped by what they share: the upper limit when
+    lower limits are aligned (the numeric lower limit with each), else the lower limit and
+    the upper one but for its numeric offset (the offset with each)."""
     by_limits: dict[sympy.Basic, list[tuple[Sum, sympy.Expr]]] = {}
     for found in _outermost_sums(expr):
         if len(found.limits) != 1:
@@ -607,28 +629,24 @@ def _align(expr: sympy.Basic, ctx: Context, *, lower: bool) -> sympy.Basic:
         else:
             offset, rest = high.as_coeff_Add()
             by_limits.setdefault(sympy.Tuple(low, rest), []).append((found, offset))
-    mapping: dict[sympy.Basic, sympy.Basic] = {}
-    for members in by_limits.values():
-        if len({bound for _, bound in members}) < 2:
-            continue
-        by_summand: dict[sympy.Basic, list[tuple[Sum, sympy.Expr]]] = {}
-        for found, bound in members:
-            by_summand.setdefault(canonical(found).function, []).append((found, bound))
-        for group in by_summand.values():
-            target = max(bound for _, bound in group)
-            for found, bound in group:
-                peel = target - bound
-                if not 0 < peel <= MAX_PEELED_TERMS:
-                    continue
-                var, low, high = found.limits[0]
-                if lower and nonnegative(high - (target - 1), ctx):
-                    terms = [found.function.xreplace({var: low + i}) for i in range(int(peel))]
-                    mapping[found] = Add(Sum(found.function, (var, target, high)), *terms)
-                elif not lower and nonnegative(high - low + 1, ctx):
-                    top = high + peel
-                    terms = [found.function.xreplace({var: top - i}) for i in range(int(peel))]
-                    mapping[found] = Sum(found.function, (var, low, top)) - Add(*terms)
-    return expr.xreplace(mapping) if mapping else expr
+    return by_limits
+
+
+def _aligned(found: Sum, bound: sympy.Expr, target: sympy.Expr, ctx: Context, *, lower: bool) -> sympy.Basic | None:
+    """`found` rewritten with its bound moved to `target`, the terms in between added or
+    subtracted; None where the rule's side condition is not shown (or too many terms)."""
+    peel = target - bound
+    if not 0 < peel <= MAX_PEELED_TERMS:
+        return None
+    var, low, high = found.limits[0]
+    if lower and nonnegative(high - (target - 1), ctx):
+        terms = [found.function.xreplace({var: low + i}) for i in range(int(peel))]
+        return Add(Sum(found.function, (var, target, high)), *terms)
+    if not lower and nonnegative(high - low + 1, ctx):
+        top = high + peel
+        terms = [found.function.xreplace({var: top - i}) for i in range(int(peel))]
+        return Sum(found.function, (var, low, top)) - Add(*terms)
+    return None
 
 
 def is_zero(expr: sympy.Expr) -> bool:
@@ -732,7 +750,7 @@ def _expanded(side: sympy.Expr, ctx: Context, level: int) -> sympy.Expr:
     if key not in ctx.memo:
         keep = frozenset(name for name, height in chain.heights(ctx).items() if height < level)
         ctx.memo[key] = freshen(expand_definitions(_kept(side, ctx), ctx, keep=keep))
-    return ctx.memo[key]  # type: ignore[return-value]
+    return ctx.memo[key]
 
 
 def _kept(side: sympy.Expr, ctx: Context) -> sympy.Expr:
@@ -756,7 +774,7 @@ def _kept(side: sympy.Expr, ctx: Context) -> sympy.Expr:
             return rebuild(node, walk)
 
         ctx.memo[key] = freshen(walk(freshen(side)))
-    return ctx.memo[key]  # type: ignore[return-value]
+    return ctx.memo[key]
 
 
 def _prepared_side(side: sympy.Expr, ctx: Context) -> sympy.Expr:
@@ -766,7 +784,7 @@ def _prepared_side(side: sympy.Expr, ctx: Context) -> sympy.Expr:
     key = ("prepare", side)
     if key not in ctx.memo:
         ctx.memo[key] = freshen(expand_definitions(_resolved(side, ctx), ctx))
-    return ctx.memo[key]  # type: ignore[return-value]
+    return ctx.memo[key]
 
 
 def _resolved(expr: sympy.Expr, ctx: Context) -> sympy.Expr:
@@ -775,7 +793,7 @@ def _resolved(expr: sympy.Expr, ctx: Context) -> sympy.Expr:
     key = ("resolved", expr)
     if key not in ctx.memo:
         ctx.memo[key] = resolve_derivatives(freshen(expr), ctx)
-    return ctx.memo[key]  # type: ignore[return-value]
+    return ctx.memo[key]
 
 
 # The ways a residual is normalised, cheapest first. "structural": each side collapsed and
@@ -829,7 +847,7 @@ def simplified(expr: sympy.Expr, ctx: Context) -> sympy.Expr:
     if key not in ctx.memo:
         ranges: Ranges = dict(ctx.ranges)
         ctx.memo[key] = Collapser(ctx, ()).run(_kept(expr, ctx), ranges)  # factored, as written
-    return ctx.memo[key]  # type: ignore[return-value]
+    return ctx.memo[key]
 
 
 def fact_subsets(facts: tuple[Fact, ...]) -> Iterable[tuple[Fact, ...]]:

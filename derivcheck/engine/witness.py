@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any, TypeAlias
 
 import mpmath
 import sympy
@@ -37,6 +38,13 @@ from mpmath import iv
 from derivcheck.engine.context import Context, Fact
 from derivcheck.vocabulary import FUNCTIONS, Diff, sigmoid
 from derivcheck.model import Counterexample
+
+# An mpmath interval, real (iv.mpf) or complex (iv.mpc). mpmath ships no types, so to mypy it is
+# Any; the name says which values a function takes. Values that may also be exact or Dual are
+# `object`, and are told apart at run time.
+IntervalNumber: TypeAlias = Any
+# A linear equation of a fact: the entries on one line, and what they sum to.
+Equation: TypeAlias = tuple[list[tuple[int, ...]], Fraction]
 
 # Precision: the first digits, and the most digits tried before a point is left unresolved.
 FIRST_DIGITS = 40
@@ -100,12 +108,12 @@ class Dual:
 
 
 def _tag(x: object) -> int:
-    return x.tag if type(x) is Dual else -1  # type: ignore[attr-defined]
+    return x.tag if type(x) is Dual else -1
 
 
 def _parts(x: object, tag: int) -> tuple[object, object]:
-    if type(x) is Dual and x.tag == tag:  # type: ignore[attr-defined]
-        return x.re, x.ep  # type: ignore[attr-defined]
+    if type(x) is Dual and x.tag == tag:
+        return x.re, x.ep
     return x, 0
 
 
@@ -116,7 +124,7 @@ def _dual(re: object, ep: object, tag: int) -> object:
 def plain(x: object) -> object:
     """The value with every dual part dropped."""
     while type(x) is Dual:
-        x = x.re  # type: ignore[attr-defined]
+        x = x.re
     return x
 
 
@@ -133,7 +141,7 @@ def add(x: object, y: object) -> object:
 
 
 def neg(x: object) -> object:
-    return Dual(neg(x.re), neg(x.ep), x.tag) if type(x) is Dual else -x  # type: ignore[attr-defined,operator]
+    return Dual(neg(x.re), neg(x.ep), x.tag) if type(x) is Dual else -x  # type: ignore[operator]
 
 
 def mul(x: object, y: object) -> object:
@@ -227,7 +235,7 @@ class Interval:
     def constant(self, name: str) -> object:
         return {"pi": iv.mpf(iv.pi), "E": iv.mpf(iv.e), "I": iv.mpc(0, 1)}[name]
 
-    def function(self, name: str, x: object) -> object:
+    def function(self, name: str, x: IntervalNumber) -> object:
         complex_ = isinstance(x, iv.mpc)
         if name == "log" and _zero(x):
             raise Undefined("log of 0")
@@ -237,12 +245,12 @@ class Interval:
         if name == "Abs":
             return abs(x)
         if name == "re":
-            return x.real if complex_ else x  # type: ignore[union-attr]
+            return x.real if complex_ else x
         if name == "im":
-            return x.imag if complex_ else iv.mpf(0)  # type: ignore[union-attr]
+            return x.imag if complex_ else iv.mpf(0)
         if name == "sign":
             if complex_:
-                return x / abs(x)  # type: ignore[operator]
+                return x / abs(x)
             if _zero(x):
                 return iv.mpf(0)
             low, high = ends(x)
@@ -251,17 +259,17 @@ class Interval:
             raise Imprecise("the sign of an interval around 0")
         raise Unsupported(f"the witness cannot evaluate {name}")
 
-    def power(self, base: object, exponent: object) -> object:
+    def power(self, base: IntervalNumber, exponent: IntervalNumber) -> object:
         try:
-            return base ** exponent  # type: ignore[operator]
+            return base ** exponent
         except mpmath.libmp.ComplexResult:
-            return iv.mpc(base) ** exponent  # type: ignore[operator]
+            return iv.mpc(base) ** exponent
 
 
 def conjugate(x: object) -> object:
     if type(x) is Dual:
-        return Dual(conjugate(x.re), conjugate(x.ep), x.tag)  # type: ignore[attr-defined]
-    return iv.mpc(x.real, -x.imag) if isinstance(x, iv.mpc) else x  # type: ignore[union-attr]
+        return Dual(conjugate(x.re), conjugate(x.ep), x.tag)
+    return iv.mpc(x.real, -x.imag) if isinstance(x, iv.mpc) else x
 
 
 class Ops:
@@ -282,7 +290,7 @@ def apply(numbers: Exact | Interval, name: str, x: object) -> object:
     along a real variable are taken apart here."""
     if type(x) is not Dual:
         return numbers.function(name, x)
-    re, ep, tag = x.re, x.ep, x.tag  # type: ignore[attr-defined]
+    re, ep, tag = x.re, x.ep, x.tag
     value = apply(numbers, name, re)
     derivative = FUNCTIONS[name].derivative if name in FUNCTIONS else None
     if derivative is not None:
@@ -307,7 +315,11 @@ def power(numbers: Exact | Interval, base: object, exponent: object) -> object:
     principal branch."""
     if _zero(plain(base)):
         real = apply(numbers, "re", plain(exponent))
-        positive = real > 0 if numbers.exact else ends(real)[0] > 0
+        if numbers.exact:
+            assert isinstance(real, (int, Fraction))  # exact numbers: Fractions, or a dual part's 0 or 1
+            positive = real > 0
+        else:
+            positive = ends(real)[0] > 0
         if type(base) is Dual or type(exponent) is Dual or not positive:
             raise Undefined("0 to this power")
         return numbers.number(Fraction(0))
@@ -358,20 +370,18 @@ Env = Mapping[sympy.Symbol, int]
 
 class Evaluator:
     """Evaluates the expressions of one claim at one size assignment, one point, and one kind
-    of number (exact, or intervals at the precision in force). With `scale`, it also keeps the
-    largest magnitude of any term it added: what a cancellation is measured against."""
+    of number (exact, or intervals at the precision in force)."""
 
-    def __init__(self, ctx: Context, sizes: Mapping[sympy.Symbol, int], point: Point, numbers: Exact | Interval, shared: Shared, *, scale: bool = False) -> None:
-        self.ctx, self.sizes, self.point, self.numbers, self.shared = ctx, dict(sizes), point, numbers, shared
+    def __init__(self, ctx: Context, sizes: Mapping[sympy.Symbol, int], point: Point, numbers: Exact | Interval, shared: Shared) -> None:
+        self.ctx, self.point, self.numbers, self.shared = ctx, point, numbers, shared
+        self.sizes: dict[sympy.Symbol, int] = dict(sizes)
         self.root = Frame()
         self.nodes = 0
-        self.track = scale
-        self.scale = mpmath.mpf(0)
 
     def integer(self, expr: sympy.Basic, env: Env) -> int:
         """An index expression, a limit or a size expression: always exact."""
         if expr.is_Integer:
-            return int(expr)  # type: ignore[arg-type]
+            return int(expr)
         if isinstance(expr, sympy.Symbol):
             if expr in env:
                 return env[expr]
@@ -400,34 +410,45 @@ class Evaluator:
         return result
 
     def _evaluate(self, node: sympy.Basic, env: Env, frame: Frame) -> object:
-        if node.is_Rational:
-            return self.numbers.number(Fraction(int(node.p), int(node.q)) if node.q != 1 else Fraction(int(node.p)))  # type: ignore[attr-defined]
-        if isinstance(node, sympy.Symbol):
-            if node in env or node in self.sizes:
-                return self.numbers.number(Fraction(self.integer(node, env)))
-            return self.entry(node.name, (), frame)
-        if isinstance(node, sympy.Indexed):
-            return self.entry(node.base.label.name, tuple(self.integer(i, env) for i in node.indices), frame)
-        if isinstance(node, sympy.Add):
-            return self._add([self.value(arg, env, frame) for arg in node.args])
-        if isinstance(node, sympy.Mul):
-            values = [self.value(arg, env, frame) for arg in node.args]
-            product = values[0]
-            for value in values[1:]:
-                product = mul(product, value)
-            return product
-        if isinstance(node, sympy.Pow):
-            base = self.value(node.base, env, frame)
-            if node.exp.is_Integer:
-                return int_power(base, int(node.exp))
-            return power(self.numbers, base, self.value(node.exp, env, frame))
-        if isinstance(node, sympy.Sum):
-            return self._add(list(self._terms(node.function, list(node.limits), env, frame)))
-        if isinstance(node, sympy.KroneckerDelta):
-            first, second = (self.integer(arg, env) for arg in node.args)
-            return self.numbers.number(Fraction(int(first == second)))
-        if isinstance(node, Diff):
-            return self._derivative(node, env, frame)
+        """A node's value, by the method for its kind of node (see _method_for)."""
+        return _method_for(type(node))(self, node, env, frame)
+
+    def _rational(self, node: sympy.Rational, env: Env, frame: Frame) -> object:
+        return self.numbers.number(Fraction(int(node.p), int(node.q)) if node.q != 1 else Fraction(int(node.p)))
+
+    def _symbol(self, node: sympy.Symbol, env: Env, frame: Frame) -> object:
+        if node in env or node in self.sizes:
+            return self.numbers.number(Fraction(self.integer(node, env)))
+        return self.entry(node.name, (), frame)
+
+    def _indexed(self, node: sympy.Indexed, env: Env, frame: Frame) -> object:
+        return self.entry(node.base.label.name, tuple(self.integer(i, env) for i in node.indices), frame)
+
+    def _plus(self, node: sympy.Add, env: Env, frame: Frame) -> object:
+        return self._add([self.value(arg, env, frame) for arg in node.args])
+
+    def _times(self, node: sympy.Mul, env: Env, frame: Frame) -> object:
+        values = [self.value(arg, env, frame) for arg in node.args]
+        product = values[0]
+        for value in values[1:]:
+            product = mul(product, value)
+        return product
+
+    def _power(self, node: sympy.Pow, env: Env, frame: Frame) -> object:
+        base = self.value(node.base, env, frame)
+        if node.exp.is_Integer:
+            return int_power(base, int(node.exp))
+        return power(self.numbers, base, self.value(node.exp, env, frame))
+
+    def _sum(self, node: sympy.Sum, env: Env, frame: Frame) -> object:
+        return self._add(list(self._terms(node.function, list(node.limits), env, frame)))
+
+    def _delta(self, node: sympy.KroneckerDelta, env: Env, frame: Frame) -> object:
+        first, second = (self.integer(arg, env) for arg in node.args)
+        return self.numbers.number(Fraction(int(first == second)))
+
+    def _other(self, node: sympy.Basic, env: Env, frame: Frame) -> object:
+        """A constant, a function of the vocabulary, or what the witness cannot evaluate."""
         if node in _CONSTANTS:
             return self.numbers.constant(_CONSTANTS[node])
         name = "sigmoid" if isinstance(node, sigmoid) else type(node).__name__
@@ -443,8 +464,6 @@ class Evaluator:
         total = terms[0]
         for term in terms[1:]:
             total = add(total, term)
-        if self.track:
-            self.scale = max(self.scale, *(magnitude(plain(term)) for term in terms))
         return total
 
     def entry(self, name: str, indices: tuple[int, ...], frame: Frame) -> object:
@@ -479,7 +498,7 @@ class Evaluator:
                 at = ", ".join(f"{size}={number}" for size, number in self.sizes.items())
                 raise WitnessError(f"index {position + 1} of {name} is {value}, outside 1..{dim}" + (f" (at {at})" if at else ""))
 
-    def _terms(self, function: sympy.Basic, limits: list[tuple], env: Env, frame: Frame) -> object:
+    def _terms(self, function: sympy.Basic, limits: list[tuple[sympy.Symbol, sympy.Expr, sympy.Expr]], env: Env, frame: Frame) -> Iterator[object]:
         """The terms of a Sum; the last limit is the outermost, and a range whose upper limit
         is below its lower one has no terms."""
         if not limits:
@@ -511,9 +530,36 @@ class Evaluator:
         return self.numbers.number(Fraction(0))
 
 
-def ends(x: object) -> tuple[mpmath.mpf, mpmath.mpf]:
+# How each kind of node is evaluated: the method of the first class here that the node is an
+# instance of, else Evaluator._other (constants, functions, infinities). A table, not a chain of
+# isinstance tests, and found once per class: the witness evaluates millions of nodes.
+_Method = Callable[[Evaluator, Any, Env, Frame], object]
+_KINDS: tuple[tuple[type, _Method], ...] = (
+    (sympy.Rational, Evaluator._rational),
+    (sympy.Symbol, Evaluator._symbol),
+    (sympy.Indexed, Evaluator._indexed),
+    (sympy.Add, Evaluator._plus),
+    (sympy.Mul, Evaluator._times),
+    (sympy.Pow, Evaluator._power),
+    (sympy.Sum, Evaluator._sum),
+    (sympy.KroneckerDelta, Evaluator._delta),
+    (Diff, Evaluator._derivative),
+)
+_METHODS: dict[type, _Method] = {}  # by the node's own class, found once
+
+
+def _method_for(cls: type) -> _Method:
+    """The Evaluator method for nodes of class `cls`."""
+    found = _METHODS.get(cls)
+    if found is None:
+        found = next((method for kind, method in _KINDS if issubclass(cls, kind)), Evaluator._other)
+        _METHODS[cls] = found
+    return found
+
+
+def ends(x: IntervalNumber) -> tuple[mpmath.mpf, mpmath.mpf]:
     """The bounds of a real interval as plain mpf numbers."""
-    low, high = x._mpi_  # type: ignore[attr-defined]
+    low, high = x._mpi_
     return mpmath.mpf(low), mpmath.mpf(high)
 
 
@@ -630,7 +676,7 @@ def claim_constants(ctx: Context, *exprs: sympy.Basic) -> set[int]:
             places = tuple(arg for arg in node.args if arg.is_Rational)
         for place in places:
             for atom in place.atoms(sympy.Rational):
-                found.update((abs(int(atom.p)), int(atom.q)))  # type: ignore[attr-defined]
+                found.update((abs(int(atom.p)), int(atom.q)))
         stack.extend(node.args)
     return found
 
@@ -644,7 +690,7 @@ def largest_number_digits(ctx: Context, *exprs: sympy.Basic) -> int:
     while stack:
         node = stack.pop()
         if node.is_Rational:
-            digits = max(digits, len(str(abs(int(node.p)))), len(str(int(node.q))))  # type: ignore[attr-defined]
+            digits = max(digits, len(str(abs(int(node.p)))), len(str(int(node.q))))
         name = node.base.label.name if isinstance(node, sympy.Indexed) else node.name if isinstance(node, sympy.Symbol) else None
         if name in ctx.definitions and name not in seen:
             seen.add(name)
@@ -698,7 +744,7 @@ def index_patterns(free: list[sympy.Symbol], ctx: Context, sizes: Mapping[sympy.
     return found
 
 
-def _pools(sign: str) -> dict[str, list[Fraction]]:
+def _pools(sign: str) -> list[Fraction]:
     small = [Fraction(n, d) for n in (1, 2, 3) for d in (1, 2)]
     return {
         "positive": small,
@@ -789,7 +835,7 @@ def fact_values(ctx: Context, sizes: Mapping[sympy.Symbol, int], shared: Shared,
     return fixed
 
 
-def _one_hot(family: str, shape: tuple[int, ...], equations: list, sign: str, rng: random.Random) -> dict[tuple[int, ...], Fraction]:
+def _one_hot(family: str, shape: tuple[int, ...], equations: list[Equation], sign: str, rng: random.Random) -> dict[tuple[int, ...], Fraction]:
     """A one-hot vector (or matrix, one-hot down each column) that meets the sum equations."""
     if sign == "negative" or sign == "positive" and shape[0] > 1:
         raise Inconsistent(f"{family} cannot be one-hot and {sign}: its other entries are 0")
@@ -801,7 +847,8 @@ def _one_hot(family: str, shape: tuple[int, ...], equations: list, sign: str, rn
             hot_rows = list(range(1, shape[0] + 1))
             rng.shuffle(hot_rows)
             values.update({(row, *column): Fraction(0) for row in hot_rows})
-            values[(hot_rows[0], *column)] = Fraction(1)
+            hot_entry = (hot_rows[0], *column)
+            values[hot_entry] = Fraction(1)
         if len(shape) == 1:
             for hot in hot_rows:
                 values = {(row,): Fraction(1 if row == hot else 0) for row in range(1, shape[0] + 1)}
@@ -813,7 +860,7 @@ def _one_hot(family: str, shape: tuple[int, ...], equations: list, sign: str, rn
     raise NoSample(f"no one-hot {family} meeting its sums was found")
 
 
-def _solve(family: str, shape: tuple[int, ...], equations: list, sign: str, rng: random.Random, kind: str) -> dict[tuple[int, ...], Fraction]:
+def _solve(family: str, shape: tuple[int, ...], equations: list[Equation], sign: str, rng: random.Random, kind: str) -> dict[tuple[int, ...], Fraction]:
     """Values meeting linear sum equations: one equation on a line by positive weights, more by
     elimination with the free entries drawn at random (then signs are checked)."""
     entries = sorted({index for line, _ in equations for index in line})
@@ -851,12 +898,13 @@ def _one_sum(family: str, line: list[tuple[int, ...]], value: Fraction, sign: st
     return {index: weight * value / total for index, weight in zip(line, weights)}
 
 
-def _signs_hold(values: object, sign: str) -> bool:
-    test = {"positive": lambda v: v > 0, "nonnegative": lambda v: v >= 0, "negative": lambda v: v < 0}.get(sign, lambda v: True)
-    return all(test(v) for v in values)  # type: ignore[attr-defined]
+def _signs_hold(values: Iterable[Fraction], sign: str) -> bool:
+    tests: dict[str, Callable[[Fraction], bool]] = {"positive": lambda v: v > 0, "nonnegative": lambda v: v >= 0, "negative": lambda v: v < 0}
+    test = tests.get(sign)  # a real family: any sign
+    return test is None or all(test(v) for v in values)
 
 
-def _eliminate(family: str, entries: list, equations: list, sign: str, rng: random.Random, kind: str) -> dict:
+def _eliminate(family: str, entries: list[tuple[int, ...]], equations: list[Equation], sign: str, rng: random.Random, kind: str) -> dict[tuple[int, ...], Fraction]:
     rows = [[Fraction(1 if entry in line else 0) for entry in entries] + [value] for line, value in equations]
     pivots: list[int] = []
     row = 0
@@ -886,27 +934,27 @@ def _eliminate(family: str, entries: list, equations: list, sign: str, rng: rand
 # -- deciding at a point, and the testimony ----------------------------------------------------------
 
 
-def _contains_zero(x: object) -> bool:
+def _contains_zero(x: IntervalNumber) -> bool:
     if isinstance(x, iv.mpc):
-        return _contains_zero(x.real) and _contains_zero(x.imag)  # type: ignore[union-attr]
+        return _contains_zero(x.real) and _contains_zero(x.imag)
     low, high = ends(x)
     return bool(low <= 0 <= high)
 
 
-def _width(x: object) -> mpmath.mpf:
+def _width(x: IntervalNumber) -> mpmath.mpf:
     if isinstance(x, iv.mpc):
-        return max(_width(x.real), _width(x.imag))  # type: ignore[union-attr]
+        return max(_width(x.real), _width(x.imag))
     low, high = ends(x)
     return high - low
 
 
-def _finite(x: object) -> bool:
+def _finite(x: IntervalNumber) -> bool:
     if isinstance(x, iv.mpc):
-        return _finite(x.real) and _finite(x.imag)  # type: ignore[union-attr]
+        return _finite(x.real) and _finite(x.imag)
     return all(mpmath.isfinite(bound) for bound in ends(x))
 
 
-Sides = Callable[[object, bool], tuple[object, object, object]]
+Sides = Callable[[object], tuple[object, object]]
 
 
 def resolve(sides: Sides, *, rational: bool, digits: int = FIRST_DIGITS) -> tuple[str, object, object, int]:
@@ -923,7 +971,7 @@ def resolve(sides: Sides, *, rational: bool, digits: int = FIRST_DIGITS) -> tupl
     """
     if rational:
         try:
-            left, right, _ = sides(Exact(), False)
+            left, right = sides(Exact())
             return ("agree" if left == right else "differ"), left, right, 0
         except NotRational:
             pass
@@ -934,7 +982,7 @@ def resolve(sides: Sides, *, rational: bool, digits: int = FIRST_DIGITS) -> tupl
         while digits <= max(MAX_DIGITS, 4 * first):
             iv.dps = digits
             try:
-                left, right, scale = sides(Interval(), digits > first)
+                left, right = sides(Interval())
                 difference = left - right  # type: ignore[operator]
                 if not (_finite(left) and _finite(right)):
                     raise Imprecise("an infinite bound")
@@ -972,12 +1020,12 @@ def show(value: object, digits: int = 15) -> str:
         return str(value)
     if isinstance(value, iv.mpc):
         with mpmath.workdps(digits + 10):
-            real, imag = (sum(ends(part)) / 2 for part in (value.real, value.imag))  # type: ignore[union-attr]
-            return mpmath.nstr(mpmath.mpc(real, imag), digits)
+            real, imag = (sum(ends(part)) / 2 for part in (value.real, value.imag))
+            return str(mpmath.nstr(mpmath.mpc(real, imag), digits))
     if isinstance(value, iv.mpf):
         with mpmath.workdps(digits + 10):
-            return mpmath.nstr(sum(ends(value)) / 2, digits)
-    return mpmath.nstr(value, digits)
+            return str(mpmath.nstr(sum(ends(value)) / 2, digits))
+    return str(mpmath.nstr(value, digits))
 
 
 def sizes_text(sizes: Mapping[sympy.Symbol, int]) -> str:
@@ -1027,7 +1075,7 @@ class Witness:
     """The witness of one claim. `look()` is the first look at the cheapest sizes; `testify()`
     goes through every size assignment. Both add to one Testimony."""
 
-    def __init__(self, lhs: sympy.Expr, rhs: sympy.Expr, ctx: Context, *, unequal: tuple = (), seed: int = 0, minima: Mapping[sympy.Symbol, int] | None = None) -> None:
+    def __init__(self, lhs: sympy.Expr, rhs: sympy.Expr, ctx: Context, *, unequal: Iterable[tuple[sympy.Symbol, sympy.Symbol]] = (), seed: int = 0, minima: Mapping[sympy.Symbol, int] | None = None) -> None:
         self.lhs, self.rhs, self.ctx = lhs, rhs, ctx
         self.shared = Shared(ctx)
         self.free = sorted((set(self.shared.free(lhs)) | set(self.shared.free(rhs))) & set(ctx.ranges), key=lambda s: s.name)
@@ -1086,8 +1134,8 @@ class Witness:
         fixed = fact_values(self.ctx, sizes, self.shared, self.rng, kind)
         point = Point(lambda name: draw(sign_of(self.ctx, name), kind, self.rng), fixed)
 
-        def sides(numbers: object, scale: bool) -> tuple[object, object, object]:
-            evaluator = Evaluator(self.ctx, sizes, point, numbers, self.shared, scale=scale)  # type: ignore[arg-type]
+        def sides(numbers: object) -> tuple[object, object]:
+            evaluator = Evaluator(self.ctx, sizes, point, numbers, self.shared)  # type: ignore[arg-type]
             try:
                 left = evaluator.value(self.lhs, pattern, evaluator.root)
                 right = evaluator.value(self.rhs, pattern, evaluator.root)
@@ -1095,7 +1143,7 @@ class Witness:
                 self.nodes += evaluator.nodes
             if type(left) is Dual or type(right) is Dual:
                 raise Unsupported("a dual part was left over")
-            return left, right, evaluator.scale
+            return left, right
 
         return (*resolve(sides, rational=self.rational, digits=self.digits), point)
 
@@ -1140,7 +1188,7 @@ class Witness:
                 return tried
         return found
 
-    def _example(self, sizes: dict, pattern: dict, point: Point, left: object, right: object) -> Counterexample:
+    def _example(self, sizes: dict[sympy.Symbol, int], pattern: dict[sympy.Symbol, int], point: Point, left: object, right: object) -> Counterexample:
         families = {name for name, _ in point.used}
         shown = list(point.used) + [key for key in point.values if key[0] in families and key not in point.used]
         shown.sort(key=lambda key: (key[0], key[1]))

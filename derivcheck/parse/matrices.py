@@ -22,7 +22,7 @@ class ShapeError(ValueError):
 
 
 def same_size(first: sympy.Expr, second: sympy.Expr) -> bool:
-    return sympy.expand(first - second) == 0
+    return bool(sympy.expand(first - second) == 0)
 
 
 def _dim(value: sympy.Expr) -> str:
@@ -44,10 +44,10 @@ class MatrixValue:
         return f"({_dim(self.rows)} x {_dim(self.cols)})"
 
     def is_column(self) -> bool:
-        return self.cols == 1
+        return bool(self.cols == 1)
 
     def is_scalar(self) -> bool:
-        return self.rows == 1 and self.cols == 1
+        return bool(self.rows == 1 and self.cols == 1)
 
     def at(self, row: sympy.Expr, col: sympy.Expr) -> sympy.Expr:
         # A dimension of size 1 has only the index 1: fix it, so that a generic entry never

@@ -80,7 +80,7 @@ def _entry_claim(before: Value, after: Value, ranges: dict[sympy.Symbol, tuple[s
         return before, after, frozenset()
     if not (isinstance(before, MatrixValue) and isinstance(after, MatrixValue)):
         matrix = before if isinstance(before, MatrixValue) else after
-        return f"a scalar and a {matrix.shape} matrix cannot be equal"  # type: ignore[union-attr]
+        return f"a scalar and a {matrix.shape} matrix cannot be equal"
     if not (matrices.same_size(before.rows, after.rows) and matrices.same_size(before.cols, after.cols)):
         return f"the two sides have different shapes: {before.shape} = {after.shape}"
     row, col = sympy.Dummy("row", integer=True), sympy.Dummy("col", integer=True)

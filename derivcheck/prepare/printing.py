@@ -33,7 +33,7 @@ def _simple(expr: sympy.Basic) -> bool:
     return isinstance(expr, (sympy.Symbol, sympy.Indexed))
 
 
-class _Latex(LatexPrinter):
+class _Latex(LatexPrinter):  # type: ignore[misc]  # SymPy ships no types: its classes are Any to mypy
     def _print_Derivative(self, expr: sympy.Derivative) -> str:
         variables = " ".join(rf"\partial {self._print(v)}" for v in expr.variables)
         function = expr.expr
@@ -58,9 +58,9 @@ class _Latex(LatexPrinter):
         return rf"\delta_{{{first} {second}}}"
 
 
-class _MathML(MathMLPresentationPrinter):
+class _MathML(MathMLPresentationPrinter):  # type: ignore[misc]  # SymPy ships no types: its classes are Any to mypy
     def _element(self, tag: str, *children: minidom.Element, text: str | None = None) -> minidom.Element:
-        element = self.dom.createElement(tag)
+        element: minidom.Element = self.dom.createElement(tag)
         if text is not None:
             element.appendChild(self.dom.createTextNode(text))
         for child in children:
@@ -82,9 +82,12 @@ class _MathML(MathMLPresentationPrinter):
 
     def parenthesize(self, item: sympy.Basic, level: int, strict: bool = False) -> minidom.Element:
         # ∂L/∂a is a fraction, whole on its own: no parentheses around it in a product.
+        printed: minidom.Element
         if isinstance(item, sympy.Derivative) and _simple(item.expr):
-            return self._print(item)
-        return super().parenthesize(item, level, strict)
+            printed = self._print(item)
+        else:
+            printed = super().parenthesize(item, level, strict)
+        return printed
 
     def _print_Indexed(self, expr: sympy.Indexed) -> minidom.Element:
         indices = self._element("mrow")

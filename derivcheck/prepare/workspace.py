@@ -122,7 +122,7 @@ class _Declarations:
         """A bound or a dimension: an expression of the sizes."""
         size_scope = Scope(names={s.name: s for s in self.size_symbols}, families={}, indices=frozenset())
         try:
-            return parse.parse_expression(text.value, size_scope)  # type: ignore[return-value]
+            return parse.parse_expression(text.value, size_scope)
         except ParseError as exc:
             self.problems.append(parse_problem(self.path, text, exc))
             return None
@@ -257,9 +257,9 @@ class _Declarations:
 
     def _family(self, name: str, shape: tuple[sympy.Expr, ...], definition: Definition) -> None:
         base = definition.target
-        self.families[name] = (base, len(shape))  # type: ignore[assignment]
+        self.families[name] = (base, len(shape))
         self.shapes[name] = shape
-        self.ctx_families[name] = Family(name, base, shape)  # type: ignore[arg-type]
+        self.ctx_families[name] = Family(name, base, shape)
         self.defined[name] = definition
 
     def facts(self) -> list[Fact]:

@@ -92,6 +92,8 @@ def _problem(problem: Problem) -> str:
 
 
 def _file_section(result: FileResult, *, strict: bool) -> list[str]:
+    """A file's heading, its problems and warnings, its table of steps, and the details of
+    each step that does not hold."""
     heading = f"### {code(printable_path(result.path))}"
     if result.title:
         heading += f" — {escape(result.title)}"
@@ -104,28 +106,40 @@ def _file_section(result: FileResult, *, strict: bool) -> list[str]:
         if not problems:
             lines.extend(["No steps.", ""])
         return lines
-    lines.append("| step | id | claim | verdict | method |")
-    lines.append("| ---: | --- | --- | --- | --- |")
-    for step in result.steps:
+    lines.extend(_step_table(result.steps, strict=strict))
+    failing = [step for step in result.steps if not step_holds(step, strict=strict)]
+    for step in failing:
+        lines.extend(_step_details(step, strict=strict))
+    if failing:
+        lines.append("")
+    return lines
+
+
+def _step_table(steps: Sequence[StepResult], *, strict: bool) -> list[str]:
+    """The table of a file's steps: number, id, claim, verdict and method, one row each."""
+    lines = ["| step | id | claim | verdict | method |", "| ---: | --- | --- | --- | --- |"]
+    for step in steps:
         lines.append(
             f"| {step.number} | {code(step.id) if step.id else ''} | {code(step.written)} "
             f"| {verdict_cell(step, strict=strict)} | {escape(step.method)} |"
         )
     lines.append("")
-    failing = [step for step in result.steps if not step_holds(step, strict=strict)]
-    for step in failing:
-        lines.append(f"- **{escape(step_headline(step, strict=strict))}** (line {step.span.line})")
-        if step.message and step.message not in {problem.message for problem in step.problems}:
-            lines.append(f"  - {escape(step.message)}")
-        for problem in step.problems:
-            lines.append(f"  - {_problem(problem)}")
-        if step.counterexample is not None:
-            summary = counterexample_summary(step.counterexample, max_values=None)
-            lines.append(f"  - counterexample: {code(summary)}")
-        for attempt in step.tried:
-            lines.append(f"  - tried: {escape(attempt)}")
-    if failing:
-        lines.append("")
+    return lines
+
+
+def _step_details(step: StepResult, *, strict: bool) -> list[str]:
+    """A list item for a step that does not hold: its message, problems, counterexample and
+    what was tried."""
+    lines = [f"- **{escape(step_headline(step, strict=strict))}** (line {step.span.line})"]
+    if step.message and step.message not in {problem.message for problem in step.problems}:
+        lines.append(f"  - {escape(step.message)}")
+    for problem in step.problems:
+        lines.append(f"  - {_problem(problem)}")
+    if step.counterexample is not None:
+        summary = counterexample_summary(step.counterexample, max_values=None)
+        lines.append(f"  - counterexample: {code(summary)}")
+    for attempt in step.tried:
+        lines.append(f"  - tried: {escape(attempt)}")
     return lines
 
 

@@ -58,6 +58,19 @@ def _details(step: StepResult) -> list[str]:
 
 
 def to_markdown(document: Document) -> str:
+    """The document as GitHub Markdown: its head, its declarations, definitions and
+    assumptions, then each step with its verdicts."""
+    out = _markdown_head(document) + _markdown_givens(document)
+    if document.steps:
+        out += ["## Steps", ""]
+    for step in document.steps:
+        out += _markdown_step(step)
+    out.append(f"<sub>Rendered by derivcheck {__version__} from {_code(document.path)}.</sub>")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _markdown_head(document: Document) -> list[str]:
+    """The title, source, description, the verdict of the file, and its problems."""
     esc = markdown_escape
     out: list[str] = [f"# {esc(document.title or Path(document.path).name)}", ""]
     if document.source:
@@ -72,12 +85,13 @@ def to_markdown(document: Document) -> str:
         out.append(f"- **{problem.severity}** `{problem.span}` `{problem.code}`: {esc(problem.message)}")
     if document.problems or document.warnings:
         out.append("")
+    return out
 
-    def block(math: Math | None, written: str) -> list[str]:
-        if math is None:
-            return [_fenced(written), ""]
-        return ["$$", math.latex, "$$", ""]
 
+def _markdown_givens(document: Document) -> list[str]:
+    """The declarations, definitions and assumptions, each under its heading when there are any."""
+    esc = markdown_escape
+    out: list[str] = []
     if document.declarations:
         out += ["## Declarations", ""]
         out += [f"- {esc(name)}: {_code(value)}" for name, value in document.declarations]
@@ -85,36 +99,46 @@ def to_markdown(document: Document) -> str:
     if document.definitions:
         out += ["## Definitions", ""]
         for entry in document.definitions:
-            out += block(entry.math, entry.written)
+            out += _markdown_math(entry.math, entry.written)
     if document.assumptions:
         out += ["## Assumptions", ""]
         for entry in document.assumptions:
             if entry.words:
                 out += [f"{_code(entry.name)}: {esc(entry.words)}", ""]
             else:
-                out += [f"{_code(entry.name)}:", ""] + block(entry.math, entry.written)
-    if document.steps:
-        out += ["## Steps", ""]
-    for step in document.steps:
-        heading = f"### Step {step.number}" + (f": {_code(step.id)}" if step.id else "")
-        out += [heading, ""]
-        if step.where:
-            shown = [f"${item.latex}$" if isinstance(item, Math) else _code(item) for item in step.where]
-            out += [f"*where* {', '.join(shown)}", ""]
-        for step_result in step.results:
+                out += [f"{_code(entry.name)}:", ""] + _markdown_math(entry.math, entry.written)
+    return out
+
+
+def _markdown_step(step: StepView) -> list[str]:
+    """One step: its heading, `where`, verdicts, and each line of math with its own verdicts
+    and justification."""
+    esc = markdown_escape
+    heading = f"### Step {step.number}" + (f": {_code(step.id)}" if step.id else "")
+    out = [heading, ""]
+    if step.where:
+        shown = [f"${item.latex}$" if isinstance(item, Math) else _code(item) for item in step.where]
+        out += [f"*where* {', '.join(shown)}", ""]
+    for step_result in step.results:
+        out += _markdown_verdict(step_result)
+    if any(line.entry for line in step.lines):
+        out += [f"*{esc(_ENTRY_NOTE)}*", ""]
+    for line in step.lines:
+        out += _markdown_math(line.math, ("= " if line.link and line.math is None else "") + line.written)
+        for step_result in line.results:
             out += _markdown_verdict(step_result)
-        if any(line.entry for line in step.lines):
-            out += [f"*{esc(_ENTRY_NOTE)}*", ""]
-        for line in step.lines:
-            out += block(line.math, ("= " if line.link and line.math is None else "") + line.written)
-            for step_result in line.results:
-                out += _markdown_verdict(step_result)
-            if line.by:
-                out += [f"*by* {esc(line.by)}", ""]
-        if step.by and (len(step.lines) > 1 or not step.lines[0].by):
-            out += [f"*by* {esc(step.by)}", ""]
-    out.append(f"<sub>Rendered by derivcheck {__version__} from {_code(document.path)}.</sub>")
-    return "\n".join(out).rstrip("\n") + "\n"
+        if line.by:
+            out += [f"*by* {esc(line.by)}", ""]
+    if step.by and (len(step.lines) > 1 or not step.lines[0].by):
+        out += [f"*by* {esc(step.by)}", ""]
+    return out
+
+
+def _markdown_math(math: Math | None, written: str) -> list[str]:
+    """Math as a $$ block, or the text as written, fenced, where it has no math."""
+    if math is None:
+        return [_fenced(written), ""]
+    return ["$$", math.latex, "$$", ""]
 
 
 def _markdown_verdict(step: StepResult) -> list[str]:

@@ -174,6 +174,8 @@ class TerminalReporter:
         self._line(Text.assemble((f"{label}: ", "dim"), (value, style)))
 
     def _step(self, step: StepResult) -> None:
+        """A step: its header line, the claim as written and as printed, then what the
+        verdict rests on (see _reasons)."""
         header = Text(f"{step.number:>{NUMBER_WIDTH}}  ")
         header.append_text(self._badge(step))
         if step.id:
@@ -189,6 +191,11 @@ class TerminalReporter:
         simplified = step.pretty_simplified.strip("\n")
         if simplified and simplified != pretty:
             self._block("simplified", simplified)
+        self._reasons(step)
+
+    def _reasons(self, step: StepResult) -> None:
+        """The justification, method and assumptions of a step, its message and problems, its
+        counterexample, and what was tried."""
         if step.justification:
             self._labelled("by", step.justification)
         if step.method:

@@ -67,6 +67,8 @@ from derivcheck import __version__
 from derivcheck.model import FileResult, Problem, Span, StepResult, Verdict
 
 if TYPE_CHECKING:  # a file served whole needs neither its YAML read nor PyYAML imported
+    from _typeshed import DataclassInstance
+
     from derivcheck.source import Derivation, StepSpec
 
 CACHE_FORMAT = 2  # 2: entries signed with this user's key
@@ -239,52 +241,90 @@ def _hints(cls: type) -> dict[str, object]:
 def _decode(value: object, hint: object) -> object:
     """`value` read from JSON as an instance of `hint`, or CacheEntryError."""
     origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
     if origin is typing.Union or origin is types.UnionType:
-        for option in args:
-            try:
-                return _decode(value, option)
-            except CacheEntryError:
-                continue
-        raise CacheEntryError(f"{value!r} is none of {hint}")
-    if hint is type(None):
-        if value is None:
-            return None
-        raise CacheEntryError("expected null")
+        return _decode_union(value, hint)
     if origin is tuple:
-        if not isinstance(value, list):
-            raise CacheEntryError("expected a list")
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_decode(item, args[0]) for item in value)
-        if len(args) != len(value):
-            raise CacheEntryError("a list of the wrong length")
-        return tuple(_decode(item, arg) for item, arg in zip(value, args))
-    if hint is bool:
-        if isinstance(value, bool):
-            return value
-        raise CacheEntryError("expected true or false")
-    if hint is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise CacheEntryError("expected an integer")
-    if hint is str:
-        if isinstance(value, str):
-            return value
-        raise CacheEntryError("expected a string")
+        return _decode_tuple(value, typing.get_args(hint))
+    scalar = _SCALARS.get(hint)
+    if scalar is not None:
+        return scalar(value)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        try:
-            return hint(value)
-        except ValueError:
-            raise CacheEntryError(f"not a {hint.__name__}: {value!r}") from None
+        return _decode_enum(value, hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        if not isinstance(value, dict):
-            raise CacheEntryError(f"expected an object for {hint.__name__}")
-        hints = _hints(hint)
-        names = [f.name for f in dataclasses.fields(hint)]
-        if sorted(value) != sorted(names):
-            raise CacheEntryError(f"the fields of {hint.__name__} differ")
-        return hint(**{name: _decode(value[name], hints[name]) for name in names})
+        return _decode_dataclass(value, hint)
     raise CacheEntryError(f"cannot read a {hint}")
+
+
+def _decode_union(value: object, hint: object) -> object:
+    """`value` as the first of the union's options it reads as."""
+    for option in typing.get_args(hint):
+        try:
+            return _decode(value, option)
+        except CacheEntryError:
+            continue
+    raise CacheEntryError(f"{value!r} is none of {hint}")
+
+
+def _decode_tuple(value: object, args: tuple[object, ...]) -> tuple[object, ...]:
+    """A JSON list as a tuple[X, ...] or a tuple of fixed length."""
+    if not isinstance(value, list):
+        raise CacheEntryError("expected a list")
+    if len(args) == 2 and args[1] is Ellipsis:
+        return tuple(_decode(item, args[0]) for item in value)
+    if len(args) != len(value):
+        raise CacheEntryError("a list of the wrong length")
+    return tuple(_decode(item, arg) for item, arg in zip(value, args))
+
+
+def _decode_none(value: object) -> None:
+    if value is None:
+        return None
+    raise CacheEntryError("expected null")
+
+
+def _decode_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise CacheEntryError("expected true or false")
+
+
+def _decode_int(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):  # JSON's true is not 1 here
+        return value
+    raise CacheEntryError("expected an integer")
+
+
+def _decode_str(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    raise CacheEntryError("expected a string")
+
+
+# The plain types model.py's annotations use, each read by its own function.
+_SCALARS: dict[object, typing.Callable[[object], object]] = {
+    type(None): _decode_none,
+    bool: _decode_bool,
+    int: _decode_int,
+    str: _decode_str,
+}
+
+
+def _decode_enum(value: object, hint: type[enum.Enum]) -> enum.Enum:
+    try:
+        return hint(value)
+    except ValueError:
+        raise CacheEntryError(f"not a {hint.__name__}: {value!r}") from None
+
+
+def _decode_dataclass(value: object, hint: type[DataclassInstance]) -> object:
+    """A JSON object as the dataclass `hint`: exactly its fields, each read by its annotation."""
+    if not isinstance(value, dict):
+        raise CacheEntryError(f"expected an object for {hint.__name__}")
+    hints = _hints(hint)
+    names = [f.name for f in dataclasses.fields(hint)]
+    if sorted(value) != sorted(names):
+        raise CacheEntryError(f"the fields of {hint.__name__} differ")
+    return hint(**{name: _decode(value[name], hints[name]) for name in names})
 
 
 # -- what is stored for a step ----------------------------------------------------------------------
@@ -302,27 +342,26 @@ def _unfinished(result: StepResult) -> bool:
     return result.verdict is Verdict.UNDECIDED and result.method.startswith(UNFINISHED_METHODS)
 
 
-def _shift(value: object, *, lines: int, path: str) -> object:
-    """`value` with every Span moved by `lines` and every Problem's path set to `path`."""
-    if isinstance(value, Span):
-        return Span(value.line + lines, value.col)
-    if isinstance(value, tuple):
-        return tuple(_shift(item, lines=lines, path=path) for item in value)
-    if isinstance(value, StepEntry):
-        return StepEntry(
-            _shift(value.results, lines=lines, path=path),  # type: ignore[arg-type]
-            _shift(value.warnings, lines=lines, path=path),  # type: ignore[arg-type]
-        )
-    if isinstance(value, (Problem, StepResult)):
-        changes = {
-            f.name: _shift(getattr(value, f.name), lines=lines, path=path)
-            for f in dataclasses.fields(value)
-            if f.name in ("span", "problems")
-        }
-        if isinstance(value, Problem):
-            changes["path"] = path
-        return dataclasses.replace(value, **changes)
-    return value
+def _shift_problem(problem: Problem, *, lines: int, path: str) -> Problem:
+    """A problem moved by `lines`, with its path set to `path`."""
+    return dataclasses.replace(problem, span=Span(problem.span.line + lines, problem.span.col), path=path)
+
+
+def _shift_result(result: StepResult, *, lines: int, path: str) -> StepResult:
+    """A step's result moved by `lines`, its problems with their path set to `path`."""
+    return dataclasses.replace(
+        result,
+        span=Span(result.span.line + lines, result.span.col),
+        problems=tuple(_shift_problem(problem, lines=lines, path=path) for problem in result.problems),
+    )
+
+
+def _shift(entry: StepEntry, *, lines: int, path: str) -> StepEntry:
+    """`entry` with every Span moved by `lines` and every Problem's path set to `path`."""
+    return StepEntry(
+        tuple(_shift_result(result, lines=lines, path=path) for result in entry.results),
+        tuple(_shift_problem(warning, lines=lines, path=path) for warning in entry.warnings),
+    )
 
 
 def _spans(value: object) -> list[Span]:
@@ -367,12 +406,11 @@ def step_payload(step: StepSpec, entry: StepEntry, *, path: str) -> dict[str, ob
             return None
         suffixes.append(dot + rest)
     moved = _shift(entry, lines=-step.span.line, path="")
-    assert isinstance(moved, StepEntry)
     results = [
         dataclasses.replace(result, number=suffix) for result, suffix in zip(moved.results, suffixes)
     ]
     try:
-        payload = {
+        payload: dict[str, object] = {
             "results": [_encode(result) for result in results],
             "warnings": [_encode(warning) for warning in moved.warnings],
         }
@@ -397,9 +435,7 @@ def read_step(step: StepSpec, payload: object, *, path: str) -> StepEntry:
         if _unfinished(result):  # never stored: no key holds the limit it had
             raise CacheEntryError("a check that did not finish")
     numbered = tuple(dataclasses.replace(result, number=f"{step.number}{result.number}") for result in results)
-    moved = _shift(StepEntry(numbered, warnings), lines=step.span.line, path=path)
-    assert isinstance(moved, StepEntry)
-    return moved
+    return _shift(StepEntry(numbered, warnings), lines=step.span.line, path=path)
 
 
 def problems_payload(problems: Sequence[Problem]) -> dict[str, object]:
@@ -610,7 +646,8 @@ class ResultCache:
             self.corrupt()
             return None
         self.hits += 1
-        return entry["data"]
+        payload: object = entry["data"]  # JSON: whatever it holds is checked by the reader
+        return payload
 
     def unsigned(self) -> None:
         """Count an entry that this user's key did not sign (it is checked again and overwritten)."""
@@ -684,13 +721,12 @@ def content_key(data: bytes) -> str:
 
 
 def _restamp(result: FileResult, path: str) -> FileResult:
-    steps = tuple(_shift(step, lines=0, path=path) for step in result.steps)
     return FileResult(
         path,
         result.title,
-        steps=steps,  # type: ignore[arg-type]
-        problems=_shift(result.problems, lines=0, path=path),  # type: ignore[arg-type]
-        warnings=_shift(result.warnings, lines=0, path=path),  # type: ignore[arg-type]
+        steps=tuple(_shift_result(step, lines=0, path=path) for step in result.steps),
+        problems=tuple(_shift_problem(problem, lines=0, path=path) for problem in result.problems),
+        warnings=tuple(_shift_problem(warning, lines=0, path=path) for warning in result.warnings),
     )
 
 
@@ -732,36 +768,47 @@ def store_whole(cache: ResultCache, key: str, result: FileResult) -> None:
 def cached_file(cache: ResultCache, derivation: Derivation, keys: FileKeys) -> tuple[FileResult | None, list[StepEntry | None], bool | None]:
     """What the cache knows of a derivation: the whole FileResult when it knows everything;
     else each step's entry (None when missing) and whether the declarations build (None: unknown)."""
-    path = derivation.path
-    builds: bool | None = None
+    builds, problems = _cached_declarations(cache, keys, path=derivation.path)
+    if problems:
+        return FileResult(derivation.path, derivation.title, problems=problems), [], False
+    entries = _cached_steps(cache, derivation, keys)
+    complete = [entry for entry in entries if entry is not None]
+    if builds and len(complete) == len(entries):
+        return assemble(derivation, complete), entries, builds
+    return None, entries, builds
+
+
+def _cached_declarations(cache: ResultCache, keys: FileKeys, *, path: str) -> tuple[bool | None, tuple[Problem, ...]]:
+    """Whether the declarations build (True, or None: unknown), and the problems stored for
+    declarations that do not."""
     stored = cache.get("builds", keys.builds)
     if stored == BUILDS:
-        builds = True
-    else:
-        if stored is not None:
-            cache.corrupt()
-        stored = cache.get("problems", keys.problems)
-        if stored is not None:
-            try:
-                problems = read_problems(stored, path=path)
-            except CacheEntryError:
-                cache.corrupt()
-            else:
-                if problems:
-                    return FileResult(path, derivation.title, problems=problems), [], False
+        return True, ()
+    if stored is not None:
+        cache.corrupt()
+    stored = cache.get("problems", keys.problems)
+    if stored is None:
+        return None, ()
+    try:
+        return None, read_problems(stored, path=path)
+    except CacheEntryError:
+        cache.corrupt()
+        return None, ()
+
+
+def _cached_steps(cache: ResultCache, derivation: Derivation, keys: FileKeys) -> list[StepEntry | None]:
+    """Each step's stored entry, None where there is none that can be used."""
     entries: list[StepEntry | None] = []
     for step, key in zip(derivation.steps, keys.steps):
         stored = cache.get("step", key)
         entry: StepEntry | None = None
         if stored is not None:
             try:
-                entry = read_step(step, stored, path=path)
+                entry = read_step(step, stored, path=derivation.path)
             except CacheEntryError:
                 cache.corrupt()
         entries.append(entry)
-    if builds and all(entry is not None for entry in entries):
-        return assemble(derivation, entries), entries, builds  # type: ignore[arg-type]
-    return None, entries, builds
+    return entries
 
 
 def assemble(derivation: Derivation, entries: Sequence[StepEntry]) -> FileResult:

@@ -8,7 +8,7 @@ and comes back as a StepResult.
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -58,20 +58,26 @@ def _unfinished(claim: Claim, method: str, tried: tuple[str, ...]) -> StepResult
 # What a server is asked: check a claim, or find hints for a refuted one.
 CHECK, HINT = "check", "hint"
 
+# A claim's place: (file, claim) by position. A job is what a server is asked about a place,
+# and its outcome comes back with the job itself as its key.
+Place = tuple[int, int]
+Job = tuple[str, Place]
+ClaimServers = worker.Servers[Job, Job]
 
-def _pending(files: Sequence[Prepared], place: tuple[int, int]) -> Pending:
+
+def _pending(files: Sequence[Prepared], place: Place) -> Pending:
     """The claim at a (file, claim) place."""
     return files[place[0]].pending[place[1]]
 
 
-def claim_servers(files: Sequence[Prepared], jobs: int) -> worker.Servers:
+def claim_servers(files: Sequence[Prepared], jobs: int) -> ClaimServers:
     """Up to `jobs` server processes for the claims of `files` (forked when first needed),
     to give to check_claims as `servers`: they can serve several calls in turn, keeping
     SymPy's caches from one to the next. The caller closes them."""
 
-    def handle(job: object) -> object:
+    def handle(job: Job) -> StepResult | list[str]:
         fastpaths.defer_units()  # in a server process: ours, with no user code in it
-        kind, place = job  # type: ignore[misc]
+        kind, place = job
         item = _pending(files, place)
         if kind == CHECK:
             return check.check_claim(item.claim, item.workspace.context, item.unequal, path=item.workspace.derivation.path)
@@ -86,9 +92,9 @@ def check_claims(
     timeout: float | None = 10.0,
     jobs: int = 1,
     file_budget: float | None = None,
-    places: Sequence[tuple[int, int]] | None = None,
-    servers: worker.Servers | None = None,
-) -> Iterator[tuple[int, int, StepResult]]:
+    places: Sequence[Place] | None = None,
+    servers: ClaimServers | None = None,
+) -> Generator[tuple[int, int, StepResult], None, None]:
     """The result of every pending claim of `files` (or of those at `places` only), as
     (file, claim) places with it, in the order they end.
 
@@ -125,68 +131,91 @@ def check_claims(
 
 def _serve(
     files: Sequence[Prepared],
-    everything: list[tuple[int, int]],
-    servers: worker.Servers,
+    everything: list[Place],
+    servers: ClaimServers,
     timeout: float,
     file_budget: float | None,
 ) -> Iterator[tuple[int, int, StepResult]]:
     """check_claims with servers: the claims at `everything`, in as many servers as there are."""
-
-    # Each server starts on its own run of consecutive claims: the links of a chain share
-    # their sides, and a server that prepared a side keeps it for the next link. A server
-    # whose run is done takes claims from the end of the longest run left.
-    blocks = _blocks(everything, servers.size)
-    hints: dict[int, collections.deque[tuple[int, int]]] = collections.defaultdict(collections.deque)
-
-    def take(slot: int) -> tuple[str, tuple[int, int]] | None:
-        if hints[slot]:
-            return HINT, hints[slot].popleft()  # in the server that has the claim's sides
-        if blocks[slot]:
-            return CHECK, blocks[slot].popleft()
-        longest = max(blocks, key=len)
-        return (CHECK, longest.pop()) if longest else None
-
-    spent: collections.Counter[int] = collections.Counter()
-    refuted: dict[tuple[int, int], StepResult] = {}
-    running: dict[tuple[str, tuple[int, int]], int] = {}
+    serving = _Serving(files, everything, servers, timeout, file_budget)
     while True:
-        for slot in servers.free_slots():
-            while (job := take(slot)) is not None:
-                kind, place = job
-                if kind == CHECK and file_budget is not None and spent[place[0]] >= file_budget:
-                    yield (*place, _unfinished(
-                        _pending(files, place).claim,
-                        f"time-out: not checked, the file's time budget of {file_budget:g} s of CPU time was spent",
-                        (f"the file's claims took {spent[place[0]]:.0f} s of CPU time in all (raise the budget with --file-budget)",),
-                    ))
-                    continue
-                servers.submit(job, job, timeout if kind == CHECK else min(timeout, HINT_SECONDS), slot)
-                running[job] = slot
-                break
+        yield from serving.start()
         if not servers.busy():
             break
-        key, outcome, elapsed = servers.next()
-        kind, place = key  # type: ignore[misc]
-        slot = running.pop(key)  # type: ignore[arg-type]
-        spent[place[0]] += elapsed
-        claim = _pending(files, place).claim
+        ended = serving.receive()
+        if ended is not None:
+            yield ended
+
+
+class _Serving:
+    """The claims of one check_claims call going through servers: each server's run of
+    claims, the refutations waiting for their hints, and the CPU time each file has spent."""
+
+    def __init__(self, files: Sequence[Prepared], everything: list[Place], servers: ClaimServers, timeout: float, file_budget: float | None) -> None:
+        self.files, self.servers, self.timeout, self.file_budget = files, servers, timeout, file_budget
+        # Each server starts on its own run of consecutive claims: the links of a chain share
+        # their sides, and a server that prepared a side keeps it for the next link. A server
+        # whose run is done takes claims from the end of the longest run left.
+        self.blocks = _blocks(everything, servers.size)
+        self.hints: dict[int, collections.deque[Place]] = collections.defaultdict(collections.deque)
+        self.spent: dict[int, float] = collections.defaultdict(float)  # CPU seconds, by file
+        self.refuted: dict[Place, StepResult] = {}
+        self.running: dict[Job, int] = {}  # each running job's slot
+
+    def take(self, slot: int) -> Job | None:
+        """The next job for the server in `slot`, if any is left."""
+        if self.hints[slot]:
+            return HINT, self.hints[slot].popleft()  # in the server that has the claim's sides
+        if self.blocks[slot]:
+            return CHECK, self.blocks[slot].popleft()
+        longest = max(self.blocks, key=len)
+        return (CHECK, longest.pop()) if longest else None
+
+    def start(self) -> Iterator[tuple[int, int, StepResult]]:
+        """A job for each free server; a claim of a file whose budget is spent is undecided
+        without being checked."""
+        for slot in self.servers.free_slots():
+            while (job := self.take(slot)) is not None:
+                kind, place = job
+                if kind == CHECK and self.file_budget is not None and self.spent[place[0]] >= self.file_budget:
+                    yield (*place, _unfinished(
+                        _pending(self.files, place).claim,
+                        f"time-out: not checked, the file's time budget of {self.file_budget:g} s of CPU time was spent",
+                        (f"the file's claims took {self.spent[place[0]]:.0f} s of CPU time in all (raise the budget with --file-budget)",),
+                    ))
+                    continue
+                self.servers.submit(job, job, self.timeout if kind == CHECK else min(self.timeout, HINT_SECONDS), slot)
+                self.running[job] = slot
+                break
+
+    def receive(self) -> tuple[int, int, StepResult] | None:
+        """The next job to end, as a claim's result; None for a refutation whose hints are
+        looked for next (a hint is a bonus with its own short limit)."""
+        key, outcome, elapsed = self.servers.next()
+        kind, place = key
+        slot = self.running.pop(key)
+        self.spent[place[0]] += elapsed
         if kind == HINT:
-            result = refuted.pop(place)
+            result = self.refuted.pop(place)
             if isinstance(outcome, worker.Finished):
-                result = check.with_hints(result, outcome.value)  # type: ignore[arg-type]
-            yield (*place, result)  # a hint that fails or times out is no hint: the verdict stands
-            continue
+                found = outcome.value
+                assert isinstance(found, list)  # what a HINT job's handler returns
+                result = check.with_hints(result, found)
+            return (*place, result)  # a hint that fails or times out is no hint: the verdict stands
+        claim = _pending(self.files, place).claim
         if isinstance(outcome, worker.Finished):
-            result = outcome.value  # type: ignore[assignment]
+            checked = outcome.value
+            assert isinstance(checked, StepResult)  # what a CHECK job's handler returns
+            result = checked
             if check.wants_hints(claim, result):
-                refuted[place] = result
-                hints[slot].append(place)  # a hint is a bonus with its own short limit
-                continue
+                self.refuted[place] = result
+                self.hints[slot].append(place)
+                return None
         elif isinstance(outcome, worker.TimedOut):
-            result = _unfinished(claim, *_time_out(outcome, timeout))
+            result = _unfinished(claim, *_time_out(outcome, self.timeout))
         else:
             result = _unfinished(claim, "the check crashed", (outcome.reason.splitlines()[0],))
-        yield (*place, result)
+        return (*place, result)
 
 
 def _blocks(items: Sequence[T], count: int) -> list[collections.deque[T]]:

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING
 
 from derivcheck.run import cache as caching
 from derivcheck.run.discover import DERIVATION_SUFFIXES, discover
-from derivcheck.model import FileResult, Problem, Span
+from derivcheck.model import FileResult, Problem, StepResult
 
 if TYPE_CHECKING:  # imported when needed: a warm run reads no YAML, and forks nothing
 
+    from derivcheck.prepare import Prepared
     from derivcheck.source import Derivation
 
 
@@ -58,8 +59,8 @@ class _Plan:
     units: list[int] = dataclasses.field(default_factory=list)  # step positions, or NO_STEP
     checked: dict[int, FileResult] = dataclasses.field(default_factory=dict)
     content: str | None = None  # the key of the whole file's result, from its bytes
-    prepared: object = None  # prepare.Prepared, once the file is read into SymPy
-    outcomes: dict[int, object] = dataclasses.field(default_factory=dict)  # claim results
+    prepared: Prepared | None = None  # once the file is read into SymPy
+    outcomes: dict[int, StepResult] = dataclasses.field(default_factory=dict)  # claim results
     left: int = 0  # claims not yet done
     crash: BaseException | None = None
 
@@ -139,8 +140,9 @@ def _finish(plan: _Plan, cache: caching.ResultCache | None) -> FileResult:
     for position, result in plan.checked.items():
         if position != NO_STEP:
             entries[position] = caching.StepEntry(result.steps, result.warnings)
-    assert all(entry is not None for entry in entries)
-    return caching.assemble(derivation, entries)  # type: ignore[arg-type]
+    complete = [entry for entry in entries if entry is not None]
+    assert len(complete) == len(entries)
+    return caching.assemble(derivation, complete)
 
 
 def check_paths(
@@ -171,10 +173,31 @@ def check_paths(
         yield from ready()
         return
     # Imported here, as SymPy is: only when there is work to do.
-    from derivcheck import prepare as preparing
     from derivcheck.run import claims as checking
 
-    prepared: list[preparing.Prepared] = []
+    prepared, owners = _prepare(plans)
+    outcomes = checking.check_claims(prepared, timeout=timeout, jobs=jobs, file_budget=file_budget)
+    try:
+        yield from ready()
+        for number, claim, result in outcomes:
+            plan = plans[owners[number]]
+            plan.outcomes[claim] = result
+            plan.left -= 1
+            if plan.left == 0:
+                _settle(plan)
+            yield from ready()
+    finally:
+        outcomes.close()  # stops the servers still running when the caller stops early
+    yield from ready()
+
+
+def _prepare(plans: list[_Plan]) -> tuple[list[Prepared], list[int]]:
+    """The files with steps to check, read into SymPy, and the plan each belongs to. A file
+    that cannot be read into SymPy keeps the error, for its turn; a file with no claim to
+    check is settled at once."""
+    from derivcheck import prepare as preparing
+
+    prepared: list[Prepared] = []
     owners: list[int] = []
     for index, plan in enumerate(plans):
         if not plan.units:
@@ -192,19 +215,7 @@ def check_paths(
     for plan in plans:
         if plan.prepared is not None and plan.left == 0:
             _settle(plan)
-    outcomes = checking.check_claims(prepared, timeout=timeout, jobs=jobs, file_budget=file_budget)
-    try:
-        yield from ready()
-        for number, claim, result in outcomes:
-            plan = plans[owners[number]]
-            plan.outcomes[claim] = result
-            plan.left -= 1
-            if plan.left == 0:
-                _settle(plan)
-            yield from ready()
-    finally:
-        outcomes.close()  # stops the servers still running when the caller stops early
-    yield from ready()
+    return prepared, owners
 
 
 def _settle(plan: _Plan) -> None:
@@ -212,7 +223,7 @@ def _settle(plan: _Plan) -> None:
     from derivcheck import prepare as preparing
 
     assert isinstance(plan.prepared, preparing.Prepared)
-    by_step = preparing.step_results(plan.prepared, plan.outcomes)  # type: ignore[arg-type]
+    by_step = preparing.step_results(plan.prepared, plan.outcomes)
     if plan.prepared.problems:
         plan.checked[NO_STEP] = FileResult(plan.prepared.derivation.path, plan.prepared.derivation.title, problems=plan.prepared.problems)
         return

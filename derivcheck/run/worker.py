@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+K = TypeVar("K")  # what a job's outcome comes back with (Servers)
+J = TypeVar("J")  # a job, as its handler takes it (Servers)
 
 # Address-space cap for a child, in bytes: a runaway expansion gets MemoryError, not the machine.
 MEMORY_LIMIT = 4 * 1024**3
@@ -71,7 +73,7 @@ def _prctl() -> Callable[..., int] | None:
     import ctypes
 
     try:
-        return ctypes.CDLL(None, use_errno=True).prctl  # type: ignore[no-any-return]
+        return ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
         return None
 
@@ -202,7 +204,7 @@ def run_limited(task: Callable[[], T], *, seconds: float, memory: int = MEMORY_L
 
 def _serve(
     conn: multiprocessing.connection.Connection,
-    handler: Callable[[object], object],
+    handler: Callable[[J], object],
     memory: int,
     parent: int,
     inherited: Sequence[multiprocessing.connection.Connection],
@@ -218,7 +220,7 @@ def _serve(
                 job = conn.recv()
             except (EOFError, OSError):
                 break
-            result, spent = _run(lambda job=job: handler(job), memory)
+            result, spent = _run(functools.partial(handler, job), memory)
             try:
                 conn.send((result, spent))
             except Exception as exc:  # noqa: BLE001  # an unpicklable result is a crash, not a hang
@@ -235,7 +237,6 @@ class _Server:
     process: multiprocessing.process.BaseProcess
     conn: multiprocessing.connection.Connection
     slot: int
-    key: object = None
     seconds: float = 0.0
     started: float = 0.0
     cpu_started: float = 0.0  # the child's CPU seconds when its job was given
@@ -262,7 +263,7 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-class Servers:
+class Servers(Generic[K, J]):
     """Up to `size` forked children (0: one per CPU) running `handler(job)` for the jobs
     given to them.
 
@@ -278,13 +279,14 @@ class Servers:
     forked on its first job, and again after it was killed.
     """
 
-    def __init__(self, handler: Callable[[object], object], size: int, *, memory: int = MEMORY_LIMIT) -> None:
+    def __init__(self, handler: Callable[[J], object], size: int, *, memory: int = MEMORY_LIMIT) -> None:
         self._context = multiprocessing.get_context("fork")
         self._handler = handler
         self._size = size if size > 0 else default_jobs()
         self._memory = memory
         self._idle: dict[int, _Server] = {}  # forked children without a job, by slot
         self._busy: list[_Server] = []
+        self._keys: dict[int, K] = {}  # the key of each running job, by its slot
         # Every child forked and not yet killed, busy, idle or in between: a Ctrl-C in the
         # middle of next() must not hide a child from close().
         self._live: list[_Server] = []
@@ -304,7 +306,7 @@ class Servers:
         taken = {server.slot for server in self._busy}
         return [slot for slot in range(self._size) if slot not in taken]
 
-    def submit(self, key: object, job: object, seconds: float, slot: int | None = None) -> None:
+    def submit(self, key: K, job: J, seconds: float, slot: int | None = None) -> None:
         """Start `job` in `slot` (by default a free slot, one with a forked child first); its
         outcome comes back with `key`."""
         free = self.free_slots()
@@ -319,7 +321,8 @@ class Servers:
             self._kill(server)
             server = self._fork(slot)
             server.conn.send(job)
-        server.key, server.seconds, server.started = key, seconds, time.monotonic()
+        self._keys[slot] = key
+        server.seconds, server.started = seconds, time.monotonic()
         server.cpu_started = cpu_seconds(server.process.pid or 0) or 0.0
         self._busy.append(server)
 
@@ -334,7 +337,7 @@ class Servers:
             return TimedOut(server.seconds, "wall-clock")
         return None
 
-    def next(self) -> tuple[object, Finished[object] | TimedOut | Crashed, float]:
+    def next(self) -> tuple[K, Finished[object] | TimedOut | Crashed, float]:
         """Wait for a job to end: its key, its outcome and the CPU seconds it took (the
         wall-clock seconds where its CPU time cannot be read)."""
         assert self._busy, "no job is running"
@@ -346,7 +349,7 @@ class Servers:
                     self._busy.remove(server)
                     spent = self._spent(server, now)
                     self._kill(server)
-                    return server.key, over, spent
+                    return self._keys.pop(server.slot), over, spent
             handles: list[object] = []
             for server in self._busy:
                 handles.extend((server.conn, server.process.sentinel))
@@ -361,7 +364,7 @@ class Servers:
         cpu = cpu_seconds(server.process.pid or 0)
         return cpu - server.cpu_started if cpu is not None else now - server.started
 
-    def _ended(self, server: _Server) -> tuple[object, Finished[object] | TimedOut | Crashed, float]:
+    def _ended(self, server: _Server) -> tuple[K, Finished[object] | TimedOut | Crashed, float]:
         """The outcome of a job whose child answered or died."""
         elapsed = self._spent(server, time.monotonic())
         outcome: object
@@ -372,7 +375,7 @@ class Servers:
         if outcome is None:
             server.process.join(timeout=5)  # the exit code is only known once the child is reaped
             self._kill(server)
-            return server.key, Crashed(f"the worker died ({_exit_status(server.process.exitcode)})"), elapsed
+            return self._keys.pop(server.slot), Crashed(f"the worker died ({_exit_status(server.process.exitcode)})"), elapsed
         result, spent = outcome if isinstance(outcome, tuple) and len(outcome) == 2 else (None, True)
         if not isinstance(result, (Finished, TimedOut, Crashed)):
             result = Crashed("the worker sent something unexpected")
@@ -380,7 +383,7 @@ class Servers:
             self._kill(server)
         else:
             self._idle[server.slot] = server
-        return server.key, result, elapsed
+        return self._keys.pop(server.slot), result, elapsed
 
     def close(self) -> None:
         """Stop every child (those running a job are killed)."""
@@ -388,8 +391,9 @@ class Servers:
             self._kill(server)
         self._busy.clear()
         self._idle.clear()
+        self._keys.clear()
 
-    def __enter__(self) -> Servers:
+    def __enter__(self) -> Servers[K, J]:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

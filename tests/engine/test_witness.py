@@ -76,9 +76,9 @@ def sides_of(left: sympy.Expr, right: sympy.Expr, values: dict[str, Fraction]): 
     shared = witness.Shared(ctx)
     point = witness.Point(None, {(name, ()): value for name, value in values.items()})
 
-    def sides(numbers: object, scale: bool) -> tuple[object, object, object]:
-        evaluator = witness.Evaluator(ctx, {}, point, numbers, shared, scale=scale)  # type: ignore[arg-type]
-        return evaluator.value(left, {}, evaluator.root), evaluator.value(right, {}, evaluator.root), evaluator.scale
+    def sides(numbers: object) -> tuple[object, object]:
+        evaluator = witness.Evaluator(ctx, {}, point, numbers, shared)  # type: ignore[arg-type]
+        return evaluator.value(left, {}, evaluator.root), evaluator.value(right, {}, evaluator.root)
 
     return sides
 
@@ -115,9 +115,9 @@ def test_complex_intermediates_are_evaluated_on_the_principal_branch() -> None:
     for value, expected in ((Fraction(-2), "differ"), (Fraction(2), "agree")):
         point = witness.Point(None, {("a", ()): value})
 
-        def sides(numbers: object, scale: bool) -> tuple[object, object, object]:
+        def sides(numbers: object) -> tuple[object, object]:
             evaluator = witness.Evaluator(ctx, {}, point, numbers, shared)  # type: ignore[arg-type]
-            return evaluator.value(claim[0], {}, evaluator.root), evaluator.value(claim[1], {}, evaluator.root), 0
+            return evaluator.value(claim[0], {}, evaluator.root), evaluator.value(claim[1], {}, evaluator.root)
 
         assert witness.resolve(sides, rational=False)[0] == expected
 
