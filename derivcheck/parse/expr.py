@@ -33,6 +33,10 @@ def parse_equation(text: str, scope: Scope) -> tuple[Value, Value]:
     """Parse "lhs = rhs" into its two sides; error offsets are into the whole text."""
     check_length(text)
     splits = _top_level_equals(text)
+    unclosed = _unclosed(text)
+    if not splits and unclosed is not None and "=" in text[unclosed:]:
+        # `Sum(x[k], (k, 1, N) = 1`: the '=' is inside a bracket that is never closed.
+        raise ParseError(f"'{text[unclosed]}' was never closed, so the '=' after it is inside it", unclosed, "syntax")
     if len(splits) != 1:
         offset = splits[1] if len(splits) > 1 else 0
         raise ParseError("expected one '=' between two sides", offset, "syntax")
@@ -124,6 +128,17 @@ def _top_level_equals(text: str) -> list[int]:
                 continue
             found.append(i)
     return found
+
+
+def _unclosed(text: str) -> int | None:
+    """The offset of the first bracket never closed (an '=' after it is inside it), if any."""
+    openers: list[int] = []
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            openers.append(i)
+        elif ch in ")]}" and openers:
+            openers.pop()
+    return openers[0] if openers else None
 
 
 def _parse_side(text: str, base: int, scope: Scope) -> Value:

@@ -464,6 +464,25 @@ def test_equation_needs_exactly_one_top_level_equals(
 
 
 @pytest.mark.parametrize(
+    ("text", "offset"),
+    [("Sum(t, (k, 1, N) = 1", 3), ("exp(t = 1", 3), ("(t + [1] = 1", 0)],
+)
+def test_an_equals_inside_a_bracket_never_closed_points_at_the_bracket(scope: Scope, text: str, offset: int) -> None:
+    # The commonest typo: the message names the bracket, at its column, not "one '='".
+    with pytest.raises(ParseError) as info:
+        parse_equation(text, scope)
+    assert (info.value.code, info.value.offset) == ("syntax", offset)
+    assert info.value.message.startswith(f"'{text[offset]}' was never closed")
+
+
+def test_a_closed_bracket_with_an_equals_inside_is_still_one_equals_too_few(scope: Scope) -> None:
+    # The rejects twin: every bracket closed, the '=' inside one: the old message, at 0.
+    with pytest.raises(ParseError) as info:
+        parse_equation("exp(t=1) + (t)", scope)
+    assert (info.value.offset, info.value.message) == (0, "expected one '=' between two sides")
+
+
+@pytest.mark.parametrize(
     ("text", "code", "offset"),
     [
         ("t = 1 + foo", "undeclared-symbol", 8),
