@@ -35,7 +35,7 @@ HELP = (
     "wrong.\n\n"
     "Example:  derivcheck verify derivations/softmax_ce.yaml\n\n"
     "Exit codes: 0 every step holds; 1 a step does not hold or a file has problems; "
-    "2 usage error or a path that cannot be read; 130 interrupted (Ctrl-C); 141 the reader of "
+    "2 usage error, a path that cannot be read, or no derivation file found; 130 interrupted (Ctrl-C); 141 the reader of "
     "the report went away; 143 stopped by SIGTERM. An interrupted run still writes its report, "
     "of the files it finished, and the report says it was interrupted."
 )
@@ -744,7 +744,9 @@ def _report_results(
             results.append(result)
             reporter.file_done(result)
         if not results:
-            _error("no derivation files found")
+            # A wrong path or glob in CI must not pass as "0 files, all hold".
+            _error("no derivation files found (*.yaml, *.yml) in " + ", ".join(str(p) for p in paths))
+            raise typer.Exit(EXIT_ERROR)
         finishing = True
         reporter.finish(results)
         sys.stdout.flush()  # a reader that went away is noticed here, not by click at exit

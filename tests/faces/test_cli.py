@@ -580,12 +580,18 @@ def test_a_second_ctrl_c_stops_writing_the_partial_report(monkeypatch: pytest.Mo
     assert (code, out, err) == (130, "", "derivcheck: interrupted after 1 file(s)\n")  # no traceback
 
 
-def test_no_files_found_warns_on_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_files_found_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A wrong path or glob in CI does not pass as "0 files, all hold".
     monkeypatch.setattr(cli, "_check_paths", lambda paths, *, timeout, **_: iter(()))
     code, out, err = invoke("verify", "empty_dir", "--width", "100")
-    assert code == 0
-    assert "no derivation files found" in err
-    assert "0 files, 0 steps" in out
+    assert code == 2 and out == ""
+    assert "no derivation files found" in err and "empty_dir" in err
+
+
+def test_an_empty_folder_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a derivation", encoding="utf-8")
+    code, out, err = invoke("verify", str(tmp_path), "-f", "json")
+    assert (code, out) == (2, "") and "no derivation files found" in err
 
 
 # -- _check_paths, through the runner --------------------------------------------------------------
