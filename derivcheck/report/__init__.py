@@ -43,6 +43,28 @@ class ReporterFactory(Protocol):
     ) -> Reporter: ...
 
 
+class WholeDocumentReporter:
+    """A reporter that writes one document at the end of the run (JSON, SARIF, JUnit,
+    Markdown): nothing is streamed per file. A subclass says how to `render` the results;
+    `color` and `width` are ignored."""
+
+    def __init__(
+        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = True
+    ) -> None:
+        self.stream = stream
+        self.strict = strict
+
+    def file_done(self, result: FileResult) -> None:
+        """Nothing to stream: the document is written whole by `finish`."""
+
+    def render(self, results: Sequence[FileResult], *, interrupted: bool) -> str:
+        raise NotImplementedError
+
+    def finish(self, results: Sequence[FileResult], *, interrupted: bool = False) -> None:
+        self.stream.write(self.render(results, interrupted=interrupted))
+        self.stream.flush()
+
+
 def reporter_names() -> list[str]:
     """The names accepted by `load_reporter`, sorted."""
     return sorted(REPORTER_BY_NAME)

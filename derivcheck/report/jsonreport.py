@@ -54,11 +54,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TextIO
 
 from derivcheck import __version__
 from derivcheck.model import EXIT_OK, FileResult, Problem, StepResult, exit_code, summarize
-from derivcheck.report import file_holds, step_holds
+from derivcheck.report import WholeDocumentReporter, file_holds, step_holds
 
 SCHEMA_VERSION = 1
 
@@ -124,20 +123,9 @@ def report_to_dict(
     }
 
 
-class JsonReporter:
-    """Writes the JSON report once, at the end of the run; `color` and `width` are ignored."""
+class JsonReporter(WholeDocumentReporter):
+    """Writes the JSON report once, at the end of the run."""
 
-    def __init__(
-        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = True
-    ) -> None:
-        self.stream = stream
-        self.strict = strict
-
-    def file_done(self, result: FileResult) -> None:
-        """Nothing to stream: the document is written whole by `finish`."""
-
-    def finish(self, results: Sequence[FileResult], *, interrupted: bool = False) -> None:
+    def render(self, results: Sequence[FileResult], *, interrupted: bool) -> str:
         document = report_to_dict(results, strict=self.strict, interrupted=interrupted)
-        json.dump(document, self.stream, indent=2, ensure_ascii=False)
-        self.stream.write("\n")
-        self.stream.flush()
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"

@@ -25,10 +25,9 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import PurePath
-from typing import TextIO
 
 from derivcheck.model import FileResult, Problem, StepResult, Verdict
-from derivcheck.report import INTERRUPTED_NOTE
+from derivcheck.report import INTERRUPTED_NOTE, WholeDocumentReporter
 from derivcheck.report.diagnostics import (
     failure_rule,
     one_line,
@@ -149,22 +148,11 @@ def report_to_element(
     return root
 
 
-class JunitReporter:
+class JunitReporter(WholeDocumentReporter):
     """Writes the JUnit XML document once, at the end of the run."""
 
-    def __init__(
-        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = True
-    ) -> None:
-        self.stream = stream
-        self.strict = strict
-
-    def file_done(self, result: FileResult) -> None:
-        """Nothing to stream: the document is written whole by `finish`."""
-
-    def finish(self, results: Sequence[FileResult], *, interrupted: bool = False) -> None:
-        tree = ET.ElementTree(report_to_element(results, strict=self.strict, interrupted=interrupted))
-        ET.indent(tree)
-        self.stream.write('<?xml version="1.0" encoding="UTF-8"?>\n')
-        tree.write(self.stream, encoding="unicode")
-        self.stream.write("\n")
-        self.stream.flush()
+    def render(self, results: Sequence[FileResult], *, interrupted: bool) -> str:
+        root = report_to_element(results, strict=self.strict, interrupted=interrupted)
+        ET.indent(root)
+        body: str = ET.tostring(root, encoding="unicode")
+        return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"

@@ -19,10 +19,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TextIO
 
 from derivcheck.model import FileResult, Problem, StepResult, Verdict
-from derivcheck.report import INTERRUPTED_NOTE, printable_path, run_holds, step_holds, summary_line
+from derivcheck.report import INTERRUPTED_NOTE, WholeDocumentReporter, printable_path, run_holds, step_holds, summary_line
 from derivcheck.report.diagnostics import (
     counterexample_summary,
     failure_rule,
@@ -156,18 +155,8 @@ def render(results: Sequence[FileResult], *, strict: bool = True, interrupted: b
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-class MarkdownReporter:
-    """Writes the Markdown document once, at the end of the run."""
+class MarkdownReporter(WholeDocumentReporter):
+    """Writes the Markdown document once, at the end of the run (the summary comes first)."""
 
-    def __init__(
-        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = True
-    ) -> None:
-        self.stream = stream
-        self.strict = strict
-
-    def file_done(self, result: FileResult) -> None:
-        """Nothing to stream: the summary comes first, so the document is written by `finish`."""
-
-    def finish(self, results: Sequence[FileResult], *, interrupted: bool = False) -> None:
-        self.stream.write(render(results, strict=self.strict, interrupted=interrupted))
-        self.stream.flush()
+    def render(self, results: Sequence[FileResult], *, interrupted: bool) -> str:
+        return render(results, strict=self.strict, interrupted=interrupted)

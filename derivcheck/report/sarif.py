@@ -13,12 +13,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import PurePath, PurePosixPath
-from typing import TextIO
 from urllib.parse import quote
 
 from derivcheck import __version__
 from derivcheck.model import EXIT_OK, FileResult, exit_code
-from derivcheck.report import INTERRUPTED_NOTE
+from derivcheck.report import INTERRUPTED_NOTE, WholeDocumentReporter
 from derivcheck.report.diagnostics import (
     FAILURE_RULES,
     Diagnostic,
@@ -126,20 +125,9 @@ def report_to_sarif(
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
 
 
-class SarifReporter:
+class SarifReporter(WholeDocumentReporter):
     """Writes the SARIF log once, at the end of the run."""
 
-    def __init__(
-        self, stream: TextIO, *, color: bool = True, width: int | None = None, strict: bool = True
-    ) -> None:
-        self.stream = stream
-        self.strict = strict
-
-    def file_done(self, result: FileResult) -> None:
-        """Nothing to stream: the log is written whole by `finish`."""
-
-    def finish(self, results: Sequence[FileResult], *, interrupted: bool = False) -> None:
+    def render(self, results: Sequence[FileResult], *, interrupted: bool) -> str:
         document = report_to_sarif(results, strict=self.strict, interrupted=interrupted)
-        json.dump(document, self.stream, indent=2, ensure_ascii=False)
-        self.stream.write("\n")
-        self.stream.flush()
+        return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
