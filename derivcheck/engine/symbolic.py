@@ -229,26 +229,25 @@ class Normaliser:
           them fits stays a Sum."""
         if nonnegative(low - high - 1, self.ctx):
             return sympy.Integer(0)
-        summand = drop_delta_powers(expand_summand(summand))
-        results = []
-        for term in Add.make_args(summand):
-            term = merge_exponentials(term, var)
-            constant, dependent = term.as_independent(var, as_Add=False)
-            if dependent == 1 and nonnegative(high - low + 1, self.ctx):
-                # A sum of a constant over low..high has high - low + 1 terms only when that
-                # is not negative at any admissible size: an empty sum is 0, never negative.
-                results.append(constant * (high - low + 1))
-                continue
-            collapsed = self._collapse(dependent, var, low, high, ranges)
-            if collapsed is not None:
-                results.append(constant * self._walk(collapsed, ranges))
-                continue
-            fact_value = self._fact(dependent, var, low, high)
-            if fact_value is not None:
-                results.append(constant * fact_value)
-                continue
-            results.append(constant * Sum(dependent, (var, low, high)))
-        return Add(*results)
+        return Add(*(self._sum_term(term, var, low, high, ranges) for term in self._terms(summand, var)))
+
+    def _terms(self, summand: sympy.Expr, var: Symbol) -> list[sympy.Expr]:
+        """The summand as terms to sum one by one: multiplied out, exponentials merged."""
+        return [merge_exponentials(term, var) for term in Add.make_args(drop_delta_powers(expand_summand(summand)))]
+
+    def _sum_term(self, term: sympy.Expr, var: Symbol, low: sympy.Expr, high: sympy.Expr, ranges: Ranges) -> sympy.Expr:
+        """Sum(term, (var, low, high)) for one term: the count, the delta collapse, a fact, or
+        the Sum left as it is (the rules of `_sum`)."""
+        constant, dependent = term.as_independent(var, as_Add=False)
+        if dependent == 1 and nonnegative(high - low + 1, self.ctx):
+            # A sum of a constant over low..high has high - low + 1 terms only when that
+            # is not negative at any admissible size: an empty sum is 0, never negative.
+            return constant * (high - low + 1)
+        collapsed = self._collapse(dependent, var, low, high, ranges)
+        if collapsed is not None:
+            return constant * self._walk(collapsed, ranges)
+        fact_value = self._fact(dependent, var, low, high)
+        return constant * (fact_value if fact_value is not None else Sum(dependent, (var, low, high)))
 
     def _collapse(self, dependent: sympy.Expr, var: Symbol, low: sympy.Expr, high: sympy.Expr, ranges: Ranges) -> sympy.Expr | None:
         """Sum over var of g(var) * delta(var, q) is g(q) when q always lies in the sum's range.
@@ -303,22 +302,10 @@ class Collapser(Normaliser):
     condition). The chain rule's adjoints are kept so, factored as a person writes them:
     their size grows with the definition graph, not exponentially with its depth."""
 
-    def _sum(self, summand: sympy.Expr, var: Symbol, low: sympy.Expr, high: sympy.Expr, ranges: Ranges) -> sympy.Expr:
-        if nonnegative(low - high - 1, self.ctx):
-            return sympy.Integer(0)  # an empty range, as in Normaliser._sum
-        results = []
-        for term in _delta_terms(drop_delta_powers(summand), var):
-            constant, dependent = term.as_independent(var, as_Add=False)
-            if dependent == 1 and nonnegative(high - low + 1, self.ctx):
-                results.append(constant * (high - low + 1))
-                continue
-            collapsed = self._collapse(dependent, var, low, high, ranges)
-            if collapsed is not None:
-                results.append(constant * self._walk(collapsed, ranges))
-                continue
-            fact_value = self._fact(dependent, var, low, high)
-            results.append(constant * (fact_value if fact_value is not None else Sum(dependent, (var, low, high))))
-        return Add(*results)
+    def _terms(self, summand: sympy.Expr, var: Symbol) -> list[sympy.Expr]:
+        """The summand's terms without multiplying out, but for a factor that is a sum
+        holding a delta in var (`_delta_terms`); every other rule is the Normaliser's."""
+        return _delta_terms(drop_delta_powers(summand), var)
 
 
 def _delta_terms(expr: sympy.Expr, var: Symbol) -> list[sympy.Expr]:
