@@ -753,7 +753,7 @@ def size_assignments(ctx: Context, constants: set[int], minima: Mapping[sympy.Sy
     rows: list[list[int | None]] = [[(position + shift) % 3 + 1 for position in range(count)] for shift in range(3)]
     rows.insert(1, [0] * count)
     found: list[dict[sympy.Symbol, int]] = []
-    for row in rows + [[None] * count] + (_spread_rows(count, big) if spread else []):
+    for row in rows + [[None] * count] + (_spread_rows([minima.get(size, 1) for size in ctx.sizes], big) if spread else []):
         assignment = {}
         for position, (size, offset) in enumerate(zip(ctx.sizes, row)):
             least = minima.get(size, 1)
@@ -765,17 +765,20 @@ def size_assignments(ctx: Context, constants: set[int], minima: Mapping[sympy.Sy
     return found
 
 
-def _spread_rows(count: int, big: int) -> list[list[int | None]]:
+def _spread_rows(leasts: list[int], big: int) -> list[list[int | None]]:
     """Rows that set every two sizes far apart, in both orders: for each bit of the sizes'
-    positions, the sizes with the bit set at m + big and the others at m, then the other way
-    round. The rows above keep neighbours within 1 to 3 of each other (M - N is 1, 0, 1 or
-    -2 for the first two sizes), so a claim false only where M >= N + 2, such as
-    Sum(c, (k, M, N)) = (N - M + 1)*c (an empty sum against -c), agreed at all of them; big is
-    past the claim's constants, so the gap is past any offset its limits can give."""
+    positions, the sizes with the bit set at big past the largest least value and the others
+    at their least, then the other way round (as offsets from each size's least). The rows
+    above keep neighbours within 1 to 3 of each other (M - N is 1, 0, 1 or -2 for the first
+    two sizes), so a claim false only where M >= N + 2, such as Sum(c, (k, M, N)) =
+    (N - M + 1)*c (an empty sum against -c), agreed at all of them; big is past the claim's
+    constants, so the gap is past any offset its limits can give."""
+    top = max(leasts) + big
     rows: list[list[int | None]] = []
-    for bit in range((count - 1).bit_length()):
-        high = [big if position >> bit & 1 else 0 for position in range(count)]
-        rows += [list(high), [big - offset for offset in high]]
+    for bit in range((len(leasts) - 1).bit_length()):
+        high = [position >> bit & 1 for position in range(len(leasts))]
+        for side in (1, 0):
+            rows.append([top - least if chosen == side else 0 for chosen, least in zip(high, leasts)])
     return rows
 
 

@@ -207,7 +207,7 @@ def test_a_claim_that_relates_sizes_sees_every_two_far_apart_in_both_orders() ->
     # Sum(c, (k, M, N)) = (N - M + 1)*c fails only where M >= N + 2 (an empty sum against -c).
     n, m, d = sympy.symbols("N M D", integer=True, positive=True)
     ctx = context(sizes=(n, m, d))
-    for assignments in (witness.size_assignments(ctx, set(), {}, spread=True), witness.size_assignments(ctx, {3}, {m: 2}, spread=True)):
+    for assignments in (witness.size_assignments(ctx, set(), {}, spread=True), witness.size_assignments(ctx, {3}, {m: 2}, spread=True), witness.size_assignments(ctx, set(), {n: 50}, spread=True)):
         for first, second in itertools.permutations((n, m, d), 2):
             assert any(a[second] - a[first] >= 3 for a in assignments), (first, second, assignments)
     # Without a relation between sizes (a network's layers), no extra rows.
