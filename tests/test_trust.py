@@ -26,7 +26,20 @@ def _shown(step: object) -> str:
     return step.verdict.value  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("path", sorted(CASES.glob("*.yaml")), ids=lambda p: p.stem)
+# Cases whose expectation is the truth but not yet what derivcheck gives: strict xfails, so
+# that the day one passes, the mark must go.
+KNOWN_WRONG = {
+    "size_gap_exact": "no size assignment has M = N + 2 exactly; the claim is checked, not refuted",
+}
+
+
+def _case(path: Path) -> object:
+    reason = KNOWN_WRONG.get(path.stem)
+    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+    return pytest.param(path, id=path.stem, marks=marks)
+
+
+@pytest.mark.parametrize("path", [_case(path) for path in sorted(CASES.glob("*.yaml"))])
 def test_each_example_of_issue_11(path: Path) -> None:
     expected = expectation(path)
     result = check_file(path, timeout=60)

@@ -699,13 +699,49 @@ def largest_number_digits(ctx: Context, *exprs: sympy.Basic) -> int:
     return digits
 
 
-def size_assignments(ctx: Context, constants: set[int], minima: Mapping[sympy.Symbol, int]) -> list[dict[sympy.Symbol, int]]:
+def relates_sizes(ctx: Context, *exprs: sympy.Basic) -> bool:
+    """Whether the claim, or a definition it uses, or the range of one of its free indices,
+    puts a size where it can meet another size or an index: as a value (N - M, N*c), in an
+    index (x[N]), in a Kronecker delta, or in a Sum's lower limit (Sum(c, (k, M, N)), empty
+    where M > N). Sums over 1..N and entries at indices alone never do."""
+    sizes = set(ctx.sizes)
+    seen: set[str] = set()
+    stack = list(exprs) + [bound for symbol in _free_symbols_of(exprs) if symbol in ctx.ranges for bound in ctx.ranges[symbol]]
+    while stack:
+        node = stack.pop()
+        name = node.base.label.name if isinstance(node, sympy.Indexed) else node.name if isinstance(node, sympy.Symbol) else None
+        if name in ctx.definitions and name not in seen:
+            seen.add(name)
+            stack.append(ctx.definitions[name].body)
+        if isinstance(node, sympy.Indexed):
+            places: tuple[sympy.Basic, ...] = node.indices
+        elif isinstance(node, sympy.KroneckerDelta):
+            places = node.args
+        elif isinstance(node, sympy.Sum):
+            places = tuple(limit[1] for limit in node.limits)
+        elif isinstance(node, (sympy.Add, sympy.Mul, sympy.Pow)):
+            places = tuple(arg for arg in node.args if arg in sizes)
+        else:
+            places = ()
+        if any(place.free_symbols & sizes for place in places):
+            return True
+        stack.extend(node.args)
+    return False
+
+
+def _free_symbols_of(exprs: tuple[sympy.Basic, ...]) -> set[sympy.Basic]:
+    return {symbol for expr in exprs for symbol in expr.free_symbols}
+
+
+def size_assignments(ctx: Context, constants: set[int], minima: Mapping[sympy.Symbol, int], *, spread: bool = False) -> list[dict[sympy.Symbol, int]]:
     """Every size takes its least value m (1 unless declared), m + 1, m + 2, m + 3, and one
     past every constant of the claim, where two constants may combine (k + 2 against N - 1):
     past the sum of the two largest, at least m + 3. The sizes stand in different orders to
     each other across the assignments (a transpose or a swapped size cannot agree by
     accident). The first assignment is the cheapest generic one. No size is dropped for being
-    large: the evaluation's own limits say when one is too large to evaluate."""
+    large: the evaluation's own limits say when one is too large to evaluate. With `spread`
+    (a claim that `relates_sizes`), also rows that set every two sizes far apart in both
+    orders (`_spread_rows`)."""
     count = len(ctx.sizes)
     if not count:
         return [{}]
@@ -714,10 +750,10 @@ def size_assignments(ctx: Context, constants: set[int], minima: Mapping[sympy.Sy
     # m + 1, m + 2, m + 3 in turn along the sizes, from a different start in each row: every
     # size takes each value once, neighbours always differ and stand in both orders, and a
     # network of many layers is not evaluated at ever larger sizes.
-    rows = [[(position + shift) % 3 + 1 for position in range(count)] for shift in range(3)]
+    rows: list[list[int | None]] = [[(position + shift) % 3 + 1 for position in range(count)] for shift in range(3)]
     rows.insert(1, [0] * count)
     found: list[dict[sympy.Symbol, int]] = []
-    for row in rows + [[None] * count]:
+    for row in rows + [[None] * count] + (_spread_rows([minima.get(size, 1) for size in ctx.sizes], big) if spread else []):
         assignment = {}
         for position, (size, offset) in enumerate(zip(ctx.sizes, row)):
             least = minima.get(size, 1)
@@ -727,6 +763,23 @@ def size_assignments(ctx: Context, constants: set[int], minima: Mapping[sympy.Sy
         if assignment not in found:
             found.append(assignment)
     return found
+
+
+def _spread_rows(leasts: list[int], big: int) -> list[list[int | None]]:
+    """Rows that set every two sizes far apart, in both orders: for each bit of the sizes'
+    positions, the sizes with the bit set at big past the largest least value and the others
+    at their least, then the other way round (as offsets from each size's least). The rows
+    above keep neighbours within 1 to 3 of each other (M - N is 1, 0, 1 or -2 for the first
+    two sizes), so a claim false only where M >= N + 2, such as Sum(c, (k, M, N)) =
+    (N - M + 1)*c (an empty sum against -c), agreed at all of them; big is past the claim's
+    constants, so the gap is past any offset its limits can give."""
+    top = max(leasts) + big
+    rows: list[list[int | None]] = []
+    for bit in range((len(leasts) - 1).bit_length()):
+        high = [position >> bit & 1 for position in range(len(leasts))]
+        for side in (1, 0):
+            rows.append([top - least if chosen == side else 0 for chosen, least in zip(high, leasts)])
+    return rows
 
 
 def index_patterns(free: list[sympy.Symbol], ctx: Context, sizes: Mapping[sympy.Symbol, int], unequal: list[tuple[sympy.Symbol, sympy.Symbol]], shared: Shared) -> list[dict[sympy.Symbol, int]]:
@@ -1080,7 +1133,7 @@ class Witness:
         self.shared = Shared(ctx)
         self.free = sorted((set(self.shared.free(lhs)) | set(self.shared.free(rhs))) & set(ctx.ranges), key=lambda s: s.name)
         self.unequal = [(a, b) for a, b in unequal if a in self.free and b in self.free]
-        self.assignments = size_assignments(ctx, claim_constants(ctx, lhs, rhs), minima or {})
+        self.assignments = size_assignments(ctx, claim_constants(ctx, lhs, rhs), minima or {}, spread=relates_sizes(ctx, lhs, rhs))
         self.rational = self.shared.rational(lhs, rhs)
         self.rng = random.Random(seed)
         self.testimony = Testimony(has_sizes=bool(ctx.sizes))

@@ -3,6 +3,7 @@ point, the sizes and values it tries, and how it counts."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from fractions import Fraction
 
@@ -200,3 +201,23 @@ def test_a_wrong_claim_over_a_definition_is_refuted_with_admissible_values() -> 
     bad = witness.Witness(s[j], x[j] * x[j] + 1, ctx)
     example = bad.look().counterexample
     assert example is not None and example.lhs != example.rhs
+
+
+def test_a_claim_that_relates_sizes_sees_every_two_far_apart_in_both_orders() -> None:
+    # Sum(c, (k, M, N)) = (N - M + 1)*c fails only where M >= N + 2 (an empty sum against -c).
+    n, m, d = sympy.symbols("N M D", integer=True, positive=True)
+    ctx = context(sizes=(n, m, d))
+    for assignments in (witness.size_assignments(ctx, set(), {}, spread=True), witness.size_assignments(ctx, {3}, {m: 2}, spread=True), witness.size_assignments(ctx, set(), {n: 50}, spread=True)):
+        for first, second in itertools.permutations((n, m, d), 2):
+            assert any(a[second] - a[first] >= 3 for a in assignments), (first, second, assignments)
+    # Without a relation between sizes (a network's layers), no extra rows.
+    assert len(witness.size_assignments(ctx, set(), {})) == 5
+
+
+def test_relates_sizes_looks_at_lower_limits_values_and_deltas_not_at_plain_sums() -> None:
+    m = sympy.Symbol("M", integer=True, positive=True)
+    ctx = context(sizes=(N, m))
+    assert not witness.relates_sizes(ctx, sympy.Sum(x[k], (k, 1, N)), sympy.Sum(y[k], (k, 1, m)))
+    assert witness.relates_sizes(ctx, sympy.Sum(t, (k, m, N)), sympy.Integer(0))
+    assert witness.relates_sizes(ctx, (N - m) * t, sympy.Integer(0))
+    assert witness.relates_sizes(ctx, sympy.KroneckerDelta(k, N) * t, sympy.Integer(0))
