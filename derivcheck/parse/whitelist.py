@@ -280,6 +280,10 @@ def _check_call(node: ast.Call, src: Source, allow_compare: bool) -> None:
             src.node(bad[0]),
             "unsafe-expression",
         )
+    names = [kw.arg for kw in node.keywords]
+    twice = [kw for position, kw in enumerate(node.keywords) if kw.arg in names[:position]]
+    if twice:
+        raise ParseError(f"{twice[0].arg} is given twice; give it once", src.node(twice[0]), "syntax")
 
 
 def _check_compare(node: ast.Compare, src: Source, allow_compare: bool) -> None:

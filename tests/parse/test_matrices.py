@@ -88,6 +88,14 @@ def test_axis_sums(scope: Scope) -> None:
         parse_expression("sum(A, other=1)", scope)
 
 
+def test_an_axis_given_twice_is_refused_at_the_second(scope: Scope) -> None:
+    # Python's parser keeps both keywords; silently taking the last would prove
+    # sum(A, axis=0, axis=1) as if it said axis=1 (found by a red-team run).
+    with pytest.raises(ParseError, match="axis is given twice") as caught:
+        parse_expression("sum(A, axis=0, axis=1)", scope)
+    assert caught.value.offset == len("sum(A, axis=0, ")
+
+
 def test_entry_of_a_matrix_expression(scope: Scope) -> None:
     entry = parse_expression("((A - Y) @ X.T / n)[l, m]", scope)
     assert not isinstance(entry, MatrixValue)
