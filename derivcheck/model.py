@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +58,14 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.span.line}:{self.span.col}: {self.severity} [{self.code}] {self.message}"
+
+
+def suggestion(word: str, known: Iterable[str]) -> str:
+    """"; did you mean 'theta'?" for the known name closest to a misspelt `word`, or "" when
+    none is close (difflib's ratio below 0.6). The one place derivcheck guesses a spelling:
+    undeclared names in expressions and unknown keys in the YAML both ask here."""
+    found = difflib.get_close_matches(word, sorted(set(known) - {word}), n=1)
+    return f"; did you mean '{found[0]}'?" if found else ""
 
 
 class Verdict(str, enum.Enum):

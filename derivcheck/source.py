@@ -19,7 +19,7 @@ from typing import Iterator, Protocol
 import yaml
 
 from derivcheck import format as fmt
-from derivcheck.model import Problem, Span, Text
+from derivcheck.model import Problem, Span, Text, suggestion
 
 MAX_FILE_BYTES = 1_000_000
 # How long a pipe or FIFO named as a derivation file may take to deliver all of it.
@@ -315,7 +315,7 @@ class _Reader:
             if allowed is not None and name not in allowed:
                 self.problem(
                     "schema",
-                    f"unknown key '{name}' in {what} (expected one of: {', '.join(allowed)})",
+                    f"unknown key '{name}' in {what}{suggestion(name, allowed)} (expected one of: {', '.join(allowed)})",
                     _span(key.start_mark),
                 )
                 continue

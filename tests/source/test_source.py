@@ -323,6 +323,10 @@ def test_least_values_outside_the_format_are_refused(least: str, tmp_path: Path)
         ("variables:\n  t: {sign: positive}\nsteps: []\n", "unknown key 'sign' in the variable t (expected one of: shape, assume)"),
         ("sizes: {N: {max: 3}}\nsteps: []\n", "unknown key 'max' in the size N (like {min: 3}) (expected one of: min)"),
         ("steps:\n  - chain: [t, {expr: t, because: x}]\n", "unknown key 'because' in a chain entry (expected one of: expr, by)"),
+        # A key close to a known one is suggested (the twins above have none close).
+        ("variables:\n  t: {shpe: [N]}\nsteps: []\n", "unknown key 'shpe' in the variable t; did you mean 'shape'? (expected one of: shape, assume)"),
+        ("sizes: {N: {mni: 3}}\nsteps: []\n", "unknown key 'mni' in the size N (like {min: 3}); did you mean 'min'? (expected one of: min)"),
+        ("steps:\n  - chain: [t, {exp: t}]\n", "unknown key 'exp' in a chain entry; did you mean 'expr'? (expected one of: expr, by)"),
     ],
 )
 def test_unknown_keys_are_named_with_the_keys_of_their_level(text: str, message: str, tmp_path: Path) -> None:
