@@ -202,7 +202,9 @@ class TerminalReporter:
             self._labelled("method", step.method)
         if step.assumptions_used:
             self._labelled("assumptions used", ", ".join(step.assumptions_used))
-        if step.message:
+        # A step that could not be checked has its problem as its message too: the problem's
+        # line (with its position) says it, once.
+        if step.message and step.message not in {problem.message for problem in step.problems}:
             self._line(Text(step.message, style="" if step_holds(step) else "red"))
         if self.strict and step.verdict is Verdict.CHECKED and not step.expect_refuted:
             self._line(Text("checked at concrete sizes only, not proved: it fails the run (--accept-checked lets it pass)", style="red"))

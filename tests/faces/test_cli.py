@@ -426,6 +426,16 @@ def test_verify_shows_control_characters_in_file_names_as_escapes(report_format:
     assert out.count("a\\x1b[2Jb.yaml") >= 2 and out.count("c\\u202ed.yaml") >= 2
 
 
+def test_verify_says_a_step_error_once(tmp_path: Path) -> None:
+    # Found by a newcomer run: the step's problem was printed as its message and again as a problem.
+    path = tmp_path / "d.yaml"
+    path.write_text("variables:\n  theta: real\nsteps:\n  - claim: thetta + 1 = 1 + theta\n", encoding="utf-8")
+    code, out, _ = invoke("verify", str(path), "--width", "200")
+    assert code == 1
+    assert out.count("undeclared name 'thetta'") == 1, out
+    assert f"{path}:4:12: error [undeclared-symbol] undeclared name 'thetta'; did you mean 'theta'?" in out
+
+
 # -- verify: crashes and interrupts ---------------------------------------------------------------
 
 

@@ -350,6 +350,23 @@ def test_text_file_and_step_problems() -> None:
     assert lines[-1].endswith("— 1 step does not hold, 1 file problem")
 
 
+def test_text_a_step_error_is_said_once() -> None:
+    # As prepare/claims.py makes it: the problem is the step's message too.
+    problem = Problem("d.yaml", Span(9, 12), "undeclared-symbol", "undeclared name 'thetta'; did you mean 'theta'?")
+    step = make_step(verdict=Verdict.ERROR, method="could not check", message=problem.message, problems=(problem,))
+    out = render_text([make_file(step)])
+    assert out.count("undeclared name 'thetta'") == 1
+    assert "      d.yaml:9:12: error [undeclared-symbol] undeclared name 'thetta'; did you mean 'theta'?" in out.splitlines()
+
+
+def test_text_a_message_other_than_the_problem_is_kept() -> None:
+    # The twin: a message that says more than the problem is printed as well.
+    problem = Problem("d.yaml", Span(9, 12), "index-out-of-range", "r[d] is out of range")
+    step = make_step(verdict=Verdict.ERROR, message="see the problem below", problems=(problem,))
+    out = render_text([make_file(step)])
+    assert "      see the problem below" in out.splitlines() and out.count("r[d] is out of range") == 1
+
+
 def test_text_file_without_steps_or_problems_says_so() -> None:
     assert "no steps" in render_text([make_file()])
 
