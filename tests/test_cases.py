@@ -54,7 +54,33 @@ def test_an_index_outside_its_range_names_the_sizes_where_it_is(tmp_path: Path) 
     )
     (step,) = check_file(path, timeout=60).steps
     assert step.verdict is Verdict.ERROR
-    assert step.message == "index 1 of x is 2, outside 1..1 (at N=1)"
+    assert step.message == "the first subscript of x[2] is 2, outside 1..1 (at N=1)"
+    # The problem points at the entry x[2] in the claim (line 7, from column 12), not at the claim's start.
+    assert [(p.code, str(p.span)) for p in step.problems] == [("index-out-of-range", "7:19")]
+
+
+@pytest.mark.parametrize(
+    ("claim", "message", "column"),
+    [
+        ("w[d] + r[d] = r[d] + w[d]", "the first subscript of r[d] is 3, outside 1..2 (at N=2, D=3)", 19),
+        ("W[n, d]  +  r[ d ] = W[n, d] + r[d]", "the first subscript of r[d] is 3, outside 1..2 (at N=2, D=3)", 24),
+        ("W[d, n] = W[d, n]", "the first subscript of W[d, n] is 3, outside 1..2 (at N=2, D=3)", 12),
+        ("W[n, d + 1] = W[n, d+1]", "the second subscript of W[n, d + 1] is 4, outside 1..3 (at N=2, D=3)", 12),
+        ("Derivative(t, r[d]) + w[d] = w[d]", "the first subscript of r[d] is 3, outside 1..2 (at N=2, D=3)", 26),
+        # The rejects twin: the entry is inside a definition's body, so the claim's start it is.
+        ("s[d] = s[d]", "the first subscript of r[d] is 3, outside 1..2 (at N=2, D=3)", 12),
+    ],
+)
+def test_an_entry_out_of_range_is_named_by_its_subscript_and_placed(tmp_path: Path, claim: str, message: str, column: int) -> None:
+    path = tmp_path / "d.yaml"
+    path.write_text(
+        "sizes: [N, D]\nindices:\n  n: 1..N\n  d: 1..D\nvariables:\n  r: [N]\n  w: [D]\n  W: [N, D]\n  t: real\n"
+        f"definitions:\n  s[d]: r[d] + 1\nsteps:\n  - claim: {claim}\n",
+        encoding="utf-8",
+    )
+    (step,) = check_file(path, timeout=60).steps
+    assert (step.verdict, step.message) == (Verdict.ERROR, message)
+    assert [(p.code, str(p.span)) for p in step.problems] == [("index-out-of-range", f"13:{column}")]
 
 
 def test_a_refuted_derivative_with_one_sided_free_indices_says_so() -> None:
