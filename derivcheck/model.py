@@ -24,7 +24,17 @@ class Span:
     col: int
 
     def __str__(self) -> str:
-        return f"{self.line}:{self.col}"
+        return f"{self.line}:{self.col}" if self.known else ""
+
+    @property
+    def known(self) -> bool:
+        """Whether this is a position in the file (NO_SPAN is not)."""
+        return self.line >= 1 and self.col >= 1
+
+
+# The span of a problem about a path as a whole, which has no position inside it (no such
+# file, a directory): shown as the path alone, never as a made-up 1:1.
+NO_SPAN = Span(0, 0)
 
 
 @dataclass(frozen=True)
@@ -56,8 +66,13 @@ class Problem:
     message: str
     severity: str = "error"  # "error" or "warning"
 
+    @property
+    def location(self) -> str:
+        """`path:line:col`, or the path alone for a problem with no position (NO_SPAN)."""
+        return f"{self.path}:{self.span}" if self.span.known else self.path
+
     def __str__(self) -> str:
-        return f"{self.path}:{self.span.line}:{self.span.col}: {self.severity} [{self.code}] {self.message}"
+        return f"{self.location}: {self.severity} [{self.code}] {self.message}"
 
 
 def suggestion(word: str, known: Iterable[str]) -> str:

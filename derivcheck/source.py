@@ -19,7 +19,7 @@ from typing import Iterator, Protocol
 import yaml
 
 from derivcheck import format as fmt
-from derivcheck.model import Problem, Span, Text, suggestion
+from derivcheck.model import NO_SPAN, Problem, Span, Text, suggestion
 
 MAX_FILE_BYTES = 1_000_000
 # How long a pipe or FIFO named as a derivation file may take to deliver all of it.
@@ -145,11 +145,11 @@ def read_text(path: Path) -> str:
     try:
         data = _read_bytes(path)
     except FileNotFoundError:
-        raise SourceError("not-found", "no such file", Span(1, 1)) from None
+        raise SourceError("not-found", "no such file", NO_SPAN) from None
     except IsADirectoryError:
-        raise SourceError("unreadable", "is a directory", Span(1, 1)) from None
+        raise SourceError("unreadable", "is a directory", NO_SPAN) from None
     except OSError as exc:
-        raise SourceError("unreadable", f"cannot read the file: {exc.strerror or exc}", Span(1, 1)) from None
+        raise SourceError("unreadable", f"cannot read the file: {exc.strerror or exc}", NO_SPAN) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

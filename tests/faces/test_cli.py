@@ -129,6 +129,24 @@ def test_verify_help_lists_every_option() -> None:
     assert "Example" in out
 
 
+def test_arguments_read_as_the_command_line_takes_them() -> None:
+    # typer 0.29 wrote `{PATH}...` in the usage line and `PATH <list[Path]>` in the help.
+    for command, usage, name in (("verify", "verify [OPTIONS] PATH...", "PATH..."), ("render", "render [OPTIONS] FILE", "FILE"), ("new", "new [OPTIONS] NAME", "NAME")):
+        code, out, _ = invoke(command, "--help")
+        assert code == 0
+        assert f"Usage: derivcheck {usage}\n" in out, out
+        assert f"\n  {name}  " in out, out
+        assert "{" not in out.splitlines()[0] and "<list[" not in out and "<path>" not in out
+
+
+def test_a_missing_file_is_reported_without_a_made_up_position(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.yaml"
+    code, out, _ = invoke("verify", str(missing), "--width", "200")
+    assert code == 2
+    assert f"{missing}: error [not-found] no such file or directory" in out
+    assert ":1:1" not in out
+
+
 def test_unknown_command_is_a_usage_error() -> None:
     code, _, err = invoke("prove", "x.yaml")
     assert code == 2
