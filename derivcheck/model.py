@@ -97,8 +97,9 @@ class Verdict(str, enum.Enum):
 class Counterexample:
     """Concrete values at which the two sides of a step differ.
 
-    Every value is a string, ready to show: exact rationals where they were chosen
-    exactly, decimals (verified at high precision) for the two sides.
+    Every value is a string, ready to show: exact integers or rationals for the inputs; the
+    two sides exact when they are rational and were computed exactly, else decimals of 15
+    significant digits, or more where 15 would show them alike (witness.show_pair).
     """
 
     sizes: tuple[tuple[str, str], ...]

@@ -5,6 +5,7 @@ Run one with `pytest -k sums`.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -91,3 +92,23 @@ def test_a_refuted_derivative_with_one_sided_free_indices_says_so() -> None:
     assert {name for name, _ in refuted.counterexample.indices} == {"d", "i"}  # type: ignore[union-attr]
     assert all("different free indices" not in step.message for step in steps[:3])
     assert [problem.code for step in steps[4:] for problem in step.problems] == ["free-index-mismatch"] * 2
+
+
+def test_the_readme_says_how_counterexample_sides_are_written(tmp_path: Path) -> None:
+    # README.md's JSON section: exact sides when they are rational, else 15 significant digits.
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert "exact\n  too when they are rational" in readme and "decimals of 15 significant digits" in readme
+    path = tmp_path / "d.yaml"
+    path.write_text(
+        "variables:\n  t: real\nsteps:\n  - claim: (t + 1)**2 = t**2 + 1\n    expect: refuted\n"
+        "  - claim: exp(t) = exp(t) + t**2\n    expect: refuted\n",
+        encoding="utf-8",
+    )
+    rational, irrational = (step.counterexample for step in check_file(path, timeout=60).steps)
+    assert rational is not None and irrational is not None
+    t = Fraction(dict(rational.values)["t"])
+    assert (rational.lhs, rational.rhs) == (str((t + 1) ** 2), str(t**2 + 1))  # exact, as rationals
+    for side in (irrational.lhs, irrational.rhs):
+        digits = side.lstrip("-").replace(".", "").split("e")[0].lstrip("0")
+        assert "/" not in side and len(digits) <= 15, side
+    assert irrational.lhs != irrational.rhs
