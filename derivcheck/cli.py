@@ -101,7 +101,7 @@ try:
     from typer import _param_types
     from typer._click.exceptions import BadParameter
     from typer._coercion import RuntimeParam
-    from typer.core import TyperCommand, TyperGroup
+    from typer.core import TyperArgument, TyperCommand, TyperGroup
 except ImportError:  # pragma: no cover - another typer: its own coercion is used
     _LEAN = False
 else:
@@ -171,7 +171,35 @@ else:
                     )
             return super().parse_args(ctx, args)  # type: ignore[misc,no-any-return]
 
-    class _LeanCommand(_LeanParsing, TyperCommand):  # type: ignore[misc]
+    class _PlainArgument(TyperArgument):
+        """An argument shown as the command line takes it: `PATH...` in the usage line and the
+        help, as click writes it (typer 0.29 writes `{PATH}...` and `PATH <list[Path]>`)."""
+
+        def _plain_name(self) -> str:
+            return str(self.display_name_raw) + ("..." if self.nargs != 1 else "")
+
+        def _usage_display_name(self) -> str:
+            return self._plain_name() if self.required else f"[{self._plain_name()}]"
+
+        def _rich_display_name(self) -> str:
+            return self._plain_name()
+
+        def display_type_rich(self, ctx: object) -> str | None:
+            return None  # the metavar says what it is
+
+    class _PlainArguments:
+        """Gives a typer command's arguments the plain display above."""
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            for param in self.params:  # type: ignore[attr-defined]
+                if type(param) is TyperArgument:
+                    param.__class__ = _PlainArgument
+
+    class _LeanCommand(_LeanParsing, _PlainArguments, TyperCommand):  # type: ignore[misc]
+        pass
+
+    class _PlainCommand(_PlainArguments, TyperCommand):
         pass
 
     class _LeanGroup(_LeanParsing, TyperGroup):  # type: ignore[misc]
@@ -562,7 +590,7 @@ def watch_files(
             latest[result.path] = result
 
 
-@app.command(help=SCHEMA_HELP)
+@app.command(help=SCHEMA_HELP, cls=_PlainCommand if _LEAN else None)
 def schema(
     output: Annotated[
         Path | None,
@@ -585,7 +613,7 @@ def schema(
     _write_whole(output, text, "schema")
 
 
-@app.command(help=NEW_HELP)
+@app.command(help=NEW_HELP, cls=_PlainCommand if _LEAN else None)
 def new(
     name: Annotated[
         str,
@@ -631,7 +659,7 @@ class RenderFormat(str, enum.Enum):
     HTML = "html"
 
 
-@app.command(help=RENDER_HELP)
+@app.command(help=RENDER_HELP, cls=_PlainCommand if _LEAN else None)
 def render(
     path: Annotated[
         Path,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +24,17 @@ class Span:
     col: int
 
     def __str__(self) -> str:
-        return f"{self.line}:{self.col}"
+        return f"{self.line}:{self.col}" if self.known else ""
+
+    @property
+    def known(self) -> bool:
+        """Whether this is a position in the file (NO_SPAN is not)."""
+        return self.line >= 1 and self.col >= 1
+
+
+# The span of a problem about a path as a whole, which has no position inside it (no such
+# file, a directory): shown as the path alone, never as a made-up 1:1.
+NO_SPAN = Span(0, 0)
 
 
 @dataclass(frozen=True)
@@ -54,8 +66,21 @@ class Problem:
     message: str
     severity: str = "error"  # "error" or "warning"
 
+    @property
+    def location(self) -> str:
+        """`path:line:col`, or the path alone for a problem with no position (NO_SPAN)."""
+        return f"{self.path}:{self.span}" if self.span.known else self.path
+
     def __str__(self) -> str:
-        return f"{self.path}:{self.span.line}:{self.span.col}: {self.severity} [{self.code}] {self.message}"
+        return f"{self.location}: {self.severity} [{self.code}] {self.message}"
+
+
+def suggestion(word: str, known: Iterable[str]) -> str:
+    """"; did you mean 'theta'?" for the known name closest to a misspelt `word`, or "" when
+    none is close (difflib's ratio below 0.6). The one place derivcheck guesses a spelling:
+    undeclared names in expressions and unknown keys in the YAML both ask here."""
+    found = difflib.get_close_matches(word, sorted(set(known) - {word}), n=1)
+    return f"; did you mean '{found[0]}'?" if found else ""
 
 
 class Verdict(str, enum.Enum):
@@ -72,8 +97,9 @@ class Verdict(str, enum.Enum):
 class Counterexample:
     """Concrete values at which the two sides of a step differ.
 
-    Every value is a string, ready to show: exact rationals where they were chosen
-    exactly, decimals (verified at high precision) for the two sides.
+    Every value is a string, ready to show: exact integers or rationals for the inputs; the
+    two sides exact when they are rational and were computed exactly, else decimals of 15
+    significant digits, or more where 15 would show them alike (witness.show_pair).
     """
 
     sizes: tuple[tuple[str, str], ...]

@@ -19,7 +19,7 @@ from typing import Iterator, Protocol
 import yaml
 
 from derivcheck import format as fmt
-from derivcheck.model import Problem, Span, Text
+from derivcheck.model import NO_SPAN, Problem, Span, Text, suggestion
 
 MAX_FILE_BYTES = 1_000_000
 # How long a pipe or FIFO named as a derivation file may take to deliver all of it.
@@ -145,11 +145,11 @@ def read_text(path: Path) -> str:
     try:
         data = _read_bytes(path)
     except FileNotFoundError:
-        raise SourceError("not-found", "no such file", Span(1, 1)) from None
+        raise SourceError("not-found", "no such file", NO_SPAN) from None
     except IsADirectoryError:
-        raise SourceError("unreadable", "is a directory", Span(1, 1)) from None
+        raise SourceError("unreadable", "is a directory", NO_SPAN) from None
     except OSError as exc:
-        raise SourceError("unreadable", f"cannot read the file: {exc.strerror or exc}", Span(1, 1)) from None
+        raise SourceError("unreadable", f"cannot read the file: {exc.strerror or exc}", NO_SPAN) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -228,9 +228,7 @@ def compose(text: str) -> yaml.Node | None:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        what = exc.problem or exc.context or "invalid YAML"
-        raise SourceError("yaml-syntax", f"YAML syntax error: {what}", _span(mark)) from None
+        raise _syntax_error(exc) from None
     except yaml.reader.ReaderError as exc:
         # A character YAML refuses (NUL, most control characters): the reader only knows
         # its offset into the text, not a mark.
@@ -243,6 +241,36 @@ def compose(text: str) -> yaml.Node | None:
         raise SourceError("yaml-syntax", f"YAML error: {exc}", Span(1, 1)) from None
     except RecursionError:
         raise SourceError("yaml-syntax", "the YAML is nested too deeply", Span(1, 1)) from None
+
+
+# What PyYAML's problem text usually means in a derivation file, as a hint in the author's
+# words: (the start of the problem text, the hint, whether to point at PyYAML's context
+# mark). For a quote, a bracket or a key never finished, PyYAML gives up where it noticed
+# (often the end of the file or the next line); its context mark is where the unfinished
+# thing began, which is what the author has to fix.
+YAML_HINTS: tuple[tuple[str, str, bool], ...] = (
+    ("expected <block end>, but found", "a key or list item is indented differently from those before it", False),
+    ("mapping values are not allowed here", "a line indented too far, or a value containing ': ' (quote it)", False),
+    ("could not find expected ':'", "a missing ':' or wrong indentation", True),
+    ("found character '\\t'", "YAML indents with spaces, never tabs", False),
+    ("found unexpected end of stream", "a quote or bracket never closed", True),
+    ("expected ',' or ']'", "a flow list [...] not closed", True),
+    ("expected ',' or '}'", "a flow mapping {...} not closed", True),
+)
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError) -> SourceError:
+    """PyYAML's error as a yaml-syntax SourceError: its position, its words, and a hint."""
+    mark = exc.problem_mark or exc.context_mark
+    what = exc.problem or exc.context or "invalid YAML"
+    message = f"YAML syntax error: {what}"
+    for start, hint, at_context in YAML_HINTS:
+        if what.startswith(start):
+            message += f"; hint: {hint}"
+            if at_context and exc.context_mark is not None:
+                mark = exc.context_mark
+            break
+    return SourceError("yaml-syntax", message, _span(mark))
 
 
 class _Reader:
@@ -287,7 +315,7 @@ class _Reader:
             if allowed is not None and name not in allowed:
                 self.problem(
                     "schema",
-                    f"unknown key '{name}' in {what} (expected one of: {', '.join(allowed)})",
+                    f"unknown key '{name}' in {what}{suggestion(name, allowed)} (expected one of: {', '.join(allowed)})",
                     _span(key.start_mark),
                 )
                 continue

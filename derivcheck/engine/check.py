@@ -4,13 +4,14 @@ unicode math for the report (the engine's output, as data the reports read)."""
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import sympy
 
 from derivcheck.engine import decide as deciding
 from derivcheck.engine import symbolic
 from derivcheck.engine.context import Context
-from derivcheck.model import Claim, Problem, StepResult, Verdict
+from derivcheck.model import Claim, Problem, Span, StepResult, Text, Verdict
 from derivcheck.vocabulary import Diff, shown
 
 Unequal = tuple[tuple[sympy.Symbol, sympy.Symbol], ...]
@@ -50,7 +51,7 @@ def check_claim(claim: Claim, ctx: Context, unequal: Unequal, *, path: str) -> S
         outcome = dataclasses.replace(outcome, message="; ".join(filter(None, [outcome.message, note])))
     problems: tuple[Problem, ...] = ()
     if outcome.verdict is Verdict.ERROR and outcome.code:
-        problems = (Problem(path, claim.text.span, outcome.code, outcome.message),)
+        problems = (Problem(path, entry_span(claim.text, outcome.entry), outcome.code, outcome.message),)
     simplified = ""
     if outcome.simplified is not None:
         simplified = pretty_equation(*outcome.simplified)
@@ -67,6 +68,19 @@ def check_claim(claim: Claim, ctx: Context, unequal: Unequal, *, path: str) -> S
         problems=problems,
         **base,  # type: ignore[arg-type]
     )
+
+
+def entry_span(text: Text, entry: str) -> Span:
+    """Where the claim writes `entry` (r[d], or r[d + 1], as SymPy prints it): its first place
+    with those subscripts, spaces aside. The claim's start when it is not written there (an
+    entry inside a definition's body, or a claim in LaTeX)."""
+    name, bracket, rest = entry.partition("[")
+    if not bracket or not rest.endswith("]"):
+        return text.span
+    subscripts = (re.escape(part.strip()).replace(r"\ ", r"\s*") for part in rest[:-1].split(","))
+    pattern = rf"(?<![\w.]){re.escape(name)}\s*\[\s*" + r"\s*,\s*".join(subscripts) + r"\s*\]"
+    found = re.search(pattern, text.value)
+    return text.at(found.start()) if found else text.span
 
 
 def hints(claim: Claim, ctx: Context, unequal: Unequal) -> list[str]:

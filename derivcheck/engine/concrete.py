@@ -107,17 +107,18 @@ class Explicit:
         name = str(node.base.label)
         indices = tuple(self._integer(self._walk(i, env, keep), env) for i in node.indices)
         if name in self.ctx.families:
-            self._check_range(name, indices)
+            self._check_range(node, indices)
         if name in self.ctx.definitions and name not in keep:
             return self._definition(name, indices, keep)
         return self.entry(name, indices)
 
-    def _check_range(self, name: str, indices: tuple[int, ...]) -> None:
-        for position, (value, dim) in enumerate(zip(indices, self.shape(name))):
+    def _check_range(self, node: sympy.Indexed, indices: tuple[int, ...]) -> None:
+        for position, (value, dim) in enumerate(zip(indices, self.shape(str(node.base.label)))):
             if not 1 <= value <= dim:
                 at = ", ".join(f"{size}={number}" for size, number in self.sizes.items())
+                ordinal = ("first", "second", "third")[position] if position < 3 else f"{position + 1}th"
                 raise EngineError(
-                    f"index {position + 1} of {name} is {value}, outside 1..{dim}" + (f" (at {at})" if at else "")
+                    f"the {ordinal} subscript of {node} is {value}, outside 1..{dim}" + (f" (at {at})" if at else "")
                 )
 
     def _derivative(self, node: Diff, env: Env, keep: frozenset[str]) -> sympy.Expr:

@@ -35,6 +35,7 @@ class Outcome:
     tried: list[str] = field(default_factory=list)
     simplified: tuple[sympy.Expr, sympy.Expr] | None = None
     code: str = ""  # the problem code of an ERROR verdict
+    entry: str = ""  # the entry an ERROR is about (r[d], as SymPy prints it), when it has one
 
 
 def free_indices(expr: sympy.Basic, ctx: Context) -> set[sympy.Symbol]:
@@ -45,7 +46,10 @@ def _refuted(testimony: Testimony, tried: list[str], simplified: tuple[sympy.Exp
     """The outcome the witness decides alone: a counterexample, or a claim that is ill-formed
     at some size; None when it did neither."""
     if testimony.error is not None:
-        return Outcome(Verdict.ERROR, "could not evaluate at concrete sizes", message=testimony.error, tried=tried, code="index-out-of-range")
+        return Outcome(
+            Verdict.ERROR, "could not evaluate at concrete sizes", message=testimony.error, tried=tried,
+            code="index-out-of-range", entry=testimony.error_entry or "",
+        )
     example = testimony.counterexample
     if example is None:
         return None

@@ -86,6 +86,29 @@ class WitnessError(ValueError):
     """The claim cannot be evaluated as written at these sizes (an index outside its range)."""
 
 
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth")
+
+
+def subscript_name(position: int) -> str:
+    """'the first subscript' for position 0."""
+    return f"the {ORDINALS[position]} subscript" if position < len(ORDINALS) else f"subscript {position + 1}"
+
+
+class OutOfRange(WitnessError):
+    """An entry outside its family's shape: which subscript (0-based), its value and range,
+    the sizes, and the entry as the claim writes it (r[d]), once the evaluator knows it."""
+
+    def __init__(self, name: str, position: int, value: int, dim: int, at: str) -> None:
+        super().__init__(name)
+        self.name, self.position, self.value, self.dim, self.at = name, position, value, dim, at
+        self.entry: str | None = None
+
+    def __str__(self) -> str:
+        return f"{subscript_name(self.position)} of {self.entry or self.name} is {self.value}, outside 1..{self.dim}" + (
+            f" (at {self.at})" if self.at else ""
+        )
+
+
 class Unsupported(ValueError):
     """Something the witness cannot evaluate."""
 
@@ -422,7 +445,12 @@ class Evaluator:
         return self.entry(node.name, (), frame)
 
     def _indexed(self, node: sympy.Indexed, env: Env, frame: Frame) -> object:
-        return self.entry(node.base.label.name, tuple(self.integer(i, env) for i in node.indices), frame)
+        try:
+            return self.entry(node.base.label.name, tuple(self.integer(i, env) for i in node.indices), frame)
+        except OutOfRange as exc:
+            if exc.entry is None and exc.name == node.base.label.name:
+                exc.entry = str(node)  # the innermost entry out of range, as written
+            raise
 
     def _plus(self, node: sympy.Add, env: Env, frame: Frame) -> object:
         return self._add([self.value(arg, env, frame) for arg in node.args])
@@ -496,7 +524,7 @@ class Evaluator:
         for position, (value, dim) in enumerate(zip(indices, self.shared.shape(name, self.sizes))):
             if not 1 <= value <= dim:
                 at = ", ".join(f"{size}={number}" for size, number in self.sizes.items())
-                raise WitnessError(f"index {position + 1} of {name} is {value}, outside 1..{dim}" + (f" (at {at})" if at else ""))
+                raise OutOfRange(name, position, value, dim, at)
 
     def _terms(self, function: sympy.Basic, limits: list[tuple[sympy.Symbol, sympy.Expr, sympy.Expr]], env: Env, frame: Frame) -> Iterator[object]:
         """The terms of a Sum; the last limit is the outermost, and a range whose upper limit
@@ -515,7 +543,11 @@ class Evaluator:
         function, variable = node.args
         if isinstance(variable, sympy.Indexed):
             name, seed = variable.base.label.name, tuple(self.integer(i, env) for i in variable.indices)
-            self._check_range(name, seed)  # the entry differentiated by must exist, as any other
+            try:
+                self._check_range(name, seed)  # the entry differentiated by must exist, as any other
+            except OutOfRange as exc:
+                exc.entry = str(variable)
+                raise
         elif isinstance(variable, sympy.Symbol):
             name, seed = variable.name, ()
         else:
@@ -1095,6 +1127,7 @@ class Testimony:
     counterexample: Counterexample | None = None
     digits: int = 0  # the counterexample's sides differ in intervals at digits/2 and digits (0: exactly)
     error: str | None = None  # the claim is ill-formed at some size (an index out of range)
+    error_entry: str | None = None  # the entry out of range, as written (r[d]), when known
     unsupported: str | None = None
     has_sizes: bool = True
 
@@ -1208,6 +1241,7 @@ class Witness:
             return
         except WitnessError as exc:
             self.testimony.error = str(exc)
+            self.testimony.error_entry = exc.entry if isinstance(exc, OutOfRange) else None
             return
         except TooLarge as exc:
             self.testimony.skip(f"{exc} at {label}")

@@ -161,7 +161,7 @@ def _condition_index(node: ast.expr, scope: Scope, src: Source) -> sympy.Symbol:
             at,
             "syntax",
         )
-    raise ParseError(f"undeclared name '{name}'", at, "undeclared-symbol")
+    raise ParseError(scope.undeclared(name, indices_only=True), at, "undeclared-symbol")
 
 
 def _skip_space(text: str, pos: int) -> int:

@@ -9,6 +9,7 @@ from typing import Union
 
 import sympy
 
+from derivcheck.model import suggestion
 from derivcheck.parse.matrices import MatrixValue
 
 # The longest text parsed, and the longest integer literal (LaTeX is held to both too).
@@ -54,6 +55,12 @@ class Scope:
     # The size of each index of a family, for families usable bare in matrix notation.
     shapes: Mapping[str, tuple[sympy.Expr, ...]] = field(default_factory=dict)
     layout: str = "denominator"  # of Derivative(scalar, matrix): the matrix's shape, or its transpose
+
+    def undeclared(self, name: str, *, indices_only: bool = False) -> str:
+        """The message for a name this scope does not declare, with the closest one it does
+        (of its indices alone, where only an index may stand)."""
+        known = self.indices if indices_only else {*self.names, *self.families}
+        return f"undeclared name '{name}'{suggestion(name, known)}"
 
 
 

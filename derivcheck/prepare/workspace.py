@@ -13,7 +13,7 @@ import sympy
 from derivcheck import parse
 from derivcheck.engine import witness
 from derivcheck.engine.context import Context, Definition, Fact, Family
-from derivcheck.model import Problem, Span, Text
+from derivcheck.model import Problem, Span, Text, suggestion
 from derivcheck.parse import MatrixValue, ParseError, Scope
 from derivcheck.source import Derivation
 from derivcheck.source import Definition as DefinitionText
@@ -200,7 +200,7 @@ class _Declarations:
             return None
         bad = [p for p in params if p not in self.index_names]
         if bad:
-            self.problem(definition.head.span, "undeclared-symbol", f"'{bad[0]}' in {definition.head.value} is not a declared index")
+            self.problem(definition.head.span, "undeclared-symbol", f"'{bad[0]}' in {definition.head.value} is not a declared index{suggestion(bad[0], self.index_names)}")
             return None
         return name, params
 

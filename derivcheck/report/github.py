@@ -44,13 +44,14 @@ def workflow_command(name: str, message: str, **properties: str | int) -> str:
 
 
 def annotation(diagnostic: Diagnostic) -> str:
-    """The workflow command for one diagnostic."""
+    """The workflow command for one diagnostic (without line and col when it has no position)."""
+    where: dict[str, str | int] = {"file": printable_path(diagnostic.path)}
+    if diagnostic.span.known:
+        where.update(line=diagnostic.span.line, col=diagnostic.span.col)
     return workflow_command(
         COMMAND_BY_SEVERITY.get(diagnostic.severity, "error"),
         diagnostic.message,
-        file=printable_path(diagnostic.path),
-        line=diagnostic.span.line,
-        col=diagnostic.span.col,
+        **where,
         title=f"derivcheck: {diagnostic.title}",
     )
 

@@ -47,6 +47,7 @@
 #   }
 #
 #   PROBLEM = {"line": 1, "col": 1, "code": "yaml-syntax", "message": "...", "severity": "error"}
+#   (line and col are null for a problem of the path as a whole: a file not found, a directory)
 #
 # With --strict, a `checked` step has "ok": false (and so do its file and the summary).
 
@@ -65,8 +66,8 @@ SCHEMA_VERSION = 1
 def problem_to_dict(problem: Problem) -> dict[str, object]:
     """A problem as a JSON object (its path is the file's, so it is left out)."""
     return {
-        "line": problem.span.line,
-        "col": problem.span.col,
+        "line": problem.span.line if problem.span.known else None,
+        "col": problem.span.col if problem.span.known else None,
         "code": problem.code,
         "message": problem.message,
         "severity": problem.severity,

@@ -65,10 +65,10 @@ def _problem_case(suite: ET.Element, result: FileResult, problem: Problem, tag: 
     case = _element(
         suite,
         "testcase",
-        name=f"[file] {problem.code} at {problem.span}",
+        name=f"[file] {problem.code}" + (f" at {problem.span}" if problem.span.known else ""),
         classname=classname(result.path),
         file=result.path,
-        line=str(problem.span.line),
+        **({"line": str(problem.span.line)} if problem.span.known else {}),
     )
     _element(case, tag, str(problem), message=one_line(problem.message), type=problem.code)
 

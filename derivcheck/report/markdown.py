@@ -85,7 +85,7 @@ def verdict_cell(step: StepResult, *, strict: bool = True) -> str:
 def _problem(problem: Problem) -> str:
     """`path:line:col` `code`: message."""
     return (
-        f"{code(f'{printable_path(problem.path)}:{problem.span}')} {code(problem.code)}: "
+        f"{code(printable_path(problem.location))} {code(problem.code)}: "
         f"{escape(problem.message)}"
     )
 

@@ -82,7 +82,8 @@ def _markdown_head(document: Document) -> list[str]:
     else:
         out += ["*Rendered without checking (`--no-check`): no verdicts.*", ""]
     for problem in (*document.problems, *document.warnings):
-        out.append(f"- **{problem.severity}** `{problem.span}` `{problem.code}`: {esc(problem.message)}")
+        where = f"`{problem.span}` " if problem.span.known else ""
+        out.append(f"- **{problem.severity}** {where}`{problem.code}`: {esc(problem.message)}")
     if document.problems or document.warnings:
         out.append("")
     return out
@@ -253,8 +254,9 @@ def _html_header(document: Document, title: str) -> list[str]:
         out.append('<ul class="problems">')
         for problem in (*document.problems, *document.warnings):
             out.append(
-                f"<li><strong>{esc(problem.severity)}</strong> <code>{esc(str(problem.span))}</code> "
-                f"<code>{esc(problem.code)}</code>: {esc(problem.message)}</li>"
+                f"<li><strong>{esc(problem.severity)}</strong> "
+                + (f"<code>{esc(str(problem.span))}</code> " if problem.span.known else "")
+                + f"<code>{esc(problem.code)}</code>: {esc(problem.message)}</li>"
             )
         out.append("</ul>")
     return out

@@ -63,10 +63,12 @@ def _result(diagnostic: Diagnostic, rule_index: int) -> dict[str, object]:
             {
                 "physicalLocation": {
                     "artifactLocation": {"uri": artifact_uri(diagnostic.path)},
-                    "region": {
-                        "startLine": max(diagnostic.span.line, 1),
-                        "startColumn": max(diagnostic.span.col, 1),
-                    },
+                    # A problem of the file as a whole (not found) has no region.
+                    **(
+                        {"region": {"startLine": diagnostic.span.line, "startColumn": diagnostic.span.col}}
+                        if diagnostic.span.known
+                        else {}
+                    ),
                 }
             }
         ],

@@ -101,7 +101,9 @@ class TerminalReporter:
             result.problems for result in results
         )
         line = summary_line(results, strict=self.strict, interrupted=interrupted)
-        self._pending.append(Text(line, style="bold green" if holds else "bold red"))
+        style = "bold green" if holds else "bold red"
+        for part in summary_lines(line, self.console.width):
+            self._wrapped(Text(part, style=style))
         self._flush()
 
     # -- printing ----------------------------------------------------------------------------
@@ -158,11 +160,19 @@ class TerminalReporter:
             self._pending.append(Text(" " * (indent + (hanging if number else 0))).append_text(line))
 
     def _block(self, label: str, block: str, *, indent: int = BODY_INDENT) -> None:
-        """Pretty-printed math: lines kept aligned and never wrapped; the label leads the first."""
+        """Pretty-printed math: lines kept aligned; the label leads the first. A drawing wider
+        than the width is cut into strips of columns, one under the other (as SymPy's own
+        printer wraps); math on one line wraps at spaces, under the label."""
         prefix = f"{label}: " if label else ""
+        rows = [line.rstrip() for line in block.splitlines()]
+        room = max(self.console.width - indent - len(prefix), MIN_WRAP_WIDTH)
+        if len(rows) == 1 and cell_len(rows[0]) > room:  # math on one line wraps as prose does
+            self._line(Text.assemble((prefix, "dim"), rows[0]), indent=indent, hanging=len(prefix))
+            return
+        strips = _strips(rows, room)
         lines = (
             " " * indent + (prefix if index == 0 else " " * len(prefix)) + line.rstrip()
-            for index, line in enumerate(block.splitlines())
+            for index, line in enumerate(row for strip in strips for row in strip)
         )
         self._pending.append(Text("\n".join(lines)))  # one Text: they are many lines
 
@@ -202,7 +212,9 @@ class TerminalReporter:
             self._labelled("method", step.method)
         if step.assumptions_used:
             self._labelled("assumptions used", ", ".join(step.assumptions_used))
-        if step.message:
+        # A step that could not be checked has its problem as its message too: the problem's
+        # line (with its position) says it, once.
+        if step.message and step.message not in {problem.message for problem in step.problems}:
             self._line(Text(step.message, style="" if step_holds(step) else "red"))
         if self.strict and step.verdict is Verdict.CHECKED and not step.expect_refuted:
             self._line(Text("checked at concrete sizes only, not proved: it fails the run (--accept-checked lets it pass)", style="red"))
@@ -250,6 +262,40 @@ class TerminalReporter:
         """How wide `table` is when nothing limits it."""
         unlimited = self.console.options.update_width(self.console.width + UNLIMITED_WIDTH)
         return Measurement.get(self.console, unlimited, table).maximum
+
+
+def _strips(rows: list[str], width: int) -> list[list[str]]:
+    """The rows of a drawing cut into strips at most `width` characters wide, left to right."""
+    widest = max((len(row) for row in rows), default=0)
+    if widest <= width:
+        return [rows]
+    return [[row[start : start + width] for row in rows] for start in range(0, widest, width)]
+
+
+def summary_lines(line: str, width: int) -> list[str]:
+    """The summary line, cut to lines at most `width` wide where it reads well: after a
+    count's comma, or before the dash that says whether all hold; never inside a count
+    ("0 refuted"). The lines after the first are indented by two columns."""
+    if cell_len(line) <= width:
+        return [line]
+    head, dash, tail = line.partition(" — ")
+    pieces = _clauses(head)
+    if dash:
+        tail_pieces = _clauses(tail)
+        pieces.extend([f"— {tail_pieces[0]}", *tail_pieces[1:]])
+    lines = [pieces[0]]
+    for piece in pieces[1:]:
+        if cell_len(lines[-1]) + 1 + cell_len(piece) <= width:
+            lines[-1] += " " + piece
+        else:
+            lines.append("  " + piece)
+    return lines
+
+
+def _clauses(text: str) -> list[str]:
+    """'a, b, c' -> ['a,', 'b,', 'c']."""
+    parts = text.split(", ")
+    return [part + "," for part in parts[:-1]] + parts[-1:]
 
 
 def _one_line(text: str) -> bool:

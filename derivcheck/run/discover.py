@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from derivcheck.model import FileResult, Problem, Span
+from derivcheck.model import NO_SPAN, FileResult, Problem
 
 DERIVATION_SUFFIXES = (".yaml", ".yml")
 
@@ -18,7 +18,7 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[FileResult]]:
     missing: list[FileResult] = []
 
     def unreadable(where: str, why: str) -> None:
-        problem = Problem(where, Span(1, 1), "unreadable", why)
+        problem = Problem(where, NO_SPAN, "unreadable", why)
         missing.append(FileResult(where, None, problems=(problem,)))
 
     for path in paths:
@@ -38,6 +38,6 @@ def discover(paths: Sequence[Path]) -> tuple[list[Path], list[FileResult]]:
         elif exists:
             found.append(path)
         else:
-            problem = Problem(str(path), Span(1, 1), "not-found", "no such file or directory")
+            problem = Problem(str(path), NO_SPAN, "not-found", "no such file or directory")
             missing.append(FileResult(str(path), None, problems=(problem,)))
     return found, missing

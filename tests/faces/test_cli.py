@@ -129,6 +129,24 @@ def test_verify_help_lists_every_option() -> None:
     assert "Example" in out
 
 
+def test_arguments_read_as_the_command_line_takes_them() -> None:
+    # typer 0.29 wrote `{PATH}...` in the usage line and `PATH <list[Path]>` in the help.
+    for command, usage, name in (("verify", "verify [OPTIONS] PATH...", "PATH..."), ("render", "render [OPTIONS] FILE", "FILE"), ("new", "new [OPTIONS] NAME", "NAME")):
+        code, out, _ = invoke(command, "--help")
+        assert code == 0
+        assert f"Usage: derivcheck {usage}\n" in out, out
+        assert f"\n  {name}  " in out, out
+        assert "{" not in out.splitlines()[0] and "<list[" not in out and "<path>" not in out
+
+
+def test_a_missing_file_is_reported_without_a_made_up_position(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.yaml"
+    code, out, _ = invoke("verify", str(missing), "--width", "200")
+    assert code == 2
+    assert f"{missing}: error [not-found] no such file or directory" in out
+    assert ":1:1" not in out
+
+
 def test_unknown_command_is_a_usage_error() -> None:
     code, _, err = invoke("prove", "x.yaml")
     assert code == 2
@@ -424,6 +442,16 @@ def test_verify_shows_control_characters_in_file_names_as_escapes(report_format:
     assert code == 1
     assert "\x1b" not in out + err and "\u202e" not in out + err
     assert out.count("a\\x1b[2Jb.yaml") >= 2 and out.count("c\\u202ed.yaml") >= 2
+
+
+def test_verify_says_a_step_error_once(tmp_path: Path) -> None:
+    # Found by a newcomer run: the step's problem was printed as its message and again as a problem.
+    path = tmp_path / "d.yaml"
+    path.write_text("variables:\n  theta: real\nsteps:\n  - claim: thetta + 1 = 1 + theta\n", encoding="utf-8")
+    code, out, _ = invoke("verify", str(path), "--width", "200")
+    assert code == 1
+    assert out.count("undeclared name 'thetta'") == 1, out
+    assert f"{path}:4:12: error [undeclared-symbol] undeclared name 'thetta'; did you mean 'theta'?" in out
 
 
 # -- verify: crashes and interrupts ---------------------------------------------------------------
@@ -754,7 +782,8 @@ def test_a_cold_run_exits_with_its_code_after_all_its_output_and_cache(tmp_path:
     assert [step["verdict"] for step in steps] == ["refuted", "proved"]
     written = _derivcheck("verify", "d.yaml", "--cache-dir", "cache", "-o", "report.txt", "--no-cache", cwd=tmp_path)
     assert written.returncode == 1 and written.stdout == ""
-    assert (tmp_path / "report.txt").read_text(encoding="utf-8").rstrip().endswith("1 refuted, 0 undecided, 0 errors — 1 step does not hold")
+    report = (tmp_path / "report.txt").read_text(encoding="utf-8")
+    assert " ".join(report.split()).endswith("1 refuted, 0 undecided, 0 errors — 1 step does not hold")
     warm = _derivcheck("verify", "-f", "json", "d.yaml", "--cache-dir", "cache", cwd=tmp_path)
     assert warm.returncode == 1 and json.loads(warm.stdout) == json.loads(cold.stdout)  # the cache was written
     assert len(list((tmp_path / "cache").rglob("*.json"))) >= 2
@@ -906,7 +935,7 @@ def test_a_signal_stops_the_workers_and_the_report_says_interrupted(how: str, tm
     expected_code, said = (cli.EXIT_TERMINATED, "interrupted by SIGTERM") if how == "SIGTERM" else (130, "interrupted")
     assert (code, err) == (expected_code, f"derivcheck: {said} after 1 file(s)\n")
     assert "a_quick.yaml" in out and "b_slow.yaml" not in out
-    assert out.rstrip().endswith(
+    assert " ".join(out.split()).endswith(  # the summary is cut to the width
         "1 file, 1 step: 1 proved, 0 checked, 0 refuted, 0 undecided, 0 errors — interrupted before every file was checked"
     )
 

@@ -195,6 +195,30 @@ def test_undeclared_name_rejected(scope: Scope) -> None:
     assert "foo" in error.message
 
 
+@pytest.mark.parametrize(
+    ("text", "offset", "message"),
+    [
+        ("t + LL", 4, "undeclared name 'LL'; did you mean 'L'?"),
+        ("zz[k] + t", 0, "undeclared name 'zz'; did you mean 'z'?"),
+        ("Sum(z[kk], (k, 1, N))", 6, "undeclared name 'kk'; did you mean 'k'?"),
+        ("Sum(z[k], (kk, 1, N))", 11, "the bound variable of a Sum must be a declared index ('kk' is not; did you mean 'k'?)"),
+        # The rejects twin: nothing declared is close to foo, so nothing is suggested.
+        ("t + foo", 4, "undeclared name 'foo'"),
+    ],
+)
+def test_an_undeclared_name_suggests_the_closest_declared_one(scope: Scope, text: str, offset: int, message: str) -> None:
+    assert rejects(text, scope, "undeclared-symbol", offset).message == message
+
+
+def test_a_condition_suggests_an_index_only(scope: Scope) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_condition("kk != j", scope)
+    assert info.value.message == "undeclared name 'kk'; did you mean 'k'?"
+    with pytest.raises(ParseError) as far:
+        parse_condition("LL != j", scope)  # L is declared, but is no index: not suggested
+    assert far.value.message == "undeclared name 'LL'"
+
+
 def test_function_name_without_call_rejected(scope: Scope) -> None:
     rejects("exp + 1", scope, "syntax", 0)
 
@@ -728,6 +752,7 @@ def test_module_never_evaluates_strings() -> None:
 def test_parse_imports_only_its_own_rooms_and_the_vocabulary() -> None:
     # Arrows point down: text becomes math here, so nothing of the engine, the runner, the
     # reports, the YAML reader or the faces may be imported (nor anything that imports them).
+    # The data room (model.py) is below every room: parse takes its spelling suggestion from it.
     for module in parse_modules():
         for node in ast.walk(ast.parse(inspect.getsource(module))):
             names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
@@ -736,7 +761,7 @@ def test_parse_imports_only_its_own_rooms_and_the_vocabulary() -> None:
                 names = [f"{node.module}.{alias.name}" for alias in node.names] if node.module == "derivcheck" else [node.module or ""]
             for name in names:
                 if name.startswith("derivcheck"):
-                    assert name.startswith("derivcheck.parse") or name == "derivcheck.vocabulary", (module.__name__, name)
+                    assert name.startswith("derivcheck.parse") or name in ("derivcheck.vocabulary", "derivcheck.model"), (module.__name__, name)
 
 
 def test_no_function_in_parse_is_over_80_lines() -> None:

@@ -741,3 +741,8 @@ def test_an_ambiguous_leibniz_step_is_an_error_at_the_column_of_its_d(tmp_path: 
     assert problem.code == "ambiguous-latex"
     line = text.splitlines()[problem.span.line - 1]
     assert line[problem.span.col - 1 :].startswith("dL}{dz_j dz_k}")
+
+
+def test_an_undeclared_latex_name_suggests_the_closest_declared_one(scope: Scope) -> None:
+    assert rejects(r"$\mathrm{Los} + 1$", scope, "undeclared-symbol").message == "undeclared name 'Los'; did you mean 'Loss'?"
+    assert rejects(r"$b_{k}$", scope, "undeclared-symbol").message == "undeclared name 'b'"

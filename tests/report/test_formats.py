@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from derivcheck import __version__, cli
-from derivcheck.model import Counterexample, FileResult, Problem, Span, StepResult, Verdict
+from derivcheck.model import NO_SPAN, Counterexample, FileResult, Problem, Span, StepResult, Verdict
 from derivcheck.report import make_reporter
 from derivcheck.report.diagnostics import (
     FAILURE_RULES,
@@ -730,3 +730,59 @@ def test_ci_reporters_import_neither_rich_nor_sympy(name: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
     )
     assert completed.returncode == 0, completed.stderr
+
+
+# -- problems with no position (a file not found) --------------------------------------------------
+
+MISSING = FileResult(
+    "gone, really: 100%.yaml", None, problems=(Problem("gone, really: 100%.yaml", NO_SPAN, "not-found", "no such file"),)
+)
+# GitHub's workflow command, exactly: `::name key=value,key=value::message`, with the properties
+# escaped by the runner's escapeProperty (no raw ',' ':' '%' CR or LF left in a value) and the
+# message by its escapeData (no raw '%' CR or LF).
+WORKFLOW_COMMAND = re.compile(
+    r"::(?P<name>error|warning) (?P<props>[a-z]+=[^,:%\r\n]*(?:%(?:25|0D|0A|3A|2C)[^,:%\r\n]*)*"
+    r"(?:,[a-z]+=[^,:%\r\n]*(?:%(?:25|0D|0A|3A|2C)[^,:%\r\n]*)*)*)::(?P<message>[^%\r\n]*(?:%(?:25|0D|0A)[^%\r\n]*)*)"
+)
+
+
+def _unescape(text: str) -> str:
+    for escaped, raw in (("%0D", "\r"), ("%0A", "\n"), ("%3A", ":"), ("%2C", ","), ("%25", "%")):
+        text = text.replace(escaped, raw)
+    return text
+
+
+def test_github_annotations_follow_the_workflow_command_syntax_exactly() -> None:
+    tricky = FileResult(
+        "a,b:c%d.yaml",
+        None,
+        problems=(Problem("a,b:c%d.yaml", Span(3, 4), "yaml-syntax", "50% off:\nline two, \r three"),),
+    )
+    annotations = _annotations(render("github", [tricky, MISSING, WRONG]))
+    assert len(annotations) == 2 + len(FAILING)
+    for line in annotations:
+        match = WORKFLOW_COMMAND.fullmatch(line)
+        assert match is not None, line
+        props = dict(pair.split("=", 1) for pair in match["props"].split(","))
+        assert list(props) in (["file", "line", "col", "title"], ["file", "title"]), line
+    first = WORKFLOW_COMMAND.fullmatch(annotations[0])
+    assert first is not None
+    assert first["props"] == "file=a%2Cb%3Ac%25d.yaml,line=3,col=4,title=derivcheck%3A yaml-syntax"
+    assert _unescape(first["message"]) == "50% off: line two, three"  # one line: diagnostics collapse it
+
+
+def test_a_problem_with_no_position_is_shown_without_one_in_every_format() -> None:
+    assert str(MISSING.problems[0]) == "gone, really: 100%.yaml: error [not-found] no such file"
+    assert "::error file=gone%2C really%3A 100%25.yaml,title=derivcheck%3A not-found::no such file" in render("github", [MISSING])
+    assert json.loads(render("json", [MISSING]))["files"][0]["problems"][0] | {} == {
+        "line": None, "col": None, "code": "not-found", "message": "no such file", "severity": "error"
+    }
+    sarif = json.loads(render("sarif", [MISSING]))
+    (location,) = sarif["runs"][0]["results"][0]["locations"]
+    assert "region" not in location["physicalLocation"]
+    case = ET.fromstring(render("junit", [MISSING])).find(".//testcase")
+    assert case is not None and "line" not in case.attrib and case.get("name") == "[file] not-found"
+    assert "`gone, really: 100%.yaml` `not-found`" in render("markdown", [MISSING])
+    # The twin: a problem with a position keeps it everywhere.
+    placed = Problem("d.yaml", Span(3, 4), "schema", "x")
+    assert str(placed) == "d.yaml:3:4: error [schema] x" and Span(3, 4).known and not NO_SPAN.known

@@ -76,6 +76,11 @@ def render_text(
     return stream.getvalue()
 
 
+def summary_text(out: str) -> str:
+    """The summary at the end of a text report, its lines joined (it is cut to the width)."""
+    return " ".join(out.rstrip("\n").split("\n\n")[-1].split())
+
+
 def render_json(results: Sequence[FileResult], *, strict: bool = False, interrupted: bool = False) -> dict[str, Any]:
     stream = io.StringIO()
     reporter = JsonReporter(stream, strict=strict)
@@ -299,10 +304,21 @@ def test_text_simplified_hidden_when_same_or_empty() -> None:
     assert "simplified" not in render_text([make_file(same, empty)])
 
 
-def test_text_pretty_lines_are_never_wrapped() -> None:
+def test_text_pretty_lines_are_kept_whole_where_they_fit() -> None:
     long_line = "x" * 60 + " = " + "y" * 60
-    out = render_text([make_file(make_step(written="x = y", pretty_written=long_line))], width=40)
+    out = render_text([make_file(make_step(written="x = y", pretty_written=long_line))], width=200)
     assert "      " + long_line in out.splitlines()
+
+
+def test_text_pretty_math_wider_than_the_width_is_cut_into_strips() -> None:
+    # As SymPy's printer wraps: each strip keeps the rows aligned, one strip under the other.
+    drawing = "\n".join(["  " + "2" * 70, "x" * 70 + " = y", "  " + "-" * 70])
+    out = render_text([make_file(make_step(written="x = y", pretty_written=drawing))], width=40)
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 40
+    first = lines.index("      " + "  " + "2" * 32)
+    assert lines[first + 1 : first + 3] == ["      " + "x" * 34, "      " + "  " + "-" * 32]
+    assert "      " + "2" * 34 in lines and "      " + "x" * 2 + " = y" in lines  # the last strip
 
 
 def test_text_long_prose_wraps_with_indent() -> None:
@@ -343,11 +359,29 @@ def test_text_file_and_step_problems() -> None:
         problems=(Problem("d.yaml", Span(1, 1), "unknown-key", "unknown key 'stesp'"),),
         warnings=(Problem("d.yaml", Span(2, 3), "unused", "x is never used", "warning"),),
     )
-    lines = render_text([result]).splitlines()
+    out = render_text([result])
+    lines = out.splitlines()
     assert "d.yaml:1:1: error [unknown-key] unknown key 'stesp'" in lines
     assert "d.yaml:2:3: warning [unused] x is never used" in lines
     assert "      d.yaml:12:9: error [parse-error] unexpected ')'" in lines
-    assert lines[-1].endswith("— 1 step does not hold, 1 file problem")
+    assert summary_text(out).endswith("— 1 step does not hold, 1 file problem")
+
+
+def test_text_a_step_error_is_said_once() -> None:
+    # As prepare/claims.py makes it: the problem is the step's message too.
+    problem = Problem("d.yaml", Span(9, 12), "undeclared-symbol", "undeclared name 'thetta'; did you mean 'theta'?")
+    step = make_step(verdict=Verdict.ERROR, method="could not check", message=problem.message, problems=(problem,))
+    out = render_text([make_file(step)])
+    assert out.count("undeclared name 'thetta'") == 1
+    assert "      d.yaml:9:12: error [undeclared-symbol] undeclared name 'thetta'; did you mean 'theta'?" in out.splitlines()
+
+
+def test_text_a_message_other_than_the_problem_is_kept() -> None:
+    # The twin: a message that says more than the problem is printed as well.
+    problem = Problem("d.yaml", Span(9, 12), "index-out-of-range", "r[d] is out of range")
+    step = make_step(verdict=Verdict.ERROR, message="see the problem below", problems=(problem,))
+    out = render_text([make_file(step)])
+    assert "      see the problem below" in out.splitlines() and out.count("r[d] is out of range") == 1
 
 
 def test_text_file_without_steps_or_problems_says_so() -> None:
@@ -483,12 +517,59 @@ def test_summary_line_of_an_interrupted_run_never_says_all_hold() -> None:
 def test_text_interrupted_run_keeps_its_files_and_says_so() -> None:
     finished = render_text([make_file(PROVED, path="first.yaml")])
     interrupted = render_text([make_file(PROVED, path="first.yaml")], interrupted=True)
-    assert finished.splitlines()[:-1] == interrupted.splitlines()[:-1]  # the same files, shown alike
-    assert finished.splitlines()[-1].endswith("— all hold")
-    assert interrupted.splitlines()[-1] == (
+    assert finished.split("\n\n")[:-1] == interrupted.split("\n\n")[:-1]  # the same files, shown alike
+    assert summary_text(finished).endswith("— all hold")
+    assert summary_text(interrupted) == (
         "1 file, 1 step: 1 proved, 0 checked, 0 refuted, 0 undecided, 0 errors — "
         "interrupted before every file was checked"
     )
+
+
+def test_text_nothing_is_wider_than_80_columns_at_width_80() -> None:
+    # Found by a newcomer run: with several verdict kinds the summary line was 100 columns wide.
+    wide_math = "\n".join(["  " + "N" * 90, "x" * 90 + " = y", "  " + "-" * 90])
+    results = [
+        make_file(
+            PROVED,
+            REFUTED,
+            make_step("5", Verdict.REFUTED, expect_refuted=True),
+            make_step("6", Verdict.CHECKED, pretty_written=wide_math, pretty_simplified=wide_math + " "),
+            make_step("7", Verdict.UNDECIDED, tried=("a very long attempt " * 8,), pretty_written="Sum(a3[i], (i, 1, N)) + " * 5),
+            make_step(
+                "8",
+                Verdict.ERROR,
+                message="undeclared name 'thetta'",
+                problems=(Problem("d.yaml", Span(9, 12), "undeclared-symbol", "undeclared name 'thetta' " * 4),),
+            ),
+            make_step("9", Verdict.ERROR, expect_error="shape-mismatch",
+                      problems=(Problem("d.yaml", Span(9, 12), "shape-mismatch", "shapes differ"),)),
+            path="derivations/" + "a_rather_long_directory/" * 3 + "d.yaml",
+            title="A title that goes on " * 3,
+        ),
+        make_file(problems=(Problem("e.yaml", Span(1, 1), "schema", "unknown key 'stesp' " * 6),), path="e.yaml"),
+    ]
+    for interrupted in (False, True):
+        out = render_text(results, width=80, interrupted=interrupted)
+        assert max(len(line) for line in out.splitlines()) <= 80, out
+        summary = out.rstrip("\n").split("\n\n")[-1].splitlines()
+        assert len(summary) > 1 and all(line.startswith("  ") for line in summary[1:])
+        assert " ".join(" ".join(summary).split()) == summary_line(results, strict=False, interrupted=interrupted)
+
+
+@pytest.mark.parametrize("width", [50, 60, 80, 100])
+def test_summary_lines_are_cut_between_counts_never_inside_one(width: int) -> None:
+    from derivcheck.report.terminal import summary_lines
+
+    line = (
+        "3 files, 12 steps: 4 proved, 2 checked, 3 refuted (1 expected), 1 undecided, "
+        "2 errors (1 expected) — interrupted before every file was checked, 6 steps do not hold, 1 file problem"
+    )
+    lines = summary_lines(line, width)
+    assert all(len(part) <= width for part in lines)
+    assert " ".join(" ".join(lines).split()) == line
+    for count in ("4 proved,", "3 refuted (1 expected),", "2 errors (1 expected)", "— interrupted", "1 file problem"):
+        assert any(count in part for part in lines), (count, lines)
+    assert summary_lines("1 file, 1 step: 1 proved — all hold", width) == ["1 file, 1 step: 1 proved — all hold"]
 
 
 def test_text_interrupted_summary_is_red(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -496,7 +577,7 @@ def test_text_interrupted_summary_is_red(monkeypatch: pytest.MonkeyPatch) -> Non
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TERM", "xterm-256color")
     terminal = _Terminal()
-    reporter = TerminalReporter(terminal, color=True, width=WIDTH)
+    reporter = TerminalReporter(terminal, color=True, width=200)  # each summary on one line
     reporter.finish([make_file(PROVED)], interrupted=True)
     reporter.finish([make_file(PROVED)])
     interrupted, finished = terminal.getvalue().splitlines()

@@ -534,13 +534,15 @@ def test_misspelled_key_is_named_by_both(tmp_path: Path) -> None:
     text = REJECTED["misspelled top-level key"]
     assert schema_errors(yaml.safe_load(text)) == ["Additional properties are not allowed ('variabls' was unexpected)"]
     expected = ", ".join(fmt.FILE.names)
-    assert loader_problems(text, tmp_path) == [f"schema: unknown key 'variabls' in the file (expected one of: {expected})"]
+    assert loader_problems(text, tmp_path) == [
+        f"schema: unknown key 'variabls' in the file; did you mean 'variables'? (expected one of: {expected})"
+    ]
     assert expected == "derivcheck, title, source, description, layout, sizes, indices, variables, definitions, assumptions, steps"
 
 
 def test_a_misspelled_step_key_is_named_with_the_step_keys(tmp_path: Path) -> None:
     assert loader_problems(REJECTED["misspelled step key"], tmp_path) == [
-        "schema: unknown key 'bye' in step 1 (expected one of: id, claim, chain, by, where, expect, note)"
+        "schema: unknown key 'bye' in step 1; did you mean 'by'? (expected one of: id, claim, chain, by, where, expect, note)"
     ]
 
 

@@ -134,6 +134,41 @@ def test_a_nul_byte_is_placed(tmp_path: Path) -> None:
     assert _codes("title: x\nsteps:\n  - claim: t\x00 = t\n", tmp_path) == ["yaml-syntax 3:13"]
 
 
+# Each broken file, the position of its real problem, and the words of its hint. Where PyYAML
+# notices the problem late (the end of the file, the next line), the position is where the
+# unfinished thing began: the quote, the bracket, the key without its ':'.
+YAML_MISTAKES = {
+    "indented_differently": ("steps:\n  - claim: 1 = 1\n   - claim: 2 = 2\n", "3:4", "indented differently"),
+    "value_with_colon": ("steps:\n  - claim: 1 = 1\n    by: note: this\n", "3:13", "quote it"),
+    "indented_too_far": ("steps:\n  - claim: 1 = 1\n      by: x\n", "3:9", "indented too far"),
+    "missing_colon": ("steps:\n  - claim: 1 = 1\n    by x\n    where: k != j\n", "3:5", "a missing ':'"),
+    "tab": ("steps:\n\t- claim: 1 = 1\n", "2:1", "never tabs"),
+    "quote_never_closed": ("title: x\nsteps:\n  - claim: \"1 = 1\n  - claim: 2 = 2\n", "3:12", "never closed"),
+    "flow_list_not_closed": ("sizes: [N, D\nsteps:\n  - claim: 1 = 1\n", "1:8", "flow list [...] not closed"),
+    "flow_list_at_the_end": ("steps:\n  - claim: 1 = 1\n    where: [k != j\n", "3:12", "flow list [...] not closed"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(YAML_MISTAKES))
+def test_a_yaml_mistake_is_placed_and_hinted(name: str, tmp_path: Path) -> None:
+    text, position, hint = YAML_MISTAKES[name]
+    path = tmp_path / "d.yaml"
+    path.write_text(text, encoding="utf-8")
+    _, found = load_derivation(path)
+    assert [f"{p.code} {p.span}" for p in found] == [f"yaml-syntax {position}"]
+    message = found[0].message
+    assert message.startswith("YAML syntax error: ") and "; hint: " in message and hint in message
+    assert "\n" not in message
+
+
+def test_a_yaml_error_without_a_known_cause_has_no_hint(tmp_path: Path) -> None:
+    # The rejects twin: two documents in one file is not one of the hinted mistakes.
+    path = tmp_path / "d.yaml"
+    path.write_text("steps: []\n---\nsteps: []\n", encoding="utf-8")
+    _, found = load_derivation(path)
+    assert [p.code for p in found] == ["yaml-syntax"] and "hint" not in found[0].message
+
+
 def test_aliases_are_refused_where_they_are(tmp_path: Path) -> None:
     text = "a: &x [1, 2]\nb: [*x, *x]\nsteps: []\n"
     assert _codes(text, tmp_path) == ["yaml-alias 2:5"]
@@ -288,6 +323,10 @@ def test_least_values_outside_the_format_are_refused(least: str, tmp_path: Path)
         ("variables:\n  t: {sign: positive}\nsteps: []\n", "unknown key 'sign' in the variable t (expected one of: shape, assume)"),
         ("sizes: {N: {max: 3}}\nsteps: []\n", "unknown key 'max' in the size N (like {min: 3}) (expected one of: min)"),
         ("steps:\n  - chain: [t, {expr: t, because: x}]\n", "unknown key 'because' in a chain entry (expected one of: expr, by)"),
+        # A key close to a known one is suggested (the twins above have none close).
+        ("variables:\n  t: {shpe: [N]}\nsteps: []\n", "unknown key 'shpe' in the variable t; did you mean 'shape'? (expected one of: shape, assume)"),
+        ("sizes: {N: {mni: 3}}\nsteps: []\n", "unknown key 'mni' in the size N (like {min: 3}); did you mean 'min'? (expected one of: min)"),
+        ("steps:\n  - chain: [t, {exp: t}]\n", "unknown key 'exp' in a chain entry; did you mean 'expr'? (expected one of: expr, by)"),
     ],
 )
 def test_unknown_keys_are_named_with_the_keys_of_their_level(text: str, message: str, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import sympy
 from derivcheck.parse import matrices
 from derivcheck.parse.builder.indexing import Indexing
 from derivcheck.parse.matrices import MatrixValue, ShapeError
+from derivcheck.model import suggestion
 from derivcheck.parse.scope import Value
 from derivcheck.vocabulary import Diff
 
@@ -61,7 +62,7 @@ class Calculus(Indexing):
         if name not in self.scope.indices or name not in self.scope.names:
             known = name in self.scope.names or name in self.scope.families
             raise self.error(
-                f"{message} ('{name}' is not)",
+                f"{message} ('{name}' is not{'' if known else suggestion(name, self.scope.indices)})",
                 var_node,
                 "syntax" if known else "undeclared-symbol",
             )

@@ -27,7 +27,7 @@ class Indexing(Leaves):
                     node,
                     "unsafe-expression",
                 )
-            raise self.error(f"undeclared name '{name}'", target, "undeclared-symbol")
+            raise self.error(self.scope.undeclared(name), target, "undeclared-symbol")
         base, arity = self.scope.families[name]
         index_nodes = _parts(node.slice)
         if len(index_nodes) != arity:

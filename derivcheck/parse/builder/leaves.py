@@ -85,7 +85,7 @@ class Leaves(BuilderCore):
             return sympy.E
         if name in CALLABLE:
             raise self.error(f"{name} is a function: write {name}(...)", node, "syntax")
-        raise self.error(f"undeclared name '{name}'", node, "undeclared-symbol")
+        raise self.error(self.scope.undeclared(name), node, "undeclared-symbol")
 
 
 def placeholder(arity: int) -> str:

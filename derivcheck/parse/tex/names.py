@@ -52,7 +52,7 @@ class Names(Subscripts):
             return [(scalars[0], token.start)]
         if name in self.scope.names:
             raise ParseError(f"'{name}' is not indexed, so it takes no subscript", under.start, "arity")
-        raise ParseError(f"undeclared name '{name}'", token.start, "undeclared-symbol")
+        raise ParseError(self.scope.undeclared(name), token.start, "undeclared-symbol")
 
     def roman(self, token: Token) -> list[Piece]:
         """\\mathrm{name} and the like: a declared name of several letters, e, or a function."""
