@@ -87,6 +87,14 @@ TABLE = [
     (r"$\log t^2$", "log(t**2)"),
     (r"$\tanh t + \sin t \cos t$", "tanh(t) + sin(t)*cos(t)"),
     (r"$\sqrt{t}$", "sqrt(t)"),
+    (r"$\sin 2t$", "sin(2*t)"),  # an argument led by a number takes the factors after it
+    (r"$\log 2 \theta t + 1$", "log(2*theta*t) + 1"),
+    (r"$\exp 2t \cdot t$", "exp(2*t)*t"),
+    (r"$\sin 2t \cos t$", "sin(2*t)*cos(t)"),
+    (r"$\sin(2)t$", "sin(2)*t"),  # brackets end the argument
+    (r"$\sin t\, \sqrt{t}$", "sin(t)*sqrt(t)"),
+    (r"$\sqrt 2t$", "sqrt(2)*t"),  # as TeX draws it: the radical covers one token
+    (r"$\sqrt t^2$", "sqrt(t)**2"),
     (r"$\sigma(t)$", "sigmoid(t)"),
     (r"$\operatorname{sigmoid}(t)$", "sigmoid(t)"),
     (r"$\delta_{kj}$", "KroneckerDelta(k, j)"),
@@ -138,6 +146,11 @@ REJECTED = [
     (r"$\log^2 t$", "syntax", "^"),
     (r"$\log$", "syntax", "$", ),
     (r"$\sqrt[3]{t}$", "syntax", "["),
+    (r"$\cos t \theta$", "ambiguous-latex", "\\cos"),
+    (r"$\log a_k t$", "ambiguous-latex", "\\log"),
+    (r"$\sin 2 3$", "syntax", "3"),
+    (r"$\sqrt 16$", "syntax", "16"),
+    (r"$\sqrt \frac{1}{2}$", "syntax", "\\frac"),
     (r"$\sigma$", "syntax", "$"),
     (r"$\delta_k$", "arity", "k"),
     (r"$\delta$", "syntax", "\\delta"),
