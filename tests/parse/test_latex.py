@@ -109,7 +109,10 @@ TABLE = [
     (r"$\frac{\partial L}{\partial W_{ij}}$", "Derivative(L, W[i, j])"),
     (r"$\frac{\mathrm{d} L}{\mathrm{d} t}$", "Derivative(L, t)"),
     (r"$\frac{\partial}{\partial z_j} \left(a_k + t\right)$", "Derivative(a[k] + t, z[j])"),
-    (r"$\frac{\partial}{\partial z_j} a_k t$", "Derivative(a[k], z[j])*t"),
+    (r"$\frac{\partial}{\partial z_j} a_k$", "Derivative(a[k], z[j])"),
+    (r"$\frac{\partial}{\partial z_j} \left(a_k\right) + t$", "Derivative(a[k], z[j]) + t"),
+    (r"$t \frac{\partial}{\partial z_j} a_k^2$", "t*Derivative(a[k]**2, z[j])"),
+    (r"$(\frac{\partial}{\partial z_j} a_k) t$", "Derivative(a[k], z[j])*t"),
     (r"$a_k \cdot t$", "a[k]*t"),
     (r"$a_k \times t$", "a[k]*t"),
     (r"$2 a_k (1 - a_k)$", "2*a[k]*(1 - a[k])"),
@@ -163,6 +166,11 @@ REJECTED = [
     (r"$\frac{\partial L}{z_j}$", "syntax", "z_j}"),
     (r"$\frac{\partial L}{\partial z_j + t}$", "syntax", "+"),
     (r"$\frac{\partial}{\partial z_j}$", "syntax", "$"),
+    (r"$\frac{\partial}{\partial z_j} a_k t$", "ambiguous-latex", "\\frac"),  # d(a t) or (da) t
+    (r"$\frac{\partial}{\partial z_j} a_k + t$", "ambiguous-latex", "\\frac"),  # d(a + t) or da + t
+    (r"$\frac{\partial}{\partial z_j} a_k \cdot t$", "ambiguous-latex", "\\frac"),
+    (r"$\frac{\partial}{\partial z_j} (a_k) (t)$", "ambiguous-latex", "\\frac"),
+    (r"$\frac{\partial}{\partial z_j} (a_k)^2 - t$", "ambiguous-latex", "\\frac"),
     (r"$\frac{\partial L}{\partial 2}$", "syntax", "2"),
     (r"$\partial L$", "syntax", "\\partial"),
     (r"$\frac12$", "syntax", "12"),
@@ -241,7 +249,7 @@ LEIBNIZ = [
     (r"$\frac{dL}{d\theta}$", "Derivative(L, theta)"),
     (r"$\frac{dL}{d\mathrm{Loss}}$", "Derivative(L, Loss)"),
     (r"$\frac{d}{dz_j} \left(a_k + t\right)$", "Derivative(a[k] + t, z[j])"),
-    (r"$\frac{d}{dz_j} a_k t$", "Derivative(a[k], z[j])*t"),
+    (r"$t \frac{d}{dz_j} a_k$", "t*Derivative(a[k], z[j])"),
     (r"$\frac{\mathrm{d} L}{\mathrm{d} z_j}$", "Derivative(L, z[j])"),
     (r"$\frac{\partial L}{\partial z_j}$", "Derivative(L, z[j])"),
     (r"$\frac{\partial L + t}{\partial z_j}$", "Derivative(L + t, z[j])"),  # the whole numerator
