@@ -593,7 +593,7 @@ def test_the_translator_runs_nothing() -> None:
     # The translation is plain text that parse/expr.py then vets: names come only from the scope's
     # letters, Greek commands and \mathrm{...}, and the only calls are from a fixed table.
     translation = latex.translate(r"$\mathrm{Sum}(t) + \mathrm{exec}(t)$", Scope(names={}, families={}), equation=False)
-    assert translation.text == "Sum*(t) + exec*(t)"
+    assert translation.text == "Sum@(t) + exec@(t)"
 
 
 def test_a_name_from_mathrm_never_becomes_a_call(scope: Scope) -> None:
@@ -762,3 +762,89 @@ def test_an_ambiguous_leibniz_step_is_an_error_at_the_column_of_its_d(tmp_path: 
     assert problem.code == "ambiguous-latex"
     line = text.splitlines()[problem.span.line - 1]
     assert line[problem.span.col - 1 :].startswith("dL}{dz_j dz_k}")
+
+
+# -- matrices in LaTeX: side by side is the matrix product, ^\top the transpose --------------------
+
+
+def matrix_scope(*, with_T: bool = False) -> Scope:
+    P = sympy.Symbol("P", integer=True, positive=True)
+    c = sympy.Symbol("c", real=True)
+    names: dict[str, sympy.Symbol] = {"N": N, "P": P, "c": c}
+    if with_T:
+        names["T"] = sympy.Symbol("T", integer=True, positive=True)
+    bases = {name: sympy.IndexedBase(name, real=True) for name in ("A", "B", "M", "v", "u")}
+    shapes = {"A": (N, N), "B": (N, N), "M": (N, P), "v": (P,), "u": (N,)}
+    families = {name: (base, len(shapes[name])) for name, base in bases.items()}
+    return Scope(names=names, families=families, shapes=shapes)
+
+
+def entries(value: object) -> tuple[object, object, sympy.Basic]:
+    """A matrix's shape and its generic entry, with the bound dummies named in order."""
+    assert isinstance(value, parse.MatrixValue), value
+    row, col = sympy.symbols("row col", integer=True)
+    entry = value.at(row, col)
+    dummies = sorted(entry.atoms(sympy.Dummy), key=lambda s: s.dummy_index)
+    return value.rows, value.cols, entry.xreplace({s: sympy.Symbol(f"bound{n}") for n, s in enumerate(dummies)})
+
+
+MATRIX_TABLE = [
+    (r"$M v$", "M @ v"),
+    (r"$M \, v$", "M @ v"),
+    (r"$A B$", "A @ B"),
+    (r"$A B u$", "A @ B @ u"),
+    (r"$c A$", "c * A"),
+    (r"$A c$", "A * c"),
+    (r"$2 A u$", "(2 * A) @ u"),
+    (r"$A^\top$", "A.T"),
+    (r"$A^{\top}$", "A.T"),
+    (r"$A^\intercal$", "A.T"),
+    (r"$A^T$", "A.T"),  # no T declared
+    (r"$A^{T} B$", "A.T @ B"),
+    (r"$u^\top A u \, B$", "(u.T @ A @ u) * B"),  # a 1 x 1 product scales
+    (r"$A \odot B$", "hadamard(A, B)"),
+    (r"$\exp(A) B$", "exp(A) @ B"),
+    (r"$A + c$", "A + c"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), MATRIX_TABLE, ids=[row[0] for row in MATRIX_TABLE])
+def test_matrices_side_by_side_are_a_matrix_product(text: str, expected: str) -> None:
+    scope = matrix_scope()
+    assert entries(parse.parse_expression(text, scope)) == entries(parse.parse_expression(expected, scope))
+
+
+def test_a_product_of_scalars_side_by_side_is_a_product(scope: Scope) -> None:
+    same(r"$2 t L$", "2*t*L", scope)
+    same(r"$a_{2k} W_{i, 2 j + 1}$", "a[2*k]*W[i, 2*j + 1]", scope)  # side by side in an index too
+
+
+MATRIX_REJECTED = [
+    (r"$A \cdot B$", "ambiguous-latex", "A"),  # matrix product or entry-wise
+    (r"$A \times B$", "ambiguous-latex", "A"),
+    (r"$A * B$", "ambiguous-latex", "A"),
+    (r"$\frac{A}{B}$", "ambiguous-latex", "{A}"),
+    (r"$A^2$", "ambiguous-latex", "2"),  # matrix power or entry-wise
+    (r"$A^{-1}$", "ambiguous-latex", "-1"),
+    (r"$u u$", "shape-mismatch", "u"),  # two columns do not fit
+    (r"$M A$", "shape-mismatch", "M"),
+    (r"$c^T$", "shape-mismatch", "c"),  # a scalar has no transpose
+    (r"$A^\top^2$", "syntax", "^2"),
+    (r"$\top$", "syntax", "\\top"),
+    (r"$c \odot A$", "shape-mismatch", "c"),
+]
+
+
+@pytest.mark.parametrize(("text", "code", "at"), MATRIX_REJECTED, ids=[row[0] for row in MATRIX_REJECTED])
+def test_matrix_readings_that_are_refused(text: str, code: str, at: str) -> None:
+    rejects(text, matrix_scope(), code, at)
+
+
+def test_a_declared_T_makes_A_to_the_T_ambiguous_never_a_power() -> None:
+    scope = matrix_scope(with_T=True)
+    for text in (r"$A^T$", r"$A^{T}$", r"$u^T A u$", r"$A^{(T)}$"):
+        error = rejects(text, scope, "ambiguous-latex", "T")
+        assert "transpose" in error.message and "\\top" in error.message, error.message
+    assert entries(parse.parse_expression(r"$A^\top$", scope)) == entries(parse.parse_expression("A.T", scope))
+    T = scope.names["T"]
+    assert parse.parse_expression(r"$c^T$", scope) == scope.names["c"] ** T  # a scalar's ^T: the power

@@ -90,8 +90,8 @@ class Indexing(Leaves):
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ALLOWED_UNARYOPS):
             operand = self._index_part(node.operand)
             return -operand if isinstance(node.op, ast.USub) else operand
-        if isinstance(node, ast.BinOp) and isinstance(
-            node.op, (ast.Add, ast.Sub, ast.Mult)
+        if isinstance(node, ast.BinOp) and (
+            isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)) or (self.latex and isinstance(node.op, ast.MatMult))
         ):
             left = self._index_part(node.left)
             right = self._index_part(node.right)

@@ -74,6 +74,9 @@ class Grammar(Cursor, ABC):
             if token.text in ("\\cdot", "\\times", "*"):
                 self.next()
                 out = out + [("*", token.start)] + self.signed_factor()
+            elif token.text == "\\odot":
+                self.next()
+                out = [("hadamard(", token.start)] + out + [(", ", token.start)] + self.signed_factor() + [(")", token.start)]
             elif token.text in ("/", "\\div"):
                 self.next()
                 self.no_inline_derivative()
@@ -85,7 +88,8 @@ class Grammar(Cursor, ABC):
                         token.start,
                         "syntax",
                     )
-                out = out + [("*", token.start)] + self.factor()
+                # '@' is LaTeX's juxtaposition: a matrix product between two matrices, else a product.
+                out = out + [("@", token.start)] + self.factor()
             else:
                 return out
 
@@ -118,7 +122,11 @@ class Grammar(Cursor, ABC):
         with self.nested(token):
             out = self.primary()
             caret = self.peek()
-            if caret.text == "^" and caret.kind == "symbol":
+            if caret.text == "^" and caret.kind == "symbol" and self.transpose_ahead():
+                self.pos += 2 if self.peek(1).text != "{" else 4
+                out = [("transpose(", token.start)] + out + [(")", caret.start)]
+                self.no_more_scripts()
+            elif caret.text == "^" and caret.kind == "symbol":
                 self.next()
                 exponent = self.script(caret)
                 out = [("(", token.start)] + out + [(")**(", caret.start)] + exponent + [(")", caret.start)]
@@ -126,6 +134,18 @@ class Grammar(Cursor, ABC):
             elif caret.text == "_" and caret.kind == "symbol":
                 raise ParseError("only a name can take a subscript, like a_k", caret.start, "syntax")
             return out
+
+    def transpose_ahead(self) -> bool:
+        """Whether the '^' at peek() is a transpose: ^\\top, ^\\intercal, and ^T when no name T is declared
+        (braced too, ^{T}). With a declared T, ^T is a power, which parse/builder refuses for a matrix."""
+        script = self.peek(1)
+        if script.kind == "symbol" and script.text == "{":
+            if self.peek(3).text != "}":
+                return False
+            script = self.peek(2)
+        if script.kind == "command":
+            return script.text in ("\\top", "\\intercal")
+        return script.kind == "letter" and script.text == "T" and not self.declared("T")
 
     def no_more_scripts(self) -> None:
         token = self.peek()

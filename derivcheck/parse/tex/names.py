@@ -114,7 +114,7 @@ class Names(Subscripts):
                     command.start,
                     AMBIGUOUS,
                 )
-            out = out + [("*", self.peek().start)] + self.factor()
+            out = out + [("@", self.peek().start)] + self.factor()
         return out
 
     def starts_function(self, token: Token) -> bool:

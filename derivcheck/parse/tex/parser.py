@@ -26,7 +26,8 @@ _REFUSED = {
     "\\nabla": "\\nabla is not supported: write each partial derivative",
     "\\mathbf": "bold (matrix) names are not supported: write entries, like W_{ij}",
     "\\boldsymbol": "bold (matrix) names are not supported: write entries, like W_{ij}",
-    **{operator: f"{operator} needs a factor on each side" for operator in ("\\cdot", "\\times", "\\div")},
+    **{operator: f"{operator} needs a factor on each side" for operator in ("\\cdot", "\\times", "\\div", "\\odot")},
+    **{mark: f"{mark} is the transpose: write A^\\top" for mark in ("\\top", "\\intercal")},
 }
 
 
