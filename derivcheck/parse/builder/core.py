@@ -29,6 +29,8 @@ class BuilderCore(ABC):
         # (refused between two matrices: a matrix product or entry-wise?), and '**' for a power
         # (refused for a matrix: A^2 is a matrix power to some, entry-wise to others).
         self.latex = latex
+        # The ranges of the indices a Sum being built sums over, innermost last (see Indexing.bounds).
+        self.bound: dict[sympy.Symbol, tuple[sympy.Expr, sympy.Expr]] = {}
         # Subexpressions already checked for oversized numbers, so each is looked at once.
         self._checked: set[sympy.Basic] = set()
         # Plain symbols that may be differentiated by: not indices, not integer-valued sizes.
