@@ -119,6 +119,8 @@ TABLE = [
     (r"$a_k [1 - a_k]$", "a[k]*(1 - a[k])"),
     (r"$\left\{ t \right\}$", "t"),
     (r"$\frac{t}{2} / 3$", "t/2/3"),
+    (r"$t / (2 t)$", "t/(2*t)"),
+    (r"$t / 2 \cdot t$", "t/2*t"),
     (r"$0.5 t$", "t/2"),
     (r"$t\,t\;t\!t\quad t$", "t**5"),
     (r"$$t + 1$$", "t + 1"),
@@ -150,6 +152,8 @@ REJECTED = [
     (r"$\log$", "syntax", "$", ),
     (r"$\sqrt[3]{t}$", "syntax", "["),
     (r"$\cos t \theta$", "ambiguous-latex", "\\cos"),
+    (r"$t / 2 t$", "ambiguous-latex", "/"),  # (t/2) t or t/(2 t)
+    (r"$t \div L t$", "ambiguous-latex", "\\div"),
     (r"$\log a_k t$", "ambiguous-latex", "\\log"),
     (r"$\sin 2 3$", "syntax", "3"),
     (r"$\sqrt 16$", "syntax", "16"),
@@ -332,7 +336,7 @@ UNDECLARED_D = [
     (r"$\frac{dL}{d(z_j)}$", "syntax", "(z_j"),
     (r"$\frac{dL}{d}$", "undeclared-symbol", "dL"),
     (r"$\frac{d \cdot L}{d \cdot z_j}$", "undeclared-symbol", "d \\cdot L"),
-    (r"$dL / dz_j$", "undeclared-symbol", "dL"),
+    (r"$dL / dz_j$", "ambiguous-latex", "/"),  # (dL/d) z_j or dL/(d z_j), whatever d is
     (r"$\frac{d}{dz_j}$", "syntax", "$"),
 ]
 

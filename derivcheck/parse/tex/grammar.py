@@ -81,6 +81,7 @@ class Grammar(Cursor, ABC):
                 self.next()
                 self.no_inline_derivative()
                 out = out + [("/", token.start)] + self.signed_factor()
+                self.no_divisor_product(token)
             elif self.starts_factor(token):
                 if token.kind == "number":
                     raise ParseError(
@@ -104,6 +105,19 @@ class Grammar(Cursor, ABC):
                 f"or a division by d times {after.text}: write \\frac{{d F}}{{d {after.text}}} for a derivative, "
                 f"or braces, like /(d \\cdot {after.text}), for a quotient",
                 token.start,
+                AMBIGUOUS,
+            )
+
+    def no_divisor_product(self, slash: Token) -> None:
+        """After the factor that follows '/': a factor side by side, as in t / 2 t, is not guessed.
+
+        By the usual rules it reads (t/2) t, but many read it t/(2 t)."""
+        after = self.peek()
+        if self.starts_factor(after) and after.kind != "number":
+            raise ParseError(
+                f"ambiguous: '{slash.text}' followed by two factors side by side could divide by both or by the first "
+                "only: write brackets, t / (2 t), or \\frac{t}{2} t",
+                slash.start,
                 AMBIGUOUS,
             )
 
