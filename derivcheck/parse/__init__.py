@@ -57,13 +57,14 @@ def names_in(text: str) -> list[str]:
     return latex.names_in(text)
 
 
-def _parsed(text: str, scope: Scope, parse: Callable[[str, Scope], T], *, equation: bool) -> T:
+def _parsed(text: str, scope: Scope, parse: Callable[..., T], *, equation: bool) -> T:
     check_length(text)
     if not latex.is_latex(text):
         return parse(text, scope)
     translation = latex.translate(text, scope, equation=equation)
     with _pointing_into(translation):
-        return parse(translation.text, scope)
+        # The translation's '@' is LaTeX's juxtaposition, and its '*' is \cdot: read as LaTeX means them.
+        return parse(translation.text, scope, latex=True)
 
 
 @contextmanager

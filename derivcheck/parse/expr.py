@@ -23,13 +23,16 @@ __all__ = ["parse_condition", "parse_equation", "parse_expression", "parse_head"
 # Public entry points
 
 
-def parse_expression(text: str, scope: Scope) -> Value:
-    """Parse one expression into SymPy (or a MatrixValue), using only the names in scope."""
+def parse_expression(text: str, scope: Scope, *, latex: bool = False) -> Value:
+    """Parse one expression into SymPy (or a MatrixValue), using only the names in scope.
+
+    `latex`: the text is parse/latex.py's translation, whose operators between matrices are read
+    as LaTeX means them (see BuilderCore.latex)."""
     check_length(text)
-    return _parse_side(text, 0, scope)
+    return _parse_side(text, 0, scope, latex=latex)
 
 
-def parse_equation(text: str, scope: Scope) -> tuple[Value, Value]:
+def parse_equation(text: str, scope: Scope, *, latex: bool = False) -> tuple[Value, Value]:
     """Parse "lhs = rhs" into its two sides; error offsets are into the whole text."""
     check_length(text)
     splits = _top_level_equals(text)
@@ -41,8 +44,8 @@ def parse_equation(text: str, scope: Scope) -> tuple[Value, Value]:
         offset = splits[1] if len(splits) > 1 else 0
         raise ParseError("expected one '=' between two sides", offset, "syntax")
     at = splits[0]
-    lhs = _parse_side(text[:at], 0, scope)
-    rhs = _parse_side(text[at + 1 :], at + 1, scope)
+    lhs = _parse_side(text[:at], 0, scope, latex=latex)
+    rhs = _parse_side(text[at + 1 :], at + 1, scope, latex=latex)
     left_shape = lhs.shape if isinstance(lhs, MatrixValue) else "a scalar"
     right_shape = rhs.shape if isinstance(rhs, MatrixValue) else "a scalar"
     if isinstance(lhs, MatrixValue) != isinstance(rhs, MatrixValue) or (
@@ -141,9 +144,9 @@ def _unclosed(text: str) -> int | None:
     return openers[0] if openers else None
 
 
-def _parse_side(text: str, base: int, scope: Scope) -> Value:
+def _parse_side(text: str, base: int, scope: Scope, *, latex: bool = False) -> Value:
     tree, src = parse_tree(text, base)
-    return Builder(scope, src).build(tree.body)
+    return Builder(scope, src, latex=latex).build(tree.body)
 
 
 def _condition_index(node: ast.expr, scope: Scope, src: Source) -> sympy.Symbol:

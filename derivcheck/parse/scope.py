@@ -55,6 +55,8 @@ class Scope:
     # The size of each index of a family, for families usable bare in matrix notation.
     shapes: Mapping[str, tuple[sympy.Expr, ...]] = field(default_factory=dict)
     layout: str = "denominator"  # of Derivative(scalar, matrix): the matrix's shape, or its transpose
+    # The declared range (low, high) of each index symbol, for the entries of matrix expressions.
+    ranges: Mapping[sympy.Symbol, tuple[sympy.Expr, sympy.Expr]] = field(default_factory=dict)
 
     def undeclared(self, name: str, *, indices_only: bool = False) -> str:
         """The message for a name this scope does not declare, with the closest one it does

@@ -105,7 +105,7 @@ class _Declarations:
             raise FileProblems(self.problems)
 
     def scope(self) -> Scope:
-        return Scope(names=self.names, families=self.families, indices=frozenset(self.index_names), shapes=self.shapes, layout=self.derivation.layout)
+        return Scope(names=self.names, families=self.families, indices=frozenset(self.index_names), shapes=self.shapes, layout=self.derivation.layout, ranges=self.ranges)
 
     def claim_name(self, text: Text) -> bool:
         """Whether `text` is a valid name not declared before (else a problem at it)."""

@@ -87,6 +87,14 @@ TABLE = [
     (r"$\log t^2$", "log(t**2)"),
     (r"$\tanh t + \sin t \cos t$", "tanh(t) + sin(t)*cos(t)"),
     (r"$\sqrt{t}$", "sqrt(t)"),
+    (r"$\sin 2t$", "sin(2*t)"),  # an argument led by a number takes the factors after it
+    (r"$\log 2 \theta t + 1$", "log(2*theta*t) + 1"),
+    (r"$\exp 2t \cdot t$", "exp(2*t)*t"),
+    (r"$\sin 2t \cos t$", "sin(2*t)*cos(t)"),
+    (r"$\sin(2)t$", "sin(2)*t"),  # brackets end the argument
+    (r"$\sin t\, \sqrt{t}$", "sin(t)*sqrt(t)"),
+    (r"$\sqrt 2t$", "sqrt(2)*t"),  # as TeX draws it: the radical covers one token
+    (r"$\sqrt t^2$", "sqrt(t)**2"),
     (r"$\sigma(t)$", "sigmoid(t)"),
     (r"$\operatorname{sigmoid}(t)$", "sigmoid(t)"),
     (r"$\delta_{kj}$", "KroneckerDelta(k, j)"),
@@ -101,13 +109,18 @@ TABLE = [
     (r"$\frac{\partial L}{\partial W_{ij}}$", "Derivative(L, W[i, j])"),
     (r"$\frac{\mathrm{d} L}{\mathrm{d} t}$", "Derivative(L, t)"),
     (r"$\frac{\partial}{\partial z_j} \left(a_k + t\right)$", "Derivative(a[k] + t, z[j])"),
-    (r"$\frac{\partial}{\partial z_j} a_k t$", "Derivative(a[k], z[j])*t"),
+    (r"$\frac{\partial}{\partial z_j} a_k$", "Derivative(a[k], z[j])"),
+    (r"$\frac{\partial}{\partial z_j} \left(a_k\right) + t$", "Derivative(a[k], z[j]) + t"),
+    (r"$t \frac{\partial}{\partial z_j} a_k^2$", "t*Derivative(a[k]**2, z[j])"),
+    (r"$(\frac{\partial}{\partial z_j} a_k) t$", "Derivative(a[k], z[j])*t"),
     (r"$a_k \cdot t$", "a[k]*t"),
     (r"$a_k \times t$", "a[k]*t"),
     (r"$2 a_k (1 - a_k)$", "2*a[k]*(1 - a[k])"),
     (r"$a_k [1 - a_k]$", "a[k]*(1 - a[k])"),
     (r"$\left\{ t \right\}$", "t"),
     (r"$\frac{t}{2} / 3$", "t/2/3"),
+    (r"$t / (2 t)$", "t/(2*t)"),
+    (r"$t / 2 \cdot t$", "t/2*t"),
     (r"$0.5 t$", "t/2"),
     (r"$t\,t\;t\!t\quad t$", "t**5"),
     (r"$$t + 1$$", "t + 1"),
@@ -138,6 +151,13 @@ REJECTED = [
     (r"$\log^2 t$", "syntax", "^"),
     (r"$\log$", "syntax", "$", ),
     (r"$\sqrt[3]{t}$", "syntax", "["),
+    (r"$\cos t \theta$", "ambiguous-latex", "\\cos"),
+    (r"$t / 2 t$", "ambiguous-latex", "/"),  # (t/2) t or t/(2 t)
+    (r"$t \div L t$", "ambiguous-latex", "\\div"),
+    (r"$\log a_k t$", "ambiguous-latex", "\\log"),
+    (r"$\sin 2 3$", "syntax", "3"),
+    (r"$\sqrt 16$", "syntax", "16"),
+    (r"$\sqrt \frac{1}{2}$", "syntax", "\\frac"),
     (r"$\sigma$", "syntax", "$"),
     (r"$\delta_k$", "arity", "k"),
     (r"$\delta$", "syntax", "\\delta"),
@@ -150,6 +170,11 @@ REJECTED = [
     (r"$\frac{\partial L}{z_j}$", "syntax", "z_j}"),
     (r"$\frac{\partial L}{\partial z_j + t}$", "syntax", "+"),
     (r"$\frac{\partial}{\partial z_j}$", "syntax", "$"),
+    (r"$\frac{\partial}{\partial z_j} a_k t$", "ambiguous-latex", "\\frac"),  # d(a t) or (da) t
+    (r"$\frac{\partial}{\partial z_j} a_k + t$", "ambiguous-latex", "\\frac"),  # d(a + t) or da + t
+    (r"$\frac{\partial}{\partial z_j} a_k \cdot t$", "ambiguous-latex", "\\frac"),
+    (r"$\frac{\partial}{\partial z_j} (a_k) (t)$", "ambiguous-latex", "\\frac"),
+    (r"$\frac{\partial}{\partial z_j} (a_k)^2 - t$", "ambiguous-latex", "\\frac"),
     (r"$\frac{\partial L}{\partial 2}$", "syntax", "2"),
     (r"$\partial L$", "syntax", "\\partial"),
     (r"$\frac12$", "syntax", "12"),
@@ -228,7 +253,7 @@ LEIBNIZ = [
     (r"$\frac{dL}{d\theta}$", "Derivative(L, theta)"),
     (r"$\frac{dL}{d\mathrm{Loss}}$", "Derivative(L, Loss)"),
     (r"$\frac{d}{dz_j} \left(a_k + t\right)$", "Derivative(a[k] + t, z[j])"),
-    (r"$\frac{d}{dz_j} a_k t$", "Derivative(a[k], z[j])*t"),
+    (r"$t \frac{d}{dz_j} a_k$", "t*Derivative(a[k], z[j])"),
     (r"$\frac{\mathrm{d} L}{\mathrm{d} z_j}$", "Derivative(L, z[j])"),
     (r"$\frac{\partial L}{\partial z_j}$", "Derivative(L, z[j])"),
     (r"$\frac{\partial L + t}{\partial z_j}$", "Derivative(L + t, z[j])"),  # the whole numerator
@@ -311,7 +336,7 @@ UNDECLARED_D = [
     (r"$\frac{dL}{d(z_j)}$", "syntax", "(z_j"),
     (r"$\frac{dL}{d}$", "undeclared-symbol", "dL"),
     (r"$\frac{d \cdot L}{d \cdot z_j}$", "undeclared-symbol", "d \\cdot L"),
-    (r"$dL / dz_j$", "undeclared-symbol", "dL"),
+    (r"$dL / dz_j$", "ambiguous-latex", "/"),  # (dL/d) z_j or dL/(d z_j), whatever d is
     (r"$\frac{d}{dz_j}$", "syntax", "$"),
 ]
 
@@ -572,7 +597,7 @@ def test_the_translator_runs_nothing() -> None:
     # The translation is plain text that parse/expr.py then vets: names come only from the scope's
     # letters, Greek commands and \mathrm{...}, and the only calls are from a fixed table.
     translation = latex.translate(r"$\mathrm{Sum}(t) + \mathrm{exec}(t)$", Scope(names={}, families={}), equation=False)
-    assert translation.text == "Sum*(t) + exec*(t)"
+    assert translation.text == "Sum@(t) + exec@(t)"
 
 
 def test_a_name_from_mathrm_never_becomes_a_call(scope: Scope) -> None:
@@ -746,3 +771,89 @@ def test_an_ambiguous_leibniz_step_is_an_error_at_the_column_of_its_d(tmp_path: 
 def test_an_undeclared_latex_name_suggests_the_closest_declared_one(scope: Scope) -> None:
     assert rejects(r"$\mathrm{Los} + 1$", scope, "undeclared-symbol").message == "undeclared name 'Los'; did you mean 'Loss'?"
     assert rejects(r"$b_{k}$", scope, "undeclared-symbol").message == "undeclared name 'b'"
+
+
+# -- matrices in LaTeX: side by side is the matrix product, ^\top the transpose --------------------
+
+
+def matrix_scope(*, with_T: bool = False) -> Scope:
+    P = sympy.Symbol("P", integer=True, positive=True)
+    c = sympy.Symbol("c", real=True)
+    names: dict[str, sympy.Symbol] = {"N": N, "P": P, "c": c}
+    if with_T:
+        names["T"] = sympy.Symbol("T", integer=True, positive=True)
+    bases = {name: sympy.IndexedBase(name, real=True) for name in ("A", "B", "M", "v", "u")}
+    shapes = {"A": (N, N), "B": (N, N), "M": (N, P), "v": (P,), "u": (N,)}
+    families = {name: (base, len(shapes[name])) for name, base in bases.items()}
+    return Scope(names=names, families=families, shapes=shapes)
+
+
+def entries(value: object) -> tuple[object, object, sympy.Basic]:
+    """A matrix's shape and its generic entry, with the bound dummies named in order."""
+    assert isinstance(value, parse.MatrixValue), value
+    row, col = sympy.symbols("row col", integer=True)
+    entry = value.at(row, col)
+    dummies = sorted(entry.atoms(sympy.Dummy), key=lambda s: s.dummy_index)
+    return value.rows, value.cols, entry.xreplace({s: sympy.Symbol(f"bound{n}") for n, s in enumerate(dummies)})
+
+
+MATRIX_TABLE = [
+    (r"$M v$", "M @ v"),
+    (r"$M \, v$", "M @ v"),
+    (r"$A B$", "A @ B"),
+    (r"$A B u$", "A @ B @ u"),
+    (r"$c A$", "c * A"),
+    (r"$A c$", "A * c"),
+    (r"$2 A u$", "(2 * A) @ u"),
+    (r"$A^\top$", "A.T"),
+    (r"$A^{\top}$", "A.T"),
+    (r"$A^\intercal$", "A.T"),
+    (r"$A^T$", "A.T"),  # no T declared
+    (r"$A^{T} B$", "A.T @ B"),
+    (r"$u^\top A u \, B$", "(u.T @ A @ u) * B"),  # a 1 x 1 product scales
+    (r"$A \odot B$", "hadamard(A, B)"),
+    (r"$\exp(A) B$", "exp(A) @ B"),
+    (r"$A + c$", "A + c"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), MATRIX_TABLE, ids=[row[0] for row in MATRIX_TABLE])
+def test_matrices_side_by_side_are_a_matrix_product(text: str, expected: str) -> None:
+    scope = matrix_scope()
+    assert entries(parse.parse_expression(text, scope)) == entries(parse.parse_expression(expected, scope))
+
+
+def test_a_product_of_scalars_side_by_side_is_a_product(scope: Scope) -> None:
+    same(r"$2 t L$", "2*t*L", scope)
+    same(r"$a_{2k} W_{i, 2 j + 1}$", "a[2*k]*W[i, 2*j + 1]", scope)  # side by side in an index too
+
+
+MATRIX_REJECTED = [
+    (r"$A \cdot B$", "ambiguous-latex", "A"),  # matrix product or entry-wise
+    (r"$A \times B$", "ambiguous-latex", "A"),
+    (r"$A * B$", "ambiguous-latex", "A"),
+    (r"$\frac{A}{B}$", "ambiguous-latex", "{A}"),
+    (r"$A^2$", "ambiguous-latex", "2"),  # matrix power or entry-wise
+    (r"$A^{-1}$", "ambiguous-latex", "-1"),
+    (r"$u u$", "shape-mismatch", "u"),  # two columns do not fit
+    (r"$M A$", "shape-mismatch", "M"),
+    (r"$c^T$", "shape-mismatch", "c"),  # a scalar has no transpose
+    (r"$A^\top^2$", "syntax", "^2"),
+    (r"$\top$", "syntax", "\\top"),
+    (r"$c \odot A$", "shape-mismatch", "c"),
+]
+
+
+@pytest.mark.parametrize(("text", "code", "at"), MATRIX_REJECTED, ids=[row[0] for row in MATRIX_REJECTED])
+def test_matrix_readings_that_are_refused(text: str, code: str, at: str) -> None:
+    rejects(text, matrix_scope(), code, at)
+
+
+def test_a_declared_T_makes_A_to_the_T_ambiguous_never_a_power() -> None:
+    scope = matrix_scope(with_T=True)
+    for text in (r"$A^T$", r"$A^{T}$", r"$u^T A u$", r"$A^{(T)}$"):
+        error = rejects(text, scope, "ambiguous-latex", "T")
+        assert "transpose" in error.message and "\\top" in error.message, error.message
+    assert entries(parse.parse_expression(r"$A^\top$", scope)) == entries(parse.parse_expression("A.T", scope))
+    T = scope.names["T"]
+    assert parse.parse_expression(r"$c^T$", scope) == scope.names["c"] ** T  # a scalar's ^T: the power

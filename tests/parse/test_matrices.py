@@ -157,3 +157,43 @@ def test_an_index_of_sizes_and_indices_still_reads(scope: Scope) -> None:
     assert parse_expression("theta[l, d - 1]", scope) == theta[l, d - 1]
     assert shape(parse_expression("ones(n)", scope)) == (n, 1)
     assert parse_expression("Sum(t, (l, 1, L))", scope) == sympy.Sum(t, (l, 1, L))
+
+
+def ranged(scope: Scope) -> Scope:
+    """The scope with index ranges: l over 1..L, i over 1..n, m over 1..n + 1."""
+    return Scope(
+        names=scope.names, families=scope.families, indices=scope.indices, shapes=scope.shapes,
+        ranges={l: (sympy.Integer(1), L), i: (sympy.Integer(1), n), m: (sympy.Integer(1), n + 1)},
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "at"),
+    [
+        ("ones(2, 2)[3, 1]", "3"),
+        ("ones(2, 2)[1, 0]", "0"),
+        ("eye(n)[n + 1, 1]", "n + 1"),
+        ("eye(n)[m, m]", "m"),  # m reaches n + 1
+        ("eye(n)[i + 1, i]", "i + 1"),
+        ("(theta @ X)[l, m]", "m"),
+        ("transpose(ones(2, 3))[1, 3]", "3"),
+        ("ones(n)[m]", "m"),
+        ("eye(n)[l, 1]", "l"),  # 1..L may exceed 1..n
+        ("eye(n)[n, n - 1]", "n - 1"),  # 0 at n = 1
+        ("Sum(ones(n)[i], (i, 1, n + 1))", "i]"),  # the Sum's range, not i's declared one
+        ("Sum(ones(n)[m], (m, 1, n))", None),  # the twin: m summed over 1..n only
+    ],
+)
+def test_an_entry_outside_the_shape_is_refused(text: str, at: str | None, scope: Scope) -> None:
+    if at is None:
+        assert parse_expression(text, ranged(scope)).doit() == n
+        return
+    with pytest.raises(ParseError) as info:
+        parse_expression(text, ranged(scope))
+    assert info.value.code == "index-out-of-range", info.value
+    assert info.value.offset == text.index(at, text.index("[")), info.value
+
+
+@pytest.mark.parametrize(("text", "value"), [("ones(2, 2)[2, 1]", 1), ("eye(n)[i, i]", 1), ("eye(2)[2, 1]", 0), ("(1 + ones(n))[i]", 2)])
+def test_an_entry_inside_the_shape_is_its_value(text: str, value: int, scope: Scope) -> None:
+    assert parse_expression(text, ranged(scope)) == value

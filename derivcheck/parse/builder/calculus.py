@@ -26,8 +26,15 @@ class Calculus(Indexing):
                 node,
                 "arity",
             )
-        summand = self.scalar(args[0], "the summand of Sum (for matrices use sum(A))")
         limits = [self._limit(limit) for limit in args[1:]]
+        # The summand is built knowing the ranges summed over, so an entry of a matrix expression
+        # taken at a bound index is checked against them (Indexing.check_entry).
+        outer = dict(self.bound)
+        self.bound.update({var: (low, high) for var, low, high in limits})
+        try:
+            summand = self.scalar(args[0], "the summand of Sum (for matrices use sum(A))")
+        finally:
+            self.bound = outer
         # A limit's bounds are outside its own binding, so in Sum(f, (k, k, N)) the lower k
         # would be another k than the one summed over. Such a Sum is refused rather than
         # guessed at; so is an outer range that names a variable summed inside it.

@@ -21,9 +21,16 @@ class BuilderCore(ABC):
     them (parse/builder/__init__.py) says which part handles which node type.
     """
 
-    def __init__(self, scope: Scope, src: Source) -> None:
+    def __init__(self, scope: Scope, src: Source, *, latex: bool = False) -> None:
         self.scope = scope
         self.src = src
+        # The text is parse/latex.py's translation of LaTeX, where '@' stands for two factors written
+        # side by side (a matrix product, or a product with a scalar), '*' for \cdot or \times
+        # (refused between two matrices: a matrix product or entry-wise?), and '**' for a power
+        # (refused for a matrix: A^2 is a matrix power to some, entry-wise to others).
+        self.latex = latex
+        # The ranges of the indices a Sum being built sums over, innermost last (see Indexing.bounds).
+        self.bound: dict[sympy.Symbol, tuple[sympy.Expr, sympy.Expr]] = {}
         # Subexpressions already checked for oversized numbers, so each is looked at once.
         self._checked: set[sympy.Basic] = set()
         # Plain symbols that may be differentiated by: not indices, not integer-valued sizes.

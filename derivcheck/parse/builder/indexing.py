@@ -51,10 +51,50 @@ class Indexing(Leaves):
             )
         parts = _parts(node.slice)
         if len(parts) == 1 and value.is_column():
-            return value.at(self.index(parts[0]), sympy.Integer(1))
+            row = self.index(parts[0])
+            self.check_entry(value, row, value.rows, parts[0])
+            return value.at(row, sympy.Integer(1))
         if len(parts) != 2:
             raise self.error(f"a {value.shape} matrix takes 2 indices, got {len(parts)}", node, "arity")
-        return value.at(self.index(parts[0]), self.index(parts[1]))
+        row, col = self.index(parts[0]), self.index(parts[1])
+        self.check_entry(value, row, value.rows, parts[0])
+        self.check_entry(value, col, value.cols, parts[1])
+        return value.at(row, col)
+
+    def check_entry(self, value: MatrixValue, index: sympy.Expr, size: sympy.Expr, node: ast.expr) -> None:
+        """An index of an entry of a matrix expression must stay in 1..size over its whole range.
+
+        A family's entries are checked by the engine, at concrete sizes; an entry of ones(2, 2)
+        or eye(N) is a number, with nothing left to check, so ones(2, 2)[3, 1] would silently be 1.
+        An index whose range cannot be told to stay inside (1..D in a dimension N) is refused too."""
+        bounds = self.bounds(index)
+        if bounds is None:
+            return  # an index of no known range: only in scopes built without ranges (tests)
+        low, high = bounds
+        if (low - 1).is_nonnegative is True and (size - high).is_nonnegative is True:
+            return
+        shown = f"{index}" if low == high else f"{index}, which runs over {low}..{high},"
+        raise self.error(
+            f"this entry of a {value.shape} matrix is out of its range: the index {shown} is not always within 1..{size}",
+            node,
+            "index-out-of-range",
+        )
+
+    def bounds(self, index: sympy.Expr) -> tuple[sympy.Expr, sympy.Expr] | None:
+        """The least and greatest values of an index expression (linear in its indices) over their ranges."""
+        low, high = index, index
+        for symbol in sorted(index.free_symbols, key=str):
+            known = self.bound.get(symbol) or self.scope.ranges.get(symbol)
+            if known is None:
+                if symbol.name in self.scope.indices:
+                    return None
+                continue  # a size
+            slope = sympy.expand(index).coeff(symbol)
+            if not slope.is_Integer:
+                return None
+            first, last = known if slope > 0 else known[::-1]
+            low, high = low.subs(symbol, first), high.subs(symbol, last)
+        return sympy.expand(low), sympy.expand(high)
 
     def index(self, node: ast.expr) -> sympy.Expr:
         """An integer-valued expression of index symbols, sizes and integers with +, - and * by an integer."""
@@ -90,8 +130,8 @@ class Indexing(Leaves):
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ALLOWED_UNARYOPS):
             operand = self._index_part(node.operand)
             return -operand if isinstance(node.op, ast.USub) else operand
-        if isinstance(node, ast.BinOp) and isinstance(
-            node.op, (ast.Add, ast.Sub, ast.Mult)
+        if isinstance(node, ast.BinOp) and (
+            isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)) or (self.latex and isinstance(node.op, ast.MatMult))
         ):
             left = self._index_part(node.left)
             right = self._index_part(node.right)

@@ -31,6 +31,10 @@ class Operators(BuilderCore):
         left = self.build(node.left)
         right = self.build(node.right)
         op = node.op
+        if self.latex:
+            value = self._latex_binop(node, left, right)
+            if value is not None:
+                return value
         if isinstance(left, MatrixValue) or isinstance(right, MatrixValue) or isinstance(op, ast.MatMult):
             try:
                 return self._matrix_binop(node, left, right)
@@ -48,6 +52,47 @@ class Operators(BuilderCore):
         if isinstance(op, ast.Pow):
             return self.power(left, right, node)
         raise self.error("operator not allowed", node, "unsafe-expression")
+
+    def _latex_binop(self, node: ast.BinOp, left: Value, right: Value) -> Value | None:
+        """LaTeX's products, quotients and powers (BuilderCore.latex); None for what reads as in the plain format.
+
+        Side by side ('@' in the translation): the matrix product of two matrices (their shapes must
+        fit), else a product with a scalar. Between two matrices, \\cdot and a quotient are refused,
+        and so is a power of a matrix: each has two readings."""
+        op = node.op
+        left, right = _unboxed(left), _unboxed(right)
+        both = isinstance(left, MatrixValue) and isinstance(right, MatrixValue)
+        if isinstance(op, ast.MatMult):
+            if not (isinstance(left, MatrixValue) and isinstance(right, MatrixValue)):
+                return _times(left, right)
+            if not matrices.same_size(left.cols, right.rows):
+                raise self.error(
+                    f"two matrices written side by side are a matrix product, and {left.shape} {right.shape} do not fit: "
+                    "for a transpose write x^\\top",
+                    node,
+                    "shape-mismatch",
+                )
+            product = matrices.matmul(left, right, self.text_of(node))
+            return product.at(sympy.Integer(1), sympy.Integer(1)) if product.is_scalar() else product
+        if both and isinstance(op, (ast.Mult, ast.Div)):
+            what = "\\cdot (or \\times, *) between two matrices could be the matrix product or the entry-wise one: write them side by side, W x, for the matrix product, or \\odot for entry-wise"
+            if isinstance(op, ast.Div):
+                what = "a quotient of two matrices could be entry-wise or a product with an inverse: write its entries"
+            raise self.error(f"ambiguous: {what}", node, "ambiguous-latex")
+        if isinstance(op, ast.Pow) and isinstance(left, MatrixValue):
+            raise self.error(self._matrix_power(node, left), node.right, "ambiguous-latex")
+        return None
+
+    def _matrix_power(self, node: ast.BinOp, base: MatrixValue) -> str:
+        if isinstance(node.right, ast.Name) and node.right.id == "T" and "T" in self.scope.names:
+            return (
+                f"ambiguous: 'T' is a declared name, so the ^T of a {base.shape} matrix could be the transpose or a power "
+                "by T: write A^\\top (or A^\\intercal) for the transpose; a power of a matrix, A^{(T)} included, is not read"
+            )
+        return (
+            f"ambiguous: a power of a {base.shape} matrix could be a matrix power (A^2 = A A) or entry-wise: "
+            "write the product side by side, A A, or the entries, A_{ij}^2; A^\\top is the transpose"
+        )
 
     def unary(self, node: ast.UnaryOp) -> Value:
         # The whitelist lets + and - through, nothing else.
@@ -132,3 +177,21 @@ def _shifted(left: Value, right: Value, sign: int) -> MatrixValue:
     scalar_left = left
     assert isinstance(right, MatrixValue)
     return matrices.scale(right, lambda e: scalar_left + sign * e)
+
+
+def _unboxed(value: Value) -> Value:
+    """A 1 x 1 matrix as the scalar it is (x^\\top y side by side with W scales W)."""
+    if isinstance(value, MatrixValue) and value.is_scalar():
+        return value.at(sympy.Integer(1), sympy.Integer(1))
+    return value
+
+
+def _times(left: Value, right: Value) -> Value:
+    """A product in which one side at least is a scalar: entry by entry for a matrix."""
+    if isinstance(left, MatrixValue):
+        factor = right
+        return matrices.scale(left, lambda e: e * factor)
+    if isinstance(right, MatrixValue):
+        scalar = left
+        return matrices.scale(right, lambda e: scalar * e)
+    return left * right

@@ -55,7 +55,7 @@ class Cursor:
         if token.kind == "symbol":
             return token.text in OPENERS
         if token.kind == "command":
-            return token.text not in ("\\cdot", "\\times", "\\div")
+            return token.text not in ("\\cdot", "\\times", "\\div", "\\odot")
         return False
 
     def closing(self, opening: int) -> int | None:

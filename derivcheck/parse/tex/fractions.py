@@ -173,7 +173,7 @@ class Fractions(Names):
                 raise ParseError(
                     "\\frac{\\partial}{\\partial v} needs what to differentiate after it", after.start, "syntax"
                 )
-            function = self.signed_factor()
+            function = self.operand(token)
         return [("Derivative((", token.start)] + function + [("), ", close.start)] + variable + [(")", close.start)]
 
     def variable(self) -> list[Piece]:
@@ -197,3 +197,41 @@ class Fractions(Names):
                 "only first derivatives: write a second derivative as a derivative of a derivative", token.start, "syntax"
             )
 
+    def operand(self, fraction: Token) -> list[Piece]:
+        """What \\frac{\\partial}{\\partial v} applies to: the factor that follows, when nothing that
+        could also be differentiated follows it.
+
+        \\frac{d}{dx} f + g could be d(f + g)/dx or df/dx + g, and \\frac{d}{dx} f g could be
+        d(f g)/dx or (df/dx) g: both are ambiguous-latex errors at the fraction. The factor is
+        clear when the claim, a bracket or a subscript ends after it, and a bracketed factor
+        (\\left( f + g \\right), no power) is clear before + or - too."""
+        start = self.pos
+        function = self.signed_factor()
+        after = self.peek()
+        if after.kind == "end" or after.text in ("=", ",") or (after.kind == "symbol" and after.text in CLOSERS):
+            return function
+        if after.kind == "symbol" and after.text in ("+", "-") and self.bracketed(start, self.pos):
+            return function
+        raise ParseError(
+            "ambiguous: a derivative operator applies to the factor after it, but more follows, so it could "
+            f"also apply to '{after.text}' and what comes after: write brackets around all it differentiates, "
+            "\\frac{\\partial}{\\partial v}\\left( f + g \\right), or write the derivative as a fraction, "
+            "\\frac{\\partial f}{\\partial v}",
+            fraction.start,
+            AMBIGUOUS,
+        )
+
+    def bracketed(self, start: int, stop: int) -> bool:
+        """Whether tokens[start:stop] are one bracketed group: an opener and its closer."""
+        if stop - start < 2 or self.tokens[start].kind != "symbol" or self.tokens[start].text not in OPENERS:
+            return False
+        depth = 0
+        for at in range(start, stop):
+            token = self.tokens[at]
+            if token.kind == "symbol" and token.text in OPENERS:
+                depth += 1
+            elif token.kind == "symbol" and token.text in CLOSERS:
+                depth -= 1
+                if depth == 0:
+                    return at == stop - 1
+        return False

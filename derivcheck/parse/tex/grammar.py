@@ -74,10 +74,14 @@ class Grammar(Cursor, ABC):
             if token.text in ("\\cdot", "\\times", "*"):
                 self.next()
                 out = out + [("*", token.start)] + self.signed_factor()
+            elif token.text == "\\odot":
+                self.next()
+                out = [("hadamard(", token.start)] + out + [(", ", token.start)] + self.signed_factor() + [(")", token.start)]
             elif token.text in ("/", "\\div"):
                 self.next()
                 self.no_inline_derivative()
                 out = out + [("/", token.start)] + self.signed_factor()
+                self.no_divisor_product(token)
             elif self.starts_factor(token):
                 if token.kind == "number":
                     raise ParseError(
@@ -85,7 +89,8 @@ class Grammar(Cursor, ABC):
                         token.start,
                         "syntax",
                     )
-                out = out + [("*", token.start)] + self.factor()
+                # '@' is LaTeX's juxtaposition: a matrix product between two matrices, else a product.
+                out = out + [("@", token.start)] + self.factor()
             else:
                 return out
 
@@ -100,6 +105,19 @@ class Grammar(Cursor, ABC):
                 f"or a division by d times {after.text}: write \\frac{{d F}}{{d {after.text}}} for a derivative, "
                 f"or braces, like /(d \\cdot {after.text}), for a quotient",
                 token.start,
+                AMBIGUOUS,
+            )
+
+    def no_divisor_product(self, slash: Token) -> None:
+        """After the factor that follows '/': a factor side by side, as in t / 2 t, is not guessed.
+
+        By the usual rules it reads (t/2) t, but many read it t/(2 t)."""
+        after = self.peek()
+        if self.starts_factor(after) and after.kind != "number":
+            raise ParseError(
+                f"ambiguous: '{slash.text}' followed by two factors side by side could divide by both or by the first "
+                "only: write brackets, t / (2 t), or \\frac{t}{2} t",
+                slash.start,
                 AMBIGUOUS,
             )
 
@@ -118,7 +136,11 @@ class Grammar(Cursor, ABC):
         with self.nested(token):
             out = self.primary()
             caret = self.peek()
-            if caret.text == "^" and caret.kind == "symbol":
+            if caret.text == "^" and caret.kind == "symbol" and self.transpose_ahead():
+                self.pos += 2 if self.peek(1).text != "{" else 4
+                out = [("transpose(", token.start)] + out + [(")", caret.start)]
+                self.no_more_scripts()
+            elif caret.text == "^" and caret.kind == "symbol":
                 self.next()
                 exponent = self.script(caret)
                 out = [("(", token.start)] + out + [(")**(", caret.start)] + exponent + [(")", caret.start)]
@@ -126,6 +148,18 @@ class Grammar(Cursor, ABC):
             elif caret.text == "_" and caret.kind == "symbol":
                 raise ParseError("only a name can take a subscript, like a_k", caret.start, "syntax")
             return out
+
+    def transpose_ahead(self) -> bool:
+        """Whether the '^' at peek() is a transpose: ^\\top, ^\\intercal, and ^T when no name T is declared
+        (braced too, ^{T}). With a declared T, ^T is a power, which parse/builder refuses for a matrix."""
+        script = self.peek(1)
+        if script.kind == "symbol" and script.text == "{":
+            if self.peek(3).text != "}":
+                return False
+            script = self.peek(2)
+        if script.kind == "command":
+            return script.text in ("\\top", "\\intercal")
+        return script.kind == "letter" and script.text == "T" and not self.declared("T")
 
     def no_more_scripts(self) -> None:
         token = self.peek()

@@ -94,11 +94,30 @@ class Names(Subscripts):
         return [(f"{name}(", token.start)] + self.argument(token) + [(")", token.start)]
 
     def argument(self, command: Token) -> list[Piece]:
-        """What a function applies to: a bracketed group, or else the factor that follows."""
+        """What a function applies to: a bracketed group, or else the factors written side by side after it.
+
+        \\sin 2x is sin(2x): an argument that starts with a number takes the factors side by side
+        after it. Another argument is one factor (\\log a_k), and a factor side by side after it
+        is an error, because \\cos x y could be cos(x y) or cos(x) y; a function after it starts
+        a new factor (\\sin x \\cos y is sin(x) cos(y)). \\cdot, +, - and = end the argument."""
         token = self.peek()
         if token.kind == "symbol" and token.text in OPENERS:
             return self.group(token.text, OPENERS[token.text])
-        if self.starts_factor(token):
-            return self.factor()
-        raise ParseError(f"expected the argument of {command.text}, found {token.shown}", token.start, "syntax")
+        if not self.starts_factor(token):
+            raise ParseError(f"expected the argument of {command.text}, found {token.shown}", token.start, "syntax")
+        out = self.factor()
+        while self.starts_factor(self.peek()) and not self.starts_function(self.peek()) and self.peek().kind != "number":
+            if token.kind != "number":
+                raise ParseError(
+                    f"ambiguous: {command.text} without brackets is followed by two factors side by side, so it could "
+                    f"apply to both or to the first only: write brackets, {command.text}(x y) or {command.text}(x)\\, y",
+                    command.start,
+                    AMBIGUOUS,
+                )
+            out = out + [("@", self.peek().start)] + self.factor()
+        return out
+
+    def starts_function(self, token: Token) -> bool:
+        """Whether `token` starts a function (\\log, \\sin, \\sqrt, \\exp, a sigmoid \\sigma), which starts a new factor."""
+        return token.text in FUNCTIONS or token.text == "\\sqrt" or (token.text == "\\sigma" and not self.declared("sigma"))
 

@@ -26,7 +26,8 @@ _REFUSED = {
     "\\nabla": "\\nabla is not supported: write each partial derivative",
     "\\mathbf": "bold (matrix) names are not supported: write entries, like W_{ij}",
     "\\boldsymbol": "bold (matrix) names are not supported: write entries, like W_{ij}",
-    **{operator: f"{operator} needs a factor on each side" for operator in ("\\cdot", "\\times", "\\div")},
+    **{operator: f"{operator} needs a factor on each side" for operator in ("\\cdot", "\\times", "\\div", "\\odot")},
+    **{mark: f"{mark} is the transpose: write A^\\top" for mark in ("\\top", "\\intercal")},
 }
 
 
@@ -63,7 +64,27 @@ class Parser(Fractions, Sums):
         self.next()
         if self.peek().text == "[":
             raise ParseError("n-th roots (\\sqrt[n]{x}) are not supported: write x^{1/n}", self.peek().start, "syntax")
-        return [("sqrt(", token.start)] + self.argument(token) + [(")", token.start)]
+        return [("sqrt(", token.start)] + self.radicand(token) + [(")", token.start)]
+
+    def radicand(self, token: Token) -> list[Piece]:
+        """What \\sqrt covers: a group, or without braces one letter, digit or Greek letter, as TeX
+        draws it (\\sqrt 2x is sqrt(2) x, \\sqrt x^2 is (sqrt x)^2); \\sqrt 16 is refused, TeX draws sqrt(1) 6."""
+        after = self.peek()
+        if after.kind == "symbol" and after.text in OPENERS:
+            return self.group(after.text, OPENERS[after.text])
+        if after.kind == "number" and len(after.text) == 1:
+            self.next()
+            return [(after.text, after.start)]
+        if after.kind == "letter" or greek(after.text):
+            self.next()
+            return self.named(greek(after.text) or after.text, after)
+        raise ParseError(
+            f"without braces \\sqrt covers one letter or digit only: write \\sqrt{{{after.text}}}"
+            if after.kind != "end"
+            else "expected the argument of \\sqrt, found the end of the LaTeX",
+            after.start,
+            "syntax",
+        )
 
     def _sigma(self, token: Token) -> list[Piece]:
         """\\sigma is the sigmoid function, unless sigma is declared: then it is that name."""
