@@ -614,12 +614,14 @@ def test_no_files_found_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> Non
     code, out, err = invoke("verify", "empty_dir", "--width", "100")
     assert code == 2 and out == ""
     assert "no derivation files found" in err and "empty_dir" in err
+    assert "internal error" not in err and err.count("\n") == 1, err
 
 
 def test_an_empty_folder_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("not a derivation", encoding="utf-8")
     code, out, err = invoke("verify", str(tmp_path), "-f", "json")
     assert (code, out) == (2, "") and "no derivation files found" in err
+    assert "internal error" not in err and err.count("\n") == 1, err  # typer.Exit is an Exception
 
 
 # -- _check_paths, through the runner --------------------------------------------------------------
