@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import keyword
+import re
 import unicodedata
 
 import sympy
@@ -42,7 +43,7 @@ def parse_equation(text: str, scope: Scope, *, latex: bool = False) -> tuple[Val
         raise ParseError(f"'{text[unclosed]}' was never closed, so the '=' after it is inside it", unclosed, "syntax")
     if len(splits) != 1:
         offset = splits[1] if len(splits) > 1 else 0
-        raise ParseError("expected one '=' between two sides", offset, "syntax")
+        raise ParseError("expected one '=' between two sides" + _equals_hint(text, splits), offset, "syntax")
     at = splits[0]
     lhs = _parse_side(text[:at], 0, scope, latex=latex)
     rhs = _parse_side(text[at + 1 :], at + 1, scope, latex=latex)
@@ -113,6 +114,18 @@ def parse_head(text: str) -> tuple[str, tuple[str, ...]]:
 
 # ---------------------------------------------------------------------------------------------
 # Text-level splitting, and the pieces of heads and conditions
+
+
+def _equals_hint(text: str, splits: list[int]) -> str:
+    """What to write instead, for a claim without exactly one top-level '='."""
+    if len(splits) > 1:
+        return "; for equalities one after another, write a `chain:` of expressions"
+    if not text.strip():
+        return "; the claim is empty"
+    comparison = re.search(r"==|!=|<=|>=", text)
+    if comparison:
+        return f"; '{comparison.group()}' compares, a claim states an equality: lhs = rhs"
+    return ""
 
 
 def _top_level_equals(text: str) -> list[int]:

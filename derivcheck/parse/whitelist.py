@@ -10,6 +10,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+from derivcheck.model import suggestion
 from derivcheck.parse.scope import MAX_INT_DIGITS, ParseError
 from derivcheck.vocabulary import FUNCTIONS, SPECIAL_FUNCTIONS
 
@@ -267,8 +268,9 @@ def _check_attribute(node: ast.Attribute, src: Source, allow_compare: bool) -> N
 def _check_call(node: ast.Call, src: Source, allow_compare: bool) -> None:
     if not isinstance(node.func, ast.Name) or node.func.id not in CALLABLE:
         what = f"'{node.func.id}'" if isinstance(node.func, ast.Name) else "this"
+        guess = suggestion(node.func.id, CALLABLE) if isinstance(node.func, ast.Name) else ""
         raise ParseError(
-            f"{what} cannot be called; the functions are {_CALLABLE_LIST}",
+            f"{what} cannot be called{guess}{' The' if guess else '; the'} functions are {_CALLABLE_LIST}",
             src.node(node),
             "unsafe-expression",
         )

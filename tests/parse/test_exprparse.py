@@ -484,7 +484,29 @@ def test_equation_needs_exactly_one_top_level_equals(
         parse_equation(text, scope)
     assert (info.value.code, info.value.offset) == (code, offset), info.value.message
     if code == "syntax":
-        assert info.value.message == "expected one '=' between two sides"
+        assert info.value.message.startswith("expected one '=' between two sides")
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("t + t = 2*t = t*2", "write a `chain:`"),
+        ("t == t", "'==' compares"),
+        ("t <= 1", "'<=' compares"),
+        ("   ", "the claim is empty"),
+    ],
+)
+def test_a_claim_without_one_equals_says_what_to_write(scope: Scope, text: str, hint: str) -> None:
+    # Found by a newcomer run: "expected one '='" alone did not say what to do instead.
+    with pytest.raises(ParseError) as info:
+        parse_equation(text, scope)
+    assert hint in info.value.message, info.value.message
+
+
+def test_a_claim_with_no_equals_and_no_comparison_gets_no_guess(scope: Scope) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_equation("t + 1", scope)
+    assert info.value.message == "expected one '=' between two sides"
 
 
 @pytest.mark.parametrize(
@@ -833,3 +855,18 @@ def test_parse_error_carries_message_offset_and_code() -> None:
 def test_parse_error_defaults() -> None:
     error = ParseError("bad")
     assert (error.offset, error.code) == (0, "syntax")
+
+
+@pytest.mark.parametrize(("text", "meant"), [("Derivatve(t, t)", "Derivative"), ("sigmod(t)", "sigmoid"), ("ssum(t)", "sum")])
+def test_a_misspelt_function_names_the_closest_one(scope: Scope, text: str, meant: str) -> None:
+    # Found by a newcomer run: a typo got only the list of every function.
+    with pytest.raises(ParseError) as info:
+        parse_expression(text, scope)
+    assert info.value.code == "unsafe-expression"
+    assert f"cannot be called; did you mean '{meant}'?" in info.value.message, info.value.message
+
+
+def test_a_call_of_something_far_from_any_function_gets_no_guess(scope: Scope) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_expression("__import__('os')", scope)
+    assert "did you mean" not in info.value.message

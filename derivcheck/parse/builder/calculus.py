@@ -22,7 +22,7 @@ class Calculus(Indexing):
         args = node.args
         if len(args) not in (2, 3):
             raise self.error(
-                f"Sum takes a summand and one or two limits like (k, 1, N), got {len(args)} arguments",
+                f"Sum takes a summand and one or two limits like (k, 1, N), got {len(args)} argument{'' if len(args) == 1 else 's'}",
                 node,
                 "arity",
             )
