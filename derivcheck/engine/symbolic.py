@@ -786,7 +786,7 @@ def _resolved(expr: sympy.Expr, ctx: Context) -> sympy.Expr:
 # The ways a residual is normalised, cheapest first. "structural": each side collapsed and
 # compared as it stands; "atomic": the residual multiplied out, the sigmoid a function of its
 # own (its derivative is s*(1 - s), as authors write it); "exp": the sigmoid written out as
-# 1/(1 + exp(-x)), for claims that spell it out on one side only.
+# 1/(1 + exp(-x)) and tanh by exponentials, for claims that spell one out on one side only.
 PASSES = ("structural", "atomic", "exp")
 
 
@@ -801,8 +801,9 @@ def prove(
 
     Two more rewrites: each pair in `unequal` (from `where: k != j`) sets
     KroneckerDelta(k, j) to 0, which holds wherever the claim is made; and the "exp"
-    pass writes sigmoid(x) as 1/(1 + exp(-x)), its definition, an identity everywhere
-    (in complex arithmetic too, where defined). Then the residual is normalised (the sum
+    pass writes sigmoid(x) as 1/(1 + exp(-x)) and tanh(x) as (exp(x) - exp(-x))/(exp(x) +
+    exp(-x)), their definitions, identities everywhere (in complex arithmetic too, where
+    defined). Then the residual is normalised (the sum
     rules, then align_limits and the sum rules again) and split on its free deltas.
 
     Mode "structural" is the cheap one: each side collapsed, nothing multiplied out, and
@@ -812,9 +813,9 @@ def prove(
     unequal_deltas = {KroneckerDelta(a, b): sympy.Integer(0) for a, b in unequal}
     difference = prepared.lhs - prepared.rhs
     if mode == "exp":
-        if not difference.has(sigmoid):
+        if not difference.has(sigmoid, sympy.tanh):
             return False  # the same as the atomic pass
-        difference = difference.rewrite(sigmoid, sympy.exp)
+        difference = difference.rewrite(sigmoid, sympy.exp).rewrite(sympy.tanh, sympy.exp)
     ranges: Ranges = dict(ctx.ranges)
     residual = apply_one_hot(difference, ctx, facts, ranges)
     normaliser = Normaliser(ctx, facts)
