@@ -44,7 +44,7 @@ def check_claim(claim: Claim, ctx: Context, unequal: Unequal, *, path: str) -> S
         )
         if not _free_by_differentiation(claim, left_free, right_free, ctx):
             problem = Problem(path, claim.text.span, "free-index-mismatch", mismatch)
-            return StepResult(verdict=Verdict.ERROR, method="not checked", message=mismatch, problems=(problem,), **base)  # type: ignore[arg-type]
+            return StepResult(verdict=Verdict.ERROR, method="could not check", message=mismatch, problems=(problem,), **base)  # type: ignore[arg-type]
     outcome = deciding.decide(claim.lhs, claim.rhs, ctx, unequal=unequal)
     if mismatch and outcome.verdict not in (Verdict.PROVED, Verdict.CHECKED):
         note = f"{mismatch} (the claim is checked for every value of each)"
