@@ -11,6 +11,7 @@ exact check at every concrete size and index pattern may give `checked`.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -210,9 +211,35 @@ def hints(
                 if Witness(lhs, rhs, assumed, unequal=unequal, minima=ctx.minima).testify().witnessed():
                     found.append(f"holds if {_fact_text(candidate, ctx)}")
                 break  # sum-to-one comes first: the weaker fact is the better hint
+        factor = _factor_between(prepared, lhs, rhs, ctx, unequal)
+        if factor is not None:
+            found.append(_FACTOR_WORDS.get(factor, f"the left side is {factor} times the right side"))
     except Exception:  # noqa: BLE001  # SymPy can raise anything on hard input; a hint is not a verdict
         pass
     return found
+
+
+# The slips a constant factor shows: a sign, a dropped or doubled 2. Tried in this order.
+_FACTORS = (sympy.Integer(-1), sympy.Integer(2), sympy.Rational(1, 2), sympy.Integer(-2), sympy.Rational(-1, 2))
+_FACTOR_WORDS = {sympy.Integer(-1): "the sides differ only in sign: lhs = -rhs"}
+_FACTOR_SECONDS = 1.5  # of CPU for all the factors: the hints' limit is HINT_SECONDS in all
+
+
+def _factor_between(
+    prepared: symbolic.Prepared, lhs: sympy.Expr, rhs: sympy.Expr, ctx: Context, unequal: tuple[tuple[sympy.Symbol, sympy.Symbol], ...]
+) -> sympy.Expr | None:
+    """A constant c of _FACTORS with lhs = c*rhs proved for general sizes and confirmed by
+    the witness, or None. Given up past _FACTOR_SECONDS: the residual matters more."""
+    start = time.process_time()
+    for factor in _FACTORS:
+        if time.process_time() - start > _FACTOR_SECONDS:
+            return None
+        # The witness first: at a wrong factor it disagrees at its first points, cheaply.
+        if not Witness(lhs, factor * rhs, ctx, unequal=unequal, minima=ctx.minima).testify().witnessed():
+            continue
+        scaled = symbolic.Prepared(prepared.lhs, factor * prepared.rhs)
+        return factor if symbolic.prove(scaled, ctx, ctx.facts, unequal, "atomic") else None
+    return None
 
 
 def _candidate_facts(ctx: Context) -> list[Fact]:
