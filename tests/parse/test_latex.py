@@ -175,6 +175,16 @@ REJECTED = [
     (r"$\frac{\partial}{\partial z_j} a_k \cdot t$", "ambiguous-latex", "\\frac"),
     (r"$\frac{\partial}{\partial z_j} (a_k) (t)$", "ambiguous-latex", "\\frac"),
     (r"$\frac{\partial}{\partial z_j} (a_k)^2 - t$", "ambiguous-latex", "\\frac"),
+    # Braces print nothing: a brace group holds one name, never a silent grouping of more.
+    (r"${t + 1} L$", "ambiguous-latex", "{"),  # prints t + 1 L
+    (r"$-{t + 1}$", "ambiguous-latex", "{"),  # prints -t + 1
+    (r"${-t}^2$", "ambiguous-latex", "{"),  # prints -t^2
+    (r"${t L}^2$", "ambiguous-latex", "{"),
+    (r"${\sum_{k=1}^{N} a_k} t$", "ambiguous-latex", "{"),  # prints the sum of a_k t
+    (r"$\log{t + 1}$", "ambiguous-latex", "{"),  # prints log t + 1
+    (r"$\cos{t} L$", "ambiguous-latex", "\\cos"),  # prints cos t L
+    (r"$t / {2 t}$", "ambiguous-latex", "{"),  # prints t / 2t
+    (r"$\frac{\partial}{\partial z_j}{a_k} + t$", "ambiguous-latex", "\\frac"),  # prints d/dz a_k + t
     (r"$\frac{\partial L}{\partial 2}$", "syntax", "2"),
     (r"$\partial L$", "syntax", "\\partial"),
     (r"$\frac12$", "syntax", "12"),

@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 
 from derivcheck.parse.scope import ParseError
 from derivcheck.parse.tex.cursor import Cursor
-from derivcheck.parse.tex.tokens import OPENERS, Piece, Token, greek
+from derivcheck.parse.tex.tokens import OPENERS, ROMAN, Piece, Token, greek
 
 # The code of a LaTeX text with two readings, which derivcheck reports instead of choosing one.
 AMBIGUOUS = "ambiguous-latex"
@@ -204,6 +204,46 @@ class Grammar(Cursor, ABC):
         self.next()
         return [("(", open_token.start)] + inner + [(")", close.start)]
 
+    def braces(self) -> list[Piece]:
+        """{...} as a factor: braces print nothing, so they may hold one name (a letter, a number, a Greek
+        letter or \\mathrm{...}, with its scripts), as in {e}^{x} or {d} L, and nothing more.
+
+        {x + 1} y prints x + 1y, -{x + 1} prints -x + 1 and \\log{x + 1} prints log x + 1: read as a
+        group, each would mean what nobody reading the formula sees."""
+        opening = self.peek()
+        close = self.closing(self.pos)
+        if close is None or self.atom_end(self.pos + 1) != close:
+            raise ParseError(
+                "ambiguous: braces print nothing, so {...} around more than one name groups only in the source "
+                "({x + 1} y prints x + 1 y): write brackets, \\left( x + 1 \\right) y, or drop the braces",
+                opening.start,
+                AMBIGUOUS,
+            )
+        return self.group("{", "}")
+
+    def atom_end(self, at: int) -> int:
+        """Where one name that starts at tokens[at] ends, with its subscript and superscript; `at` if none starts there."""
+        tokens = self.tokens
+        inner = at
+        while tokens[inner].kind == "symbol" and tokens[inner].text == "{":  # {{t}}: braces in braces
+            inner += 1
+        if inner > at:
+            end = self.atom_end(inner)
+            closers = tokens[end : end + inner - at]
+            return end + inner - at if end > inner and all(t.text == "}" for t in closers) else at
+        token = tokens[at]
+        if token.kind in ("letter", "number") or (token.kind == "command" and greek(token.text)):
+            end = at + 1
+        elif token.text in ROMAN and tokens[at + 1].text == "{":
+            end = (self.closing(at + 1) or at) + 1
+        else:
+            return at
+        for mark in ("_", "^"):
+            if tokens[end].kind == "symbol" and tokens[end].text == mark:
+                script = tokens[end + 1]
+                end = (self.closing(end + 1) or end) + 1 if script.text == "{" else end + 2
+        return end
+
     def primary(self) -> list[Piece]:
         token = self.peek()
         if token.kind == "number":
@@ -212,6 +252,8 @@ class Grammar(Cursor, ABC):
         if token.kind == "letter":
             self.next()
             return self.named(token.text, token)
+        if token.kind == "symbol" and token.text == "{":
+            return self.braces()
         if token.kind == "symbol" and token.text in OPENERS:
             return self.group(token.text, OPENERS[token.text])
         if token.kind == "command":

@@ -101,7 +101,8 @@ class Names(Subscripts):
         is an error, because \\cos x y could be cos(x y) or cos(x) y; a function after it starts
         a new factor (\\sin x \\cos y is sin(x) cos(y)). \\cdot, +, - and = end the argument."""
         token = self.peek()
-        if token.kind == "symbol" and token.text in OPENERS:
+        if token.kind == "symbol" and token.text in OPENERS and token.text != "{":
+            # Braces print nothing: \\cos{x} y prints cos x y, so they are a factor like any other.
             return self.group(token.text, OPENERS[token.text])
         if not self.starts_factor(token):
             raise ParseError(f"expected the argument of {command.text}, found {token.shown}", token.start, "syntax")
