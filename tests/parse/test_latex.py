@@ -824,6 +824,7 @@ MATRIX_TABLE = [
     (r"$A \odot B$", "hadamard(A, B)"),
     (r"$\exp(A) B$", "exp(A) @ B"),
     (r"$A + c$", "A + c"),
+    (r"$c \cdot A B$", "c * (A @ B)"),
 ]
 
 
@@ -851,6 +852,8 @@ MATRIX_REJECTED = [
     (r"$A^\top^2$", "syntax", "^2"),
     (r"$\top$", "syntax", "\\top"),
     (r"$c \odot A$", "shape-mismatch", "c"),
+    (r"$A \cdot c B$", "ambiguous-latex", "A"),  # A \cdot (c B): matrix product or entry-wise
+    (r"$A \times 2 B$", "ambiguous-latex", "A"),
 ]
 
 

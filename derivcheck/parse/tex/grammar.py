@@ -73,7 +73,7 @@ class Grammar(Cursor, ABC):
             token = self.peek()
             if token.text in ("\\cdot", "\\times", "*"):
                 self.next()
-                out = out + [("*", token.start)] + self.signed_factor()
+                out = out + [("*", token.start)] + self.explicit_operand()
             elif token.text == "\\odot":
                 self.next()
                 out = [("hadamard(", token.start)] + out + [(", ", token.start)] + self.signed_factor() + [(")", token.start)]
@@ -93,6 +93,18 @@ class Grammar(Cursor, ABC):
                 out = out + [("@", token.start)] + self.factor()
             else:
                 return out
+
+    def explicit_operand(self) -> list[Piece]:
+        """The right side of \\cdot: a factor, with the factors written side by side after it, which
+        bind tighter. A \\cdot c B is A \\cdot (c B), so between two matrices it stays a \\cdot (refused
+        by parse/builder), never (A c) B, a matrix product nobody wrote; for scalars it is the same product."""
+        out = self.signed_factor()
+        if not (self.starts_factor(self.peek()) and self.peek().kind != "number"):
+            return out
+        start = out[0][1]
+        while self.starts_factor(self.peek()) and self.peek().kind != "number":
+            out = out + [("@", self.peek().start)] + self.factor()
+        return [("(", start)] + out + [(")", start)]
 
     def no_inline_derivative(self) -> None:
         """After '/': a declared d side by side with a factor, as in d L / d z_j, is not guessed.
