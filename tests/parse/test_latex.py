@@ -825,6 +825,7 @@ MATRIX_TABLE = [
     (r"$\exp(A) B$", "exp(A) @ B"),
     (r"$A + c$", "A + c"),
     (r"$c \cdot A B$", "c * (A @ B)"),
+    (r"$A B \odot B$", "hadamard(A @ B, B)"),
 ]
 
 
@@ -854,6 +855,7 @@ MATRIX_REJECTED = [
     (r"$c \odot A$", "shape-mismatch", "c"),
     (r"$A \cdot c B$", "ambiguous-latex", "A"),  # A \cdot (c B): matrix product or entry-wise
     (r"$A \times 2 B$", "ambiguous-latex", "A"),
+    (r"$A \odot B A$", "ambiguous-latex", "\\odot"),  # (A ⊙ B) A or A ⊙ (B A)
 ]
 
 

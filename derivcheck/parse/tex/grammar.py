@@ -76,7 +76,9 @@ class Grammar(Cursor, ABC):
                 out = out + [("*", token.start)] + self.explicit_operand()
             elif token.text == "\\odot":
                 self.next()
-                out = [("hadamard(", token.start)] + out + [(", ", token.start)] + self.signed_factor() + [(")", token.start)]
+                right = self.signed_factor()
+                self.no_product_after(token, "\\odot", "(A \\odot B) C or A \\odot (B C)")
+                out = [("hadamard(", token.start)] + out + [(", ", token.start)] + right + [(")", token.start)]
             elif token.text in ("/", "\\div"):
                 self.next()
                 self.no_inline_derivative()
@@ -105,6 +107,15 @@ class Grammar(Cursor, ABC):
         while self.starts_factor(self.peek()) and self.peek().kind != "number":
             out = out + [("@", self.peek().start)] + self.factor()
         return [("(", start)] + out + [(")", start)]
+
+    def no_product_after(self, operator: Token, shown: str, readings: str) -> None:
+        """After the factor right of `operator`: a factor side by side is not guessed."""
+        if self.starts_factor(self.peek()):
+            raise ParseError(
+                f"ambiguous: '{shown}' followed by two factors side by side could be {readings}: write brackets",
+                operator.start,
+                AMBIGUOUS,
+            )
 
     def no_inline_derivative(self) -> None:
         """After '/': a declared d side by side with a factor, as in d L / d z_j, is not guessed.
