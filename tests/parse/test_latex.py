@@ -146,6 +146,9 @@ REJECTED = [
     (r"$t^12$", "syntax", "12"),
     (r"$t^{2}^{3}$", "syntax", "^{3}"),
     (r"$t^2_k$", "syntax", "_"),
+    (r"$t^{(2)}$", "ambiguous-latex", "2)"),  # a label (layer 2, a second derivative) or a power
+    (r"$t^{[L]}$", "ambiguous-latex", "L]"),
+    (r"$t^{(\theta)}$", "ambiguous-latex", "\\theta"),
     (r"$e^{t}^{2}$", "syntax", "^{2}"),
     (r"$\log_2 t$", "syntax", "_"),
     (r"$\log^2 t$", "syntax", "^"),

@@ -165,6 +165,7 @@ class Grammar(Cursor, ABC):
                 self.no_more_scripts()
             elif caret.text == "^" and caret.kind == "symbol":
                 self.next()
+                self.no_label(caret)
                 exponent = self.script(caret)
                 out = [("(", token.start)] + out + [(")**(", caret.start)] + exponent + [(")", caret.start)]
                 self.no_more_scripts()
@@ -213,6 +214,20 @@ class Grammar(Cursor, ABC):
             token.start,
             "syntax",
         )
+
+    def no_label(self, mark: Token) -> None:
+        """A script of one name or number in brackets, x^{(2)} or a^{[l]}, is not guessed: in ML texts it
+        labels a layer or an example, elsewhere it is a derivative's order, and only rarely a power."""
+        brace, opener, atom, closer, end = (self.peek(ahead) for ahead in range(5))
+        single = atom.kind in ("letter", "number") or (atom.kind == "command" and greek(atom.text))
+        if brace.text == "{" and opener.text in ("(", "[") and single and closer.text == OPENERS[opener.text] and end.text == "}":
+            raise ParseError(
+                f"ambiguous: {mark.text}{{{opener.text}{atom.text}{closer.text}}} could be a label (a layer, an example, "
+                f"a derivative's order) or a power: for the power write {mark.text}{{{atom.text}}}; for a label, "
+                "declare a name for it (A^\\top is the transpose)",
+                atom.start,
+                AMBIGUOUS,
+            )
 
     def group(self, opener: str, closer: str) -> list[Piece]:
         open_token = self.expect(opener, "to open a group")
