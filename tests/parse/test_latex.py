@@ -718,6 +718,14 @@ steps:
     assert result.steps[2].assumptions_used == ("sums",)
 
 
+def test_a_scalar_subscript_of_several_digits_needs_braces(scope: Scope) -> None:
+    # TeX subscripts one character: x_12 prints x₁2, so it is never the declared x_12 silently.
+    both = declaring(scope, "x_12")
+    error = rejects(r"$x_12$", both, "syntax", "12")
+    assert "x_{12}" in error.message, error.message
+    same(r"$x_{12}$", "x_12", both)
+
+
 def test_names_in_latex() -> None:
     assert latex.names_in(r"$\frac{e^{b_k}}{\mathrm{Loss}_1} + \theta x_{12}$") == [
         "e", "b", "b_k", "bk", "k", "Loss", "theta", "x",

@@ -26,6 +26,10 @@ class Names(Subscripts):
         under = self.peek()
         if under.kind != "symbol" or under.text != "_":
             return self.bare_name(name, token)
+        script = self.peek(1)
+        if script.kind == "number" and len(script.text) > 1:
+            # TeX subscripts one character: x_12 prints x₁2 (a family's a_12 is refused the same way).
+            raise ParseError(f"write a subscript of several digits in braces, like {name}_{{{script.text}}}", script.start, "syntax")
         families = self.scope.families
         raw = self.raw_ahead()
         scalars = [candidate for candidate in (f"{name}_{raw}", f"{name}{raw}") if raw and candidate in self.scope.names]
