@@ -78,6 +78,7 @@ TABLE = [
     (r"$a_k^2$", "a[k]**2"),
     (r"$e^{z_k}$", "exp(z[k])"),
     (r"$e^t$", "exp(t)"),
+    (r"$\log \sum_{k=1}^{N} a_k t$", "log(Sum(a[k]*t, (k, 1, N)))"),  # the sum takes the product that follows
     (r"$e$", "E"),
     (r"$\exp(z_k)$", "exp(z[k])"),
     (r"$\exp\left(-z_k\right)$", "exp(-z[k])"),
@@ -159,6 +160,8 @@ REJECTED = [
     (r"$t \div L t$", "ambiguous-latex", "\\div"),
     (r"$\log a_k t$", "ambiguous-latex", "\\log"),
     (r"$\sin 2 3$", "syntax", "3"),
+    (r"$\exp \sum_{k=1}^{N} a_k \cdot t$", "ambiguous-latex", "\\exp"),  # \cdot ends \exp's argument, not the sum's body
+    (r"$\log \sum_{k=1}^{N} a_k / t$", "ambiguous-latex", "\\log"),
     (r"$\sqrt 16$", "syntax", "16"),
     (r"$\sqrt \frac{1}{2}$", "syntax", "\\frac"),
     (r"$\sigma$", "syntax", "$"),

@@ -8,7 +8,7 @@ import re
 from derivcheck.parse.scope import ParseError
 from derivcheck.parse.tex.grammar import AMBIGUOUS
 from derivcheck.parse.tex.subscripts import Subscripts
-from derivcheck.parse.tex.tokens import OPENERS, Piece, Token
+from derivcheck.parse.tex.tokens import CLOSERS, OPENERS, Piece, Token
 
 __all__ = ["FUNCTIONS", "Names"]
 
@@ -110,7 +110,9 @@ class Names(Subscripts):
             return self.group(token.text, OPENERS[token.text])
         if not self.starts_factor(token):
             raise ParseError(f"expected the argument of {command.text}, found {token.shown}", token.start, "syntax")
+        start = self.pos
         out = self.factor()
+        self.no_operator_inside(command, start)
         while self.starts_factor(self.peek()) and not self.starts_function(self.peek()) and self.peek().kind != "number":
             if token.kind != "number":
                 raise ParseError(
@@ -121,6 +123,23 @@ class Names(Subscripts):
                 )
             out = out + [("@", self.peek().start)] + self.factor()
         return out
+
+    def no_operator_inside(self, command: Token, start: int) -> None:
+        """\\exp \\sum_k a_k \\cdot t: \\cdot ends a function's argument, but it is inside the sum's body, so
+        it could be exp(sum(a_k t)) or exp(sum(a_k)) t. An operator at the top of the argument is not guessed."""
+        depth = 0
+        for token in self.tokens[start : self.pos]:
+            if token.kind == "symbol" and token.text in OPENERS:
+                depth += 1
+            elif token.kind == "symbol" and token.text in CLOSERS:
+                depth -= 1
+            elif depth == 0 and token.text in ("\\cdot", "\\times", "*", "/", "\\div", "\\odot"):
+                raise ParseError(
+                    f"ambiguous: {token.text} ends the argument of {command.text} without brackets, but here it is inside "
+                    f"what the argument holds: write brackets, {command.text}(...)",
+                    command.start,
+                    AMBIGUOUS,
+                )
 
     def starts_function(self, token: Token) -> bool:
         """Whether `token` starts a function (\\log, \\sin, \\sqrt, \\exp, a sigmoid \\sigma), which starts a new factor."""
