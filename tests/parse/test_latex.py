@@ -78,6 +78,7 @@ TABLE = [
     (r"$a_k^2$", "a[k]**2"),
     (r"$e^{z_k}$", "exp(z[k])"),
     (r"$e^t$", "exp(t)"),
+    (r"$\log \sum_{k=1}^{N} a_k t$", "log(Sum(a[k]*t, (k, 1, N)))"),  # the sum takes the product that follows
     (r"$e$", "E"),
     (r"$\exp(z_k)$", "exp(z[k])"),
     (r"$\exp\left(-z_k\right)$", "exp(-z[k])"),
@@ -146,6 +147,9 @@ REJECTED = [
     (r"$t^12$", "syntax", "12"),
     (r"$t^{2}^{3}$", "syntax", "^{3}"),
     (r"$t^2_k$", "syntax", "_"),
+    (r"$t^{(2)}$", "ambiguous-latex", "2)"),  # a label (layer 2, a second derivative) or a power
+    (r"$t^{[L]}$", "ambiguous-latex", "L]"),
+    (r"$t^{(\theta)}$", "ambiguous-latex", "\\theta"),
     (r"$e^{t}^{2}$", "syntax", "^{2}"),
     (r"$\log_2 t$", "syntax", "_"),
     (r"$\log^2 t$", "syntax", "^"),
@@ -156,6 +160,8 @@ REJECTED = [
     (r"$t \div L t$", "ambiguous-latex", "\\div"),
     (r"$\log a_k t$", "ambiguous-latex", "\\log"),
     (r"$\sin 2 3$", "syntax", "3"),
+    (r"$\exp \sum_{k=1}^{N} a_k \cdot t$", "ambiguous-latex", "\\exp"),  # \cdot ends \exp's argument, not the sum's body
+    (r"$\log \sum_{k=1}^{N} a_k / t$", "ambiguous-latex", "\\log"),
     (r"$\sqrt 16$", "syntax", "16"),
     (r"$\sqrt \frac{1}{2}$", "syntax", "\\frac"),
     (r"$\sigma$", "syntax", "$"),
@@ -175,6 +181,16 @@ REJECTED = [
     (r"$\frac{\partial}{\partial z_j} a_k \cdot t$", "ambiguous-latex", "\\frac"),
     (r"$\frac{\partial}{\partial z_j} (a_k) (t)$", "ambiguous-latex", "\\frac"),
     (r"$\frac{\partial}{\partial z_j} (a_k)^2 - t$", "ambiguous-latex", "\\frac"),
+    # Braces print nothing: a brace group holds one name, never a silent grouping of more.
+    (r"${t + 1} L$", "ambiguous-latex", "{"),  # prints t + 1 L
+    (r"$-{t + 1}$", "ambiguous-latex", "{"),  # prints -t + 1
+    (r"${-t}^2$", "ambiguous-latex", "{"),  # prints -t^2
+    (r"${t L}^2$", "ambiguous-latex", "{"),
+    (r"${\sum_{k=1}^{N} a_k} t$", "ambiguous-latex", "{"),  # prints the sum of a_k t
+    (r"$\log{t + 1}$", "ambiguous-latex", "{"),  # prints log t + 1
+    (r"$\cos{t} L$", "ambiguous-latex", "\\cos"),  # prints cos t L
+    (r"$t / {2 t}$", "ambiguous-latex", "{"),  # prints t / 2t
+    (r"$\frac{\partial}{\partial z_j}{a_k} + t$", "ambiguous-latex", "\\frac"),  # prints d/dz a_k + t
     (r"$\frac{\partial L}{\partial 2}$", "syntax", "2"),
     (r"$\partial L$", "syntax", "\\partial"),
     (r"$\frac12$", "syntax", "12"),
@@ -705,6 +721,14 @@ steps:
     assert result.steps[2].assumptions_used == ("sums",)
 
 
+def test_a_scalar_subscript_of_several_digits_needs_braces(scope: Scope) -> None:
+    # TeX subscripts one character: x_12 prints x₁2, so it is never the declared x_12 silently.
+    both = declaring(scope, "x_12")
+    error = rejects(r"$x_12$", both, "syntax", "12")
+    assert "x_{12}" in error.message, error.message
+    same(r"$x_{12}$", "x_12", both)
+
+
 def test_names_in_latex() -> None:
     assert latex.names_in(r"$\frac{e^{b_k}}{\mathrm{Loss}_1} + \theta x_{12}$") == [
         "e", "b", "b_k", "bk", "k", "Loss", "theta", "x",
@@ -814,6 +838,8 @@ MATRIX_TABLE = [
     (r"$A \odot B$", "hadamard(A, B)"),
     (r"$\exp(A) B$", "exp(A) @ B"),
     (r"$A + c$", "A + c"),
+    (r"$c \cdot A B$", "c * (A @ B)"),
+    (r"$A B \odot B$", "hadamard(A @ B, B)"),
 ]
 
 
@@ -841,6 +867,9 @@ MATRIX_REJECTED = [
     (r"$A^\top^2$", "syntax", "^2"),
     (r"$\top$", "syntax", "\\top"),
     (r"$c \odot A$", "shape-mismatch", "c"),
+    (r"$A \cdot c B$", "ambiguous-latex", "A"),  # A \cdot (c B): matrix product or entry-wise
+    (r"$A \times 2 B$", "ambiguous-latex", "A"),
+    (r"$A \odot B A$", "ambiguous-latex", "\\odot"),  # (A ⊙ B) A or A ⊙ (B A)
 ]
 
 

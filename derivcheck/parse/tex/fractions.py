@@ -222,8 +222,10 @@ class Fractions(Names):
         )
 
     def bracketed(self, start: int, stop: int) -> bool:
-        """Whether tokens[start:stop] are one bracketed group: an opener and its closer."""
-        if stop - start < 2 or self.tokens[start].kind != "symbol" or self.tokens[start].text not in OPENERS:
+        """Whether tokens[start:stop] are one bracketed group: an opener and its closer. Not braces,
+        which print nothing: \\frac{d}{dx}{x^2} + x prints as \\frac{d}{dx} x^2 + x."""
+        opener = self.tokens[start]
+        if stop - start < 2 or opener.kind != "symbol" or opener.text not in OPENERS or opener.text == "{":
             return False
         depth = 0
         for at in range(start, stop):

@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 
 from derivcheck.parse.scope import ParseError
 from derivcheck.parse.tex.cursor import Cursor
-from derivcheck.parse.tex.tokens import OPENERS, Piece, Token, greek
+from derivcheck.parse.tex.tokens import OPENERS, ROMAN, Piece, Token, greek
 
 # The code of a LaTeX text with two readings, which derivcheck reports instead of choosing one.
 AMBIGUOUS = "ambiguous-latex"
@@ -73,10 +73,12 @@ class Grammar(Cursor, ABC):
             token = self.peek()
             if token.text in ("\\cdot", "\\times", "*"):
                 self.next()
-                out = out + [("*", token.start)] + self.signed_factor()
+                out = out + [("*", token.start)] + self.explicit_operand()
             elif token.text == "\\odot":
                 self.next()
-                out = [("hadamard(", token.start)] + out + [(", ", token.start)] + self.signed_factor() + [(")", token.start)]
+                right = self.signed_factor()
+                self.no_product_after(token, "\\odot", "(A \\odot B) C or A \\odot (B C)")
+                out = [("hadamard(", token.start)] + out + [(", ", token.start)] + right + [(")", token.start)]
             elif token.text in ("/", "\\div"):
                 self.next()
                 self.no_inline_derivative()
@@ -93,6 +95,27 @@ class Grammar(Cursor, ABC):
                 out = out + [("@", token.start)] + self.factor()
             else:
                 return out
+
+    def explicit_operand(self) -> list[Piece]:
+        """The right side of \\cdot: a factor, with the factors written side by side after it, which
+        bind tighter. A \\cdot c B is A \\cdot (c B), so between two matrices it stays a \\cdot (refused
+        by parse/builder), never (A c) B, a matrix product nobody wrote; for scalars it is the same product."""
+        out = self.signed_factor()
+        if not (self.starts_factor(self.peek()) and self.peek().kind != "number"):
+            return out
+        start = out[0][1]
+        while self.starts_factor(self.peek()) and self.peek().kind != "number":
+            out = out + [("@", self.peek().start)] + self.factor()
+        return [("(", start)] + out + [(")", start)]
+
+    def no_product_after(self, operator: Token, shown: str, readings: str) -> None:
+        """After the factor right of `operator`: a factor side by side is not guessed."""
+        if self.starts_factor(self.peek()):
+            raise ParseError(
+                f"ambiguous: '{shown}' followed by two factors side by side could be {readings}: write brackets",
+                operator.start,
+                AMBIGUOUS,
+            )
 
     def no_inline_derivative(self) -> None:
         """After '/': a declared d side by side with a factor, as in d L / d z_j, is not guessed.
@@ -142,6 +165,7 @@ class Grammar(Cursor, ABC):
                 self.no_more_scripts()
             elif caret.text == "^" and caret.kind == "symbol":
                 self.next()
+                self.no_label(caret)
                 exponent = self.script(caret)
                 out = [("(", token.start)] + out + [(")**(", caret.start)] + exponent + [(")", caret.start)]
                 self.no_more_scripts()
@@ -191,6 +215,20 @@ class Grammar(Cursor, ABC):
             "syntax",
         )
 
+    def no_label(self, mark: Token) -> None:
+        """A script of one name or number in brackets, x^{(2)} or a^{[l]}, is not guessed: in ML texts it
+        labels a layer or an example, elsewhere it is a derivative's order, and only rarely a power."""
+        brace, opener, atom, closer, end = (self.peek(ahead) for ahead in range(5))
+        single = atom.kind in ("letter", "number") or (atom.kind == "command" and greek(atom.text))
+        if brace.text == "{" and opener.text in ("(", "[") and single and closer.text == OPENERS[opener.text] and end.text == "}":
+            raise ParseError(
+                f"ambiguous: {mark.text}{{{opener.text}{atom.text}{closer.text}}} could be a label (a layer, an example, "
+                f"a derivative's order) or a power: for the power write {mark.text}{{{atom.text}}}; for a label, "
+                "declare a name for it (A^\\top is the transpose)",
+                atom.start,
+                AMBIGUOUS,
+            )
+
     def group(self, opener: str, closer: str) -> list[Piece]:
         open_token = self.expect(opener, "to open a group")
         inner = self.expr()
@@ -204,6 +242,46 @@ class Grammar(Cursor, ABC):
         self.next()
         return [("(", open_token.start)] + inner + [(")", close.start)]
 
+    def braces(self) -> list[Piece]:
+        """{...} as a factor: braces print nothing, so they may hold one name (a letter, a number, a Greek
+        letter or \\mathrm{...}, with its scripts), as in {e}^{x} or {d} L, and nothing more.
+
+        {x + 1} y prints x + 1y, -{x + 1} prints -x + 1 and \\log{x + 1} prints log x + 1: read as a
+        group, each would mean what nobody reading the formula sees."""
+        opening = self.peek()
+        close = self.closing(self.pos)
+        if close is None or self.atom_end(self.pos + 1) != close:
+            raise ParseError(
+                "ambiguous: braces print nothing, so {...} around more than one name groups only in the source "
+                "({x + 1} y prints x + 1 y): write brackets, \\left( x + 1 \\right) y, or drop the braces",
+                opening.start,
+                AMBIGUOUS,
+            )
+        return self.group("{", "}")
+
+    def atom_end(self, at: int) -> int:
+        """Where one name that starts at tokens[at] ends, with its subscript and superscript; `at` if none starts there."""
+        tokens = self.tokens
+        inner = at
+        while tokens[inner].kind == "symbol" and tokens[inner].text == "{":  # {{t}}: braces in braces
+            inner += 1
+        if inner > at:
+            end = self.atom_end(inner)
+            closers = tokens[end : end + inner - at]
+            return end + inner - at if end > inner and all(t.text == "}" for t in closers) else at
+        token = tokens[at]
+        if token.kind in ("letter", "number") or (token.kind == "command" and greek(token.text)):
+            end = at + 1
+        elif token.text in ROMAN and tokens[at + 1].text == "{":
+            end = (self.closing(at + 1) or at) + 1
+        else:
+            return at
+        for mark in ("_", "^"):
+            if tokens[end].kind == "symbol" and tokens[end].text == mark:
+                script = tokens[end + 1]
+                end = (self.closing(end + 1) or end) + 1 if script.text == "{" else end + 2
+        return end
+
     def primary(self) -> list[Piece]:
         token = self.peek()
         if token.kind == "number":
@@ -212,6 +290,8 @@ class Grammar(Cursor, ABC):
         if token.kind == "letter":
             self.next()
             return self.named(token.text, token)
+        if token.kind == "symbol" and token.text == "{":
+            return self.braces()
         if token.kind == "symbol" and token.text in OPENERS:
             return self.group(token.text, OPENERS[token.text])
         if token.kind == "command":

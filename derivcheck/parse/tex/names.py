@@ -8,7 +8,7 @@ import re
 from derivcheck.parse.scope import ParseError
 from derivcheck.parse.tex.grammar import AMBIGUOUS
 from derivcheck.parse.tex.subscripts import Subscripts
-from derivcheck.parse.tex.tokens import OPENERS, Piece, Token
+from derivcheck.parse.tex.tokens import CLOSERS, OPENERS, Piece, Token
 
 __all__ = ["FUNCTIONS", "Names"]
 
@@ -26,6 +26,10 @@ class Names(Subscripts):
         under = self.peek()
         if under.kind != "symbol" or under.text != "_":
             return self.bare_name(name, token)
+        script = self.peek(1)
+        if script.kind == "number" and len(script.text) > 1:
+            # TeX subscripts one character: x_12 prints x₁2 (a family's a_12 is refused the same way).
+            raise ParseError(f"write a subscript of several digits in braces, like {name}_{{{script.text}}}", script.start, "syntax")
         families = self.scope.families
         raw = self.raw_ahead()
         scalars = [candidate for candidate in (f"{name}_{raw}", f"{name}{raw}") if raw and candidate in self.scope.names]
@@ -101,11 +105,14 @@ class Names(Subscripts):
         is an error, because \\cos x y could be cos(x y) or cos(x) y; a function after it starts
         a new factor (\\sin x \\cos y is sin(x) cos(y)). \\cdot, +, - and = end the argument."""
         token = self.peek()
-        if token.kind == "symbol" and token.text in OPENERS:
+        if token.kind == "symbol" and token.text in OPENERS and token.text != "{":
+            # Braces print nothing: \\cos{x} y prints cos x y, so they are a factor like any other.
             return self.group(token.text, OPENERS[token.text])
         if not self.starts_factor(token):
             raise ParseError(f"expected the argument of {command.text}, found {token.shown}", token.start, "syntax")
+        start = self.pos
         out = self.factor()
+        self.no_operator_inside(command, start)
         while self.starts_factor(self.peek()) and not self.starts_function(self.peek()) and self.peek().kind != "number":
             if token.kind != "number":
                 raise ParseError(
@@ -116,6 +123,23 @@ class Names(Subscripts):
                 )
             out = out + [("@", self.peek().start)] + self.factor()
         return out
+
+    def no_operator_inside(self, command: Token, start: int) -> None:
+        """\\exp \\sum_k a_k \\cdot t: \\cdot ends a function's argument, but it is inside the sum's body, so
+        it could be exp(sum(a_k t)) or exp(sum(a_k)) t. An operator at the top of the argument is not guessed."""
+        depth = 0
+        for token in self.tokens[start : self.pos]:
+            if token.kind == "symbol" and token.text in OPENERS:
+                depth += 1
+            elif token.kind == "symbol" and token.text in CLOSERS:
+                depth -= 1
+            elif depth == 0 and token.text in ("\\cdot", "\\times", "*", "/", "\\div", "\\odot"):
+                raise ParseError(
+                    f"ambiguous: {token.text} ends the argument of {command.text} without brackets, but here it is inside "
+                    f"what the argument holds: write brackets, {command.text}(...)",
+                    command.start,
+                    AMBIGUOUS,
+                )
 
     def starts_function(self, token: Token) -> bool:
         """Whether `token` starts a function (\\log, \\sin, \\sqrt, \\exp, a sigmoid \\sigma), which starts a new factor."""
