@@ -6,7 +6,7 @@
 #
 #   {
 #     "version": "0.1.0",            derivcheck version that wrote the report
-#     "schema": 1,                   bumped only on incompatible changes; new keys may appear
+#     "schema": 2,                   bumped only on incompatible changes; new keys may appear
 #     "interrupted": false,          true: the run was stopped (Ctrl-C, SIGTERM) before every
 #                                    file was checked; "files" holds those it finished
 #     "files": [                     one entry per file, in the order they were checked
@@ -60,7 +60,7 @@ from derivcheck import __version__
 from derivcheck.model import EXIT_OK, FileResult, Problem, StepResult, exit_code, summarize
 from derivcheck.report import WholeDocumentReporter, file_holds, step_holds
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: line and col may be null (a problem of a path as a whole)
 
 
 def problem_to_dict(problem: Problem) -> dict[str, object]:

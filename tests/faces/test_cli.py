@@ -307,7 +307,7 @@ def test_verify_json_matches_the_schema(fake_check: FakeCheck) -> None:
     assert set(document) == {"version", "schema", "interrupted", "files", "summary"}
     assert document["interrupted"] is False
     assert document["version"] == __version__
-    assert document["schema"] == 1
+    assert document["schema"] == 2
     good, bad = document["files"]
     assert {"path", "title", "ok", "problems", "steps"} <= set(good)
     assert (good["path"], good["ok"], bad["ok"]) == ("good.yaml", True, False)

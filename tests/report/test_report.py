@@ -695,7 +695,7 @@ def test_json_document_schema() -> None:
     assert set(document) == {"version", "schema", "interrupted", "files", "summary"}
     assert document["interrupted"] is False
     assert document["version"] == __version__
-    assert document["schema"] == 1
+    assert document["schema"] == 2
     assert [file["path"] for file in document["files"]] == ["a.yaml", "b.yaml"]
     for file in document["files"]:
         assert set(file) == FILE_KEYS
