@@ -735,30 +735,58 @@ def relates_sizes(ctx: Context, *exprs: sympy.Basic) -> bool:
     """Whether the claim, or a definition it uses, or the range of one of its free indices,
     puts a size where it can meet another size or an index: as a value (N - M, N*c), in an
     index (x[N]), in a Kronecker delta, or in a Sum's lower limit (Sum(c, (k, M, N)), empty
-    where M > N). Sums over 1..N and entries at indices alone never do."""
+    where M > N); or makes indices that range over different sizes meet, in a delta or in an
+    index expression (KroneckerDelta(j, k + 2) with j in 1..M, k in 1..N: 0 for every k only
+    where j > N + 2). Sums over 1..N and entries at indices alone never do."""
+    nodes = _nodes_used(ctx, exprs)
     sizes = set(ctx.sizes)
+    over = _sizes_of_indices(ctx, nodes, sizes)
+    for node in nodes:
+        if isinstance(node, sympy.Indexed):
+            places: tuple[sympy.Basic, ...] = node.indices
+            meeting: tuple[sympy.Basic, ...] = tuple(i for i in node.indices if not isinstance(i, sympy.Symbol))
+        elif isinstance(node, sympy.KroneckerDelta):
+            places = meeting = node.args
+        elif isinstance(node, sympy.Sum):
+            places, meeting = tuple(limit[1] for limit in node.limits), ()
+        elif isinstance(node, (sympy.Add, sympy.Mul, sympy.Pow)):
+            places, meeting = tuple(arg for arg in node.args if arg in sizes), ()
+        else:
+            places = meeting = ()
+        if any(place.free_symbols & sizes for place in places):
+            return True
+        if len({size for place in meeting for symbol in place.free_symbols for size in over.get(symbol, ())}) > 1:
+            return True
+    return False
+
+
+def _nodes_used(ctx: Context, exprs: tuple[sympy.Basic, ...]) -> list[sympy.Basic]:
+    """Every node of the claim, of the definitions it uses (at any depth), and of its free
+    indices' ranges."""
     seen: set[str] = set()
     stack = list(exprs) + [bound for symbol in _free_symbols_of(exprs) if symbol in ctx.ranges for bound in ctx.ranges[symbol]]
+    nodes: list[sympy.Basic] = []
     while stack:
         node = stack.pop()
+        nodes.append(node)
         name = node.base.label.name if isinstance(node, sympy.Indexed) else node.name if isinstance(node, sympy.Symbol) else None
         if name in ctx.definitions and name not in seen:
             seen.add(name)
             stack.append(ctx.definitions[name].body)
-        if isinstance(node, sympy.Indexed):
-            places: tuple[sympy.Basic, ...] = node.indices
-        elif isinstance(node, sympy.KroneckerDelta):
-            places = node.args
-        elif isinstance(node, sympy.Sum):
-            places = tuple(limit[1] for limit in node.limits)
-        elif isinstance(node, (sympy.Add, sympy.Mul, sympy.Pow)):
-            places = tuple(arg for arg in node.args if arg in sizes)
-        else:
-            places = ()
-        if any(place.free_symbols & sizes for place in places):
-            return True
         stack.extend(node.args)
-    return False
+    return nodes
+
+
+def _sizes_of_indices(ctx: Context, nodes: list[sympy.Basic], sizes: set[sympy.Symbol]) -> dict[sympy.Basic, set[sympy.Symbol]]:
+    """The sizes each index ranges over: its declared range, and the limits of every Sum over it."""
+    over: dict[sympy.Basic, set[sympy.Symbol]] = {
+        symbol: {size for bound in bounds for size in bound.free_symbols & sizes} for symbol, bounds in ctx.ranges.items()
+    }
+    for node in nodes:
+        if isinstance(node, sympy.Sum):
+            for var, low, high in node.limits:
+                over.setdefault(var, set()).update((low.free_symbols | high.free_symbols) & sizes)
+    return over
 
 
 def _free_symbols_of(exprs: tuple[sympy.Basic, ...]) -> set[sympy.Basic]:

@@ -221,3 +221,16 @@ def test_relates_sizes_looks_at_lower_limits_values_and_deltas_not_at_plain_sums
     assert witness.relates_sizes(ctx, sympy.Sum(t, (k, m, N)), sympy.Integer(0))
     assert witness.relates_sizes(ctx, (N - m) * t, sympy.Integer(0))
     assert witness.relates_sizes(ctx, sympy.KroneckerDelta(k, N) * t, sympy.Integer(0))
+
+
+def test_relates_sizes_sees_indices_of_different_sizes_meet_in_a_delta_or_an_index() -> None:
+    # Sum(KroneckerDelta(j, k + 2), (k, 1, N)) with j in 1..M is 0 for every k only where
+    # j > N + 2: the sizes never meet as values, only through the indices' ranges.
+    m = sympy.Symbol("M", integer=True, positive=True)
+    ranges = {j: (sympy.Integer(1), m), k: (sympy.Integer(1), N)}
+    ctx = context(sizes=(N, m), ranges=ranges, families={"x": Family("x", x, (N,)), "y": Family("y", y, (m,))})
+    assert witness.relates_sizes(ctx, sympy.Sum(sympy.KroneckerDelta(j, k + 2), (k, 1, N)), sympy.Integer(1))
+    assert witness.relates_sizes(ctx, x[j + k], sympy.Integer(0))  # an index expression of both
+    # Entries at bare indices, and a delta between indices of one size, relate nothing.
+    assert not witness.relates_sizes(ctx, x[k] * y[j], sympy.Integer(0))
+    assert not witness.relates_sizes(ctx, sympy.Sum(sympy.KroneckerDelta(k, k + 1) * x[k], (k, 1, N)), sympy.Integer(0))
