@@ -15,6 +15,7 @@ from sympy import Indexed, Sum, Symbol
 
 from derivcheck.engine.context import Context, Fact
 from derivcheck.engine.symbolic import EngineError, variable_name
+from derivcheck.engine.witness import subscript_name  # words only: the witness imports none of this
 from derivcheck.vocabulary import Diff, sigmoid
 
 # An explicit expression is refused beyond this many terms from one unrolled sum.
@@ -116,9 +117,8 @@ class Explicit:
         for position, (value, dim) in enumerate(zip(indices, self.shape(str(node.base.label)))):
             if not 1 <= value <= dim:
                 at = ", ".join(f"{size}={number}" for size, number in self.sizes.items())
-                ordinal = ("first", "second", "third")[position] if position < 3 else f"{position + 1}th"
                 raise EngineError(
-                    f"the {ordinal} subscript of {node} is {value}, outside 1..{dim}" + (f" (at {at})" if at else "")
+                    f"{subscript_name(position)} of {node} is {value}, outside 1..{dim}" + (f" (at {at})" if at else "")
                 )
 
     def _derivative(self, node: Diff, env: Env, keep: frozenset[str]) -> sympy.Expr:
