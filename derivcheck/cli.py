@@ -767,19 +767,14 @@ def _report_results(
 ) -> list[FileResult]:
     results: list[FileResult] = []
     finishing = False
-    found = True
     try:
         for result in _check_paths(paths, timeout=timeout, jobs=jobs, cache=cache, file_budget=file_budget):
             results.append(result)
             reporter.file_done(result)
-        found = bool(results)
-        if not found:
-            raise _NothingFound
-        finishing = True
-        reporter.finish(results)
-        sys.stdout.flush()  # a reader that went away is noticed here, not by click at exit
-    except _NothingFound:
-        pass  # handled below, outside the try: typer.Exit is an Exception
+        if results:
+            finishing = True
+            reporter.finish(results)
+            sys.stdout.flush()  # a reader that went away is noticed here, not by click at exit
     except KeyboardInterrupt as stop:
         _stopped(reporter, results, finishing=finishing, terminated=isinstance(stop, Terminated), written=written)
     except BrokenPipeError:
@@ -791,16 +786,13 @@ def _report_results(
     except Exception as error:  # a bug in discovery, in loading the checker, or in a reporter
         _error(f"internal error: {_describe(error)}")
         raise typer.Exit(EXIT_ERROR) from None
-    if not found:
+    if not results:
         # A wrong path or glob in CI must not pass as "0 files, all hold": no report, exit 2.
+        # Outside the try, whose `except Exception` would catch typer.Exit.
         _error("no derivation files found (*.yaml, *.yml) in " + ", ".join(str(p) for p in paths))
         raise typer.Exit(EXIT_ERROR)
     written()  # outside the try: it may exit (typer.Exit is an Exception)
     return results
-
-
-class _NothingFound(Exception):
-    """No derivation file under the paths given: a usage error, reported by _report_results."""
 
 
 def _stopped(
