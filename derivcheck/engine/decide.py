@@ -238,7 +238,8 @@ def _factor_between(
         if not Witness(lhs, factor * rhs, ctx, unequal=unequal, minima=ctx.minima).testify().witnessed():
             continue
         scaled = symbolic.Prepared(prepared.lhs, factor * prepared.rhs)
-        return factor if symbolic.prove(scaled, ctx, ctx.facts, unequal, "atomic") else None
+        proved = any(symbolic.prove(scaled, ctx, ctx.facts, unequal, mode) for mode in symbolic.PASSES)
+        return factor if proved else None
     return None
 
 

@@ -43,6 +43,8 @@ def message(tmp_path: Path, claim: str) -> str:
         ("Derivative(L, W[i, d]) = r[i]*x[d]", "the left side is 2 times the right side"),  # the 2 of the square dropped
         ("Derivative(L, W[i, d]) = 4*r[i]*x[d]", "the left side is 1/2 times the right side"),
         ("Derivative(t**2, t) = -2*t", "the sides differ only in sign: lhs = -rhs"),
+        # proved only with tanh and the sigmoid written out (the prover's "exp" pass)
+        ("Derivative(tanh(t), t) = 2*sigmoid(2*t)*(1 - sigmoid(2*t))", "the left side is 2 times the right side"),
     ],
 )
 def test_a_constant_factor_between_the_sides_is_named(tmp_path: Path, claim: str, words: str) -> None:
